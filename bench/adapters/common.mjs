@@ -1,0 +1,163 @@
+// The adapter side of the benchmark's line protocol (see bench/README.md).
+//
+// An adapter module calls runAdapter({ start }) where start(ctx) begins watching
+// ctx.root recursively, calls ctx.record(kind, path) for every event it gets and
+// resolves with { close(), watchPid?, info? } once the watch is fully armed.
+// Everything observed is kept in memory and only written out after STOP, so the
+// measurement pays for one array push and one clock read per event.
+
+import { writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const hr = process.hrtime.bigint;
+
+/** CLOCK_MONOTONIC in nanoseconds as a Number (exact below 2^53 ns ≈ 104 days of uptime). */
+export const nowNs = () => Number(hr());
+
+export function runAdapter({ start }) {
+  const { values: args } = parseArgs({
+    options: { root: { type: 'string' }, dump: { type: 'string' }, mask: { type: 'string' } },
+  });
+  const root = args.root.replace(/\/+$/, '');
+  const dumpFile = args.dump;
+  const out = (line) => process.stdout.write(line + '\n');
+
+  // events: flat [tNs, kind, path, tNs, kind, path, ...] to keep per-event cost down
+  const events = [];
+  const waits = new Set();
+  let overflow = null;
+  let lastCount = 0;
+
+  const ctx = {
+    root,
+    mask: args.mask ? Number(args.mask) : undefined,
+    record(kind, path, t = nowNs()) {
+      events.push(t, kind, path);
+      if (waits.size !== 0) {
+        const name = basename(path);
+        if (waits.has(name)) {
+          waits.delete(name);
+          out(`SEEN ${name} ${t}`);
+        }
+      }
+    },
+    /** For adapters that learn about overflows: counts them (null means "not exposed"). */
+    overflow() {
+      overflow = (overflow ?? 0) + 1;
+    },
+    exposesOverflow() {
+      overflow = overflow ?? 0;
+    },
+    out,
+  };
+
+  const fail = (err) => {
+    out(`ERROR ${String(err && err.stack ? err.stack : err).replace(/\s*\n\s*/g, ' | ')}`);
+    process.exit(1);
+  };
+  process.on('uncaughtException', fail);
+  process.on('unhandledRejection', fail);
+
+  const tStart = nowNs();
+  Promise.resolve()
+    .then(() => start(ctx))
+    .then((handle) => {
+      const t = nowNs();
+      // Measure the heap the watch keeps alive, not garbage from setting it up.
+      if (typeof globalThis.gc === 'function') globalThis.gc();
+      const mem = process.memoryUsage();
+      out(
+        'READY ' +
+          JSON.stringify({
+            t,
+            tStart,
+            heapUsed: mem.heapUsed,
+            external: mem.external,
+            arrayBuffers: mem.arrayBuffers,
+            rssKb: Math.round(mem.rss / 1024),
+            watchPid: handle.watchPid,
+            ...(handle.info ?? {}),
+          }),
+      );
+      serve(handle);
+    })
+    .catch(fail);
+
+  function serve(handle) {
+    let stopping = false;
+    const progress = setInterval(() => {
+      const n = events.length / 3;
+      if (n !== lastCount) out(`PROGRESS ${n}`);
+      lastCount = n;
+    }, 1000);
+    progress.unref();
+
+    let buf = '';
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (chunk) => {
+      buf += chunk;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        command(line);
+      }
+    });
+    process.stdin.on('end', () => stop());
+
+    function command(line) {
+      if (line.startsWith('WAIT ')) {
+        const name = line.slice(5);
+        for (let k = events.length - 3; k >= 0; k -= 3) {
+          if (basename(events[k + 2]) === name) {
+            out(`SEEN ${name} ${events[k]}`);
+            return;
+          }
+        }
+        waits.add(name);
+      } else if (line === 'COUNT') {
+        const n = events.length / 3;
+        out(`COUNT ${n} ${n ? events[events.length - 3] : 0}`);
+      } else if (line === 'STOP') {
+        stop();
+      }
+    }
+
+    async function stop() {
+      if (stopping) return;
+      stopping = true;
+      clearInterval(progress);
+      try {
+        await handle.close();
+      } catch (err) {
+        out(`ERROR close: ${String(err).replace(/\n/g, ' ')}`);
+      }
+      const rows = [];
+      for (let k = 0; k < events.length; k += 3) {
+        let p = events[k + 2];
+        if (p.startsWith(root + '/')) p = p.slice(root.length + 1);
+        else if (p === root) p = '';
+        rows.push(JSON.stringify([events[k], events[k + 1], p]));
+      }
+      writeFileSync(dumpFile, `{"overflow":${JSON.stringify(overflow)},"events":[\n${rows.join(',\n')}\n]}\n`);
+      out('DONE');
+      process.exit(0);
+    }
+  }
+}
+
+/** The watch mask every inotify-level adapter uses (same as the C reader's default). */
+export function benchMask(c) {
+  return (
+    c.IN_CREATE |
+    c.IN_DELETE |
+    c.IN_MODIFY |
+    c.IN_ATTRIB |
+    c.IN_CLOSE_WRITE |
+    c.IN_MOVED_FROM |
+    c.IN_MOVED_TO |
+    c.IN_DELETE_SELF |
+    c.IN_MOVE_SELF
+  );
+}

@@ -1,0 +1,16 @@
+// OUR core layer: WatchManager (rec + autoAdd) and Notifier 'event' with full pathnames.
+import { benchMask, runAdapter } from './common.mjs';
+import { lib } from './ours.mjs';
+
+runAdapter({
+  async start(ctx) {
+    const wm = new lib.WatchManager();
+    const notifier = new lib.Notifier(wm);
+    ctx.exposesOverflow();
+    notifier.on('event', (e) => ctx.record(e.maskname, e.pathname));
+    notifier.on('overflow', () => ctx.overflow());
+    notifier.on('error', (err) => ctx.out(`ERROR ${String(err).replace(/\n/g, ' ')}`));
+    const added = await wm.addWatch(ctx.root, ctx.mask ?? benchMask(lib), { rec: true, autoAdd: true });
+    return { close: () => notifier.close(), info: { watches: added?.size } };
+  },
+});

@@ -1,0 +1,59 @@
+// Module entry: the Inotify class, the IN_* constants read from
+// <sys/inotify.h>, and the per-environment cleanup hook.
+#include <napi.h>
+#include <sys/inotify.h>
+
+#include <vector>
+
+#include "addon-data.h"
+#include "watcher.h"
+
+namespace inotify_native {
+
+void AddonData::ShutdownAll() {
+  // Shutdown() untracks, so iterate over a copy.
+  std::vector<Watcher*> open(live_.begin(), live_.end());
+  for (Watcher* watcher : open) watcher->Shutdown();
+}
+
+namespace {
+
+// Each value comes from the system header by name; nothing is retyped.
+#define INOTIFY_CONSTANTS(X) \
+  X(IN_ACCESS) X(IN_MODIFY) X(IN_ATTRIB) X(IN_CLOSE_WRITE) X(IN_CLOSE_NOWRITE) \
+  X(IN_OPEN) X(IN_MOVED_FROM) X(IN_MOVED_TO) X(IN_CREATE) X(IN_DELETE) \
+  X(IN_DELETE_SELF) X(IN_MOVE_SELF) X(IN_UNMOUNT) X(IN_Q_OVERFLOW) X(IN_IGNORED) \
+  X(IN_ONLYDIR) X(IN_DONT_FOLLOW) X(IN_EXCL_UNLINK) X(IN_MASK_CREATE) X(IN_MASK_ADD) \
+  X(IN_ISDIR) X(IN_ONESHOT) X(IN_CLOSE) X(IN_MOVE) X(IN_ALL_EVENTS) \
+  X(IN_NONBLOCK) X(IN_CLOEXEC)
+
+Napi::Object Constants(Napi::Env env) {
+  Napi::Object constants = Napi::Object::New(env);
+#define DEFINE_CONSTANT(name) \
+  constants.Set(#name, Napi::Number::New(env, static_cast<double>(static_cast<uint32_t>(name))));
+  INOTIFY_CONSTANTS(DEFINE_CONSTANT)
+#undef DEFINE_CONSTANT
+  constants.Freeze();
+  return constants;
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData<AddonData>(data);  // deleted by N-API when the environment goes away
+  // Runs before the instance data is finalized, while watchers still exist.
+  env.AddCleanupHook([data]() { data->ShutdownAll(); });
+
+  exports.Set("Inotify", Watcher::DefineClass(env));
+  exports.Set("constants", Constants(env));
+  return exports;
+}
+
+}  // namespace inotify_native
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  return inotify_native::Init(env, exports);
+}
+
+NODE_API_MODULE(inotify_native, InitModule)

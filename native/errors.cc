@@ -1,0 +1,37 @@
+#include "errors.h"
+
+#include <string>
+#include <uv.h>
+
+namespace inotify_native {
+
+namespace {
+
+std::string PathText(Napi::Value path) {
+  if (path.IsString()) return path.As<Napi::String>().Utf8Value();
+  if (path.IsBuffer()) {
+    auto bytes = path.As<Napi::Buffer<char>>();
+    return std::string(bytes.Data(), bytes.Length());
+  }
+  return std::string();
+}
+
+}  // namespace
+
+Napi::Error ErrnoError(Napi::Env env, int errnum, const char* syscall,
+                       Napi::Value path, const char* hint) {
+  const char* code = uv_err_name(-errnum);
+  std::string message = std::string(code) + ": " + uv_strerror(-errnum) + ", " + syscall;
+  bool has_path = !path.IsEmpty() && (path.IsString() || path.IsBuffer());
+  if (has_path) message += " '" + PathText(path) + "'";
+  if (hint != nullptr) message += " (" + std::string(hint) + ")";
+
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("errno", Napi::Number::New(env, -errnum));
+  error.Set("code", Napi::String::New(env, code));
+  error.Set("syscall", Napi::String::New(env, syscall));
+  if (has_path) error.Set("path", path);
+  return error;
+}
+
+}  // namespace inotify_native

@@ -1,0 +1,14 @@
+// The one place an errno becomes a JS Error, in the shape of Node's fs errors:
+//   ENOENT: no such file or directory, inotify_add_watch '/nope'
+// with err.errno (negative, as libuv and fs report it), err.code, err.syscall
+// and err.path. An optional hint is appended in parentheses.
+#pragma once
+
+#include <napi.h>
+
+namespace inotify_native {
+
+Napi::Error ErrnoError(Napi::Env env, int errnum, const char* syscall,
+                       Napi::Value path = Napi::Value(), const char* hint = nullptr);
+
+}  // namespace inotify_native

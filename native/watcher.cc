@@ -1,0 +1,231 @@
+#include "watcher.h"
+
+#include <sys/inotify.h>
+
+#include <string>
+
+#include "addon-data.h"
+#include "errors.h"
+#include "inotify.h"
+
+namespace inotify_native {
+
+namespace {
+
+// Large enough that a full default kernel queue (16384 events) drains in a
+// few calls into JS; small enough to be cheap per instance.
+constexpr size_t kBufferSize = 256 * 1024;
+
+const char* InitHint(int errnum) {
+  if (errnum == EMFILE) {
+    return "too many inotify instances: raise fs.inotify.max_user_instances, "
+           "or the process's open file limit (ulimit -n)";
+  }
+  return nullptr;
+}
+
+const char* AddWatchHint(int errnum) {
+  if (errnum == ENOSPC) {
+    return "the inotify watch limit is reached: raise fs.inotify.max_user_watches, "
+           "e.g. sysctl fs.inotify.max_user_watches=524288";
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Napi::Function Watcher::DefineClass(Napi::Env env) {
+  return ObjectWrap<Watcher>::DefineClass(
+      env, "Inotify",
+      {
+          InstanceMethod<&Watcher::AddWatch>("addWatch"),
+          InstanceMethod<&Watcher::RemoveWatch>("rmWatch"),
+          InstanceMethod<&Watcher::Close>("close"),
+          InstanceMethod<&Watcher::Ref>("ref"),
+          InstanceMethod<&Watcher::Unref>("unref"),
+          InstanceMethod<&Watcher::HasRef>("hasRef"),
+          InstanceAccessor<&Watcher::GetFd>("fd"),
+          InstanceAccessor<&Watcher::GetBufferSize>("bufferSize"),
+      });
+}
+
+Watcher::Watcher(const Napi::CallbackInfo& info) : ObjectWrap<Watcher>(info) {
+  Napi::Env env = info.Env();
+  on_batch_ = Napi::Persistent(info[0].As<Napi::Function>());
+  async_context_ = std::make_unique<Napi::AsyncContext>(env, "Inotify");
+
+  Napi::ArrayBuffer storage = Napi::ArrayBuffer::New(env, kBufferSize);
+  Napi::Uint8Array view = Napi::Uint8Array::New(env, kBufferSize, storage, 0);
+  bytes_ = static_cast<uint8_t*>(storage.Data());
+  capacity_ = kBufferSize;
+  buffer_ = Napi::Persistent(view);
+
+  int fd = OpenInstance();
+  if (fd < 0) {
+    ErrnoError(env, -fd, "inotify_init1", Napi::Value(), InitHint(-fd)).ThrowAsJavaScriptException();
+    return;
+  }
+
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  auto* poll = new uv_poll_t;
+  int rc = uv_poll_init(loop, poll, fd);
+  if (rc != 0) {
+    delete poll;  // never registered with the loop
+    CloseInstance(fd);
+    ErrnoError(env, -rc, "uv_poll_init").ThrowAsJavaScriptException();
+    return;
+  }
+  poll->data = this;
+  rc = uv_poll_start(poll, UV_READABLE, &Watcher::OnReadable);
+  if (rc != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(poll),
+             [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
+    CloseInstance(fd);
+    ErrnoError(env, -rc, "uv_poll_start").ThrowAsJavaScriptException();
+    return;
+  }
+  poll_ = poll;
+
+  fd_ = fd;
+  addon_ = env.GetInstanceData<AddonData>();
+  addon_->Track(this);
+  // Polling keeps the wrapper alive even when JS drops every reference to it.
+  ObjectWrap<Watcher>::Ref();
+  pinned_ = true;
+}
+
+Watcher::~Watcher() {
+  // Finalizers run without a live pin (or at environment teardown, where the
+  // reference is going away anyway): only the OS resources remain to release.
+  pinned_ = false;
+  Shutdown();
+}
+
+void Watcher::Shutdown() {
+  if (fd_ < 0) return;
+  uv_poll_stop(poll_);
+  poll_->data = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(poll_),
+           [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
+  poll_ = nullptr;
+  // uv_poll_stop removed the fd from epoll, so closing it now is safe and
+  // releases it at once (no fd outlives close()).
+  CloseInstance(fd_);
+  fd_ = -1;
+  if (addon_ != nullptr) {
+    addon_->Untrack(this);
+    addon_ = nullptr;
+  }
+  if (pinned_) {
+    pinned_ = false;
+    ObjectWrap<Watcher>::Unref();
+  }
+}
+
+bool Watcher::ThrowIfClosed(Napi::Env env, const char* syscall, Napi::Value path) {
+  if (fd_ >= 0) return false;
+  ErrnoError(env, EBADF, syscall, path, "this Inotify instance is closed").ThrowAsJavaScriptException();
+  return true;
+}
+
+Napi::Value Watcher::AddWatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Value path = info[0];
+  if (ThrowIfClosed(env, "inotify_add_watch", path)) return env.Undefined();
+  uint32_t mask = info[1].As<Napi::Number>().Uint32Value();
+
+  std::string bytes;
+  if (path.IsBuffer()) {
+    auto buffer = path.As<Napi::Buffer<char>>();
+    bytes.assign(buffer.Data(), buffer.Length());
+  } else {
+    bytes = path.As<Napi::String>().Utf8Value();
+  }
+  int wd = inotify_native::AddWatch(fd_, bytes.c_str(), mask);
+  if (wd < 0) {
+    ErrnoError(env, -wd, "inotify_add_watch", path, AddWatchHint(-wd)).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, wd);
+}
+
+Napi::Value Watcher::RemoveWatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (ThrowIfClosed(env, "inotify_rm_watch")) return env.Undefined();
+  int rc = inotify_native::RemoveWatch(fd_, info[0].As<Napi::Number>().Int32Value());
+  if (rc < 0) ErrnoError(env, -rc, "inotify_rm_watch").ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value Watcher::Close(const Napi::CallbackInfo& info) {
+  Shutdown();
+  return info.Env().Undefined();
+}
+
+Napi::Value Watcher::Ref(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (ThrowIfClosed(env, "uv_ref")) return env.Undefined();
+  uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+  return env.Undefined();
+}
+
+Napi::Value Watcher::Unref(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (ThrowIfClosed(env, "uv_unref")) return env.Undefined();
+  uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+  return env.Undefined();
+}
+
+Napi::Value Watcher::HasRef(const Napi::CallbackInfo& info) {
+  bool referenced = fd_ >= 0 && uv_has_ref(reinterpret_cast<uv_handle_t*>(poll_)) != 0;
+  return Napi::Boolean::New(info.Env(), referenced);
+}
+
+Napi::Value Watcher::GetFd(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), fd_);
+}
+
+Napi::Value Watcher::GetBufferSize(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(capacity_));
+}
+
+void Watcher::OnReadable(uv_poll_t* handle, int status, int /*events*/) {
+  auto* self = static_cast<Watcher*>(handle->data);
+  if (self == nullptr) return;
+  if (status < 0) {
+    self->Deliver(0, -status);
+    return;
+  }
+  self->Drain();
+}
+
+void Watcher::Drain() {
+  // Read until the kernel queue is empty; hand JS a batch whenever the
+  // buffer cannot take one more record, and once at the end.
+  while (fd_ >= 0) {
+    int errnum = 0;
+    size_t length = ReadAvailable(fd_, bytes_, capacity_, 0, &errnum);
+    bool full = capacity_ - length < kMinReadSpace;
+    if (length > 0 || errnum != 0) Deliver(length, errnum);
+    if (!full || errnum != 0) return;
+  }
+}
+
+void Watcher::Deliver(size_t length, int errnum) {
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  Napi::Value error = env.Null();
+  if (errnum != 0) error = ErrnoError(env, errnum, "read").Value();
+  on_batch_.MakeCallback(Value(),
+                         {error, buffer_.Value(), Napi::Number::New(env, static_cast<double>(length))},
+                         *async_context_);
+  // A listener that threw: report it as Node does for any callback from the
+  // loop (uncaughtException), never swallow it, never abort.
+  if (env.IsExceptionPending()) {
+    Napi::Error thrown = env.GetAndClearPendingException();
+    napi_fatal_exception(env, thrown.Value());
+  }
+}
+
+}  // namespace inotify_native

@@ -1,0 +1,60 @@
+/**
+ * The shape of the compiled addon (native/addon.cc). This interface is the
+ * only description of the binding; `binding.ts` holds the one cast to it.
+ * @internal
+ */
+
+/** Called once per drained read batch: `bytes` is the instance's reusable buffer, valid only during the call. */
+export type NativeBatchCallback = (error: NodeJS.ErrnoException | null, bytes: Uint8Array, length: number) => void;
+
+/** One inotify instance (inotify_init1 with IN_NONBLOCK | IN_CLOEXEC) polled on the environment's loop. */
+export interface NativeInotify {
+  readonly fd: number;
+  readonly bufferSize: number;
+  addWatch(path: string | Buffer, mask: number): number;
+  rmWatch(wd: number): void;
+  close(): void;
+  ref(): void;
+  unref(): void;
+  hasRef(): boolean;
+}
+
+export interface NativeInotifyConstructor {
+  new (onBatch: NativeBatchCallback): NativeInotify;
+}
+
+/** Every IN_* value exported by the addon, read from <sys/inotify.h>. */
+export interface NativeConstants {
+  readonly IN_ACCESS: number;
+  readonly IN_MODIFY: number;
+  readonly IN_ATTRIB: number;
+  readonly IN_CLOSE_WRITE: number;
+  readonly IN_CLOSE_NOWRITE: number;
+  readonly IN_OPEN: number;
+  readonly IN_MOVED_FROM: number;
+  readonly IN_MOVED_TO: number;
+  readonly IN_CREATE: number;
+  readonly IN_DELETE: number;
+  readonly IN_DELETE_SELF: number;
+  readonly IN_MOVE_SELF: number;
+  readonly IN_UNMOUNT: number;
+  readonly IN_Q_OVERFLOW: number;
+  readonly IN_IGNORED: number;
+  readonly IN_ONLYDIR: number;
+  readonly IN_DONT_FOLLOW: number;
+  readonly IN_EXCL_UNLINK: number;
+  readonly IN_MASK_CREATE: number;
+  readonly IN_MASK_ADD: number;
+  readonly IN_ISDIR: number;
+  readonly IN_ONESHOT: number;
+  readonly IN_CLOSE: number;
+  readonly IN_MOVE: number;
+  readonly IN_ALL_EVENTS: number;
+  readonly IN_NONBLOCK: number;
+  readonly IN_CLOEXEC: number;
+}
+
+export interface NativeBinding {
+  readonly Inotify: NativeInotifyConstructor;
+  readonly constants: NativeConstants;
+}

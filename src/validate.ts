@@ -1,0 +1,50 @@
+/** Argument checks shared by the public classes (Node's own error codes). */
+import { Buffer } from 'node:buffer';
+import { fileURLToPath } from 'node:url';
+import { invalidArgType, invalidArgValue, outOfRange } from './errors.js';
+
+/** A path as the library accepts it: a string, a Buffer (for names that are not UTF-8) or a file: URL. */
+export type PathLike = string | Buffer | URL;
+
+/** Checks a path argument and returns it as a string or Buffer. */
+export function validatePath(path: unknown, name = 'path'): string | Buffer {
+  let value: unknown = path;
+  if (value instanceof URL) value = fileURLToPath(value);
+  if (typeof value === 'string') {
+    if (value.includes('\0')) throw invalidArgValue(name, value, 'must be a string without null bytes');
+    if (value === '') throw invalidArgValue(name, value, 'must not be empty');
+    return value;
+  }
+  if (Buffer.isBuffer(value)) {
+    if (value.includes(0)) throw invalidArgValue(name, value, 'must be a Buffer without null bytes');
+    if (value.length === 0) throw invalidArgValue(name, value, 'must not be empty');
+    return value;
+  }
+  throw invalidArgType(name, 'of type string or an instance of Buffer or URL', path);
+}
+
+/** Checks a watch mask: an unsigned 32-bit integer. */
+export function validateMask(mask: unknown, name = 'mask'): number {
+  if (typeof mask !== 'number') throw invalidArgType(name, 'of type number', mask);
+  if (!Number.isInteger(mask) || mask < 0 || mask > 0xffffffff) throw outOfRange(name, 'an integer >= 0 and <= 0xffffffff', mask);
+  return mask >>> 0;
+}
+
+/** Checks a watch descriptor: a positive 32-bit integer. */
+export function validateWd(wd: unknown, name = 'wd'): number {
+  if (typeof wd !== 'number') throw invalidArgType(name, 'of type number', wd);
+  if (!Number.isInteger(wd) || wd < 1 || wd > 0x7fffffff) throw outOfRange(name, 'an integer >= 1', wd);
+  return wd;
+}
+
+/** Checks an optional function argument. */
+export function validateFunction(value: unknown, name: string): void {
+  if (typeof value !== 'function') throw invalidArgType(name, 'of type function', value);
+}
+
+/** Checks an optional object argument (undefined allowed). */
+export function validateOptions<T extends object>(value: unknown, name = 'options'): Partial<T> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object') throw invalidArgType(name, 'of type object', value);
+  return value as Partial<T>;
+}
