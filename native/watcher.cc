@@ -46,6 +46,8 @@ Napi::Function Watcher::DefineClass(Napi::Env env) {
           InstanceMethod<&Watcher::HasRef>("hasRef"),
           InstanceAccessor<&Watcher::GetFd>("fd"),
           InstanceAccessor<&Watcher::GetBufferSize>("bufferSize"),
+          InstanceMethod<&Watcher::ReadNow>("readSync"),
+          InstanceAccessor<&Watcher::GetBuffer>("buffer"),
       });
 }
 
@@ -188,6 +190,25 @@ Napi::Value Watcher::GetFd(const Napi::CallbackInfo& info) {
 
 Napi::Value Watcher::GetBufferSize(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(capacity_));
+}
+
+Napi::Value Watcher::GetBuffer(const Napi::CallbackInfo& /*info*/) {
+  return buffer_.Value();
+}
+
+// Synchronous drain into the shared buffer, for callers that must see the
+// queue at a precise moment (before and after their own directory scans).
+// Returns the byte count; a full buffer means more may be queued.
+Napi::Value Watcher::ReadNow(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (ThrowIfClosed(env, "read")) return env.Undefined();
+  int errnum = 0;
+  size_t length = ReadAvailable(fd_, bytes_, capacity_, 0, &errnum);
+  if (errnum != 0) {
+    ErrnoError(env, errnum, "read").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, static_cast<double>(length));
 }
 
 void Watcher::OnReadable(uv_poll_t* handle, int status, int /*events*/) {

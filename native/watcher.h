@@ -33,6 +33,8 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
   Napi::Value HasRef(const Napi::CallbackInfo& info);
   Napi::Value GetFd(const Napi::CallbackInfo& info);
   Napi::Value GetBufferSize(const Napi::CallbackInfo& info);
+  Napi::Value ReadNow(const Napi::CallbackInfo& info);
+  Napi::Value GetBuffer(const Napi::CallbackInfo& info);
 
   static void OnReadable(uv_poll_t* handle, int status, int events);
   void Drain();

@@ -9,6 +9,10 @@ import { decodeRecords, type RawRecord } from './decode.js';
 import type { NativeInotify, NativeInotifyConstructor } from './native.js';
 import { validateMask, validatePath, validateWd, type PathLike } from './validate.js';
 
+// sizeof(struct inotify_event) + NAME_MAX + 1: the addon stops filling the
+// buffer when less than this is free, so a fuller buffer means "read again".
+const MIN_READ_SPACE = 16 + 255 + 1;
+
 /** Events of {@link Inotify}. */
 export interface InotifyEvents {
   /** One drained read: every record the kernel had queued, in kernel order. */
@@ -56,11 +60,30 @@ export class Inotify extends EventEmitter<InotifyEvents> {
       this.emit('error', error);
       return;
     }
-    // One Buffer view over the addon's reusable memory, made once.
+    this.emit('batch', decodeRecords(this.#view(bytes), length));
+  }
+
+  // One Buffer view over the addon's reusable memory, made once.
+  #view(bytes: Uint8Array): Buffer {
     if (this.#bytes === undefined || this.#bytes.buffer !== bytes.buffer) {
       this.#bytes = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     }
-    this.emit('batch', decodeRecords(this.#bytes, length));
+    return this.#bytes;
+  }
+
+  /**
+   * Reads whatever the kernel has queued right now, without waiting and
+   * without emitting 'batch': the records are returned instead. Used to
+   * bracket the library's own directory scans.
+   */
+  readSync(): RawRecord[] {
+    const records: RawRecord[] = [];
+    for (;;) {
+      const length = this.#native.readSync();
+      if (length === 0) return records;
+      decodeRecords(this.#view(this.#native.buffer), length, records);
+      if (this.#native.bufferSize - length >= MIN_READ_SPACE) return records;
+    }
   }
 
   /** The inotify file descriptor (-1 once closed). */

@@ -11,8 +11,12 @@ export type NativeBatchCallback = (error: NodeJS.ErrnoException | null, bytes: U
 export interface NativeInotify {
   readonly fd: number;
   readonly bufferSize: number;
+  /** The reusable buffer that batches and `readSync` fill (contents valid until the next read). */
+  readonly buffer: Uint8Array;
   addWatch(path: string | Buffer, mask: number): number;
   rmWatch(wd: number): void;
+  /** Drains the queue now into the shared buffer; returns the byte count (a full buffer means call again). */
+  readSync(): number;
   close(): void;
   ref(): void;
   unref(): void;
