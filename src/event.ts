@@ -1,0 +1,89 @@
+/** The event users receive: pyinotify's Event, with Node conventions. */
+import type { Buffer } from 'node:buffer';
+import { maskname } from './constants.js';
+
+/**
+ * One inotify event resolved to paths. Field names follow pyinotify
+ * (`pathname`, `maskname`, `dir`, `cookie`); `srcPathname` is pyinotify's
+ * `src_pathname`.
+ */
+export class InotifyEvent {
+  /** The watch descriptor the event arrived on (-1 for IN_Q_OVERFLOW). */
+  readonly wd: number;
+  /** The raw event mask, IN_ISDIR included. */
+  readonly mask: number;
+  /** The entry's name in the watched directory; '' for events on the watched path itself. */
+  readonly name: string;
+  /** The path of the watch the event arrived on. */
+  readonly path: string;
+  /** The full path of the event's subject: `path` + '/' + `name`, or `path` when `name` is ''. */
+  readonly pathname: string;
+  /** True when the subject is a directory (for *_SELF events: whether the watched path was one). */
+  readonly dir: boolean;
+  /** Links IN_MOVED_FROM and IN_MOVED_TO of one rename; 0 for other events. */
+  readonly cookie: number;
+  /** On an IN_MOVED_TO paired with its IN_MOVED_FROM: where the entry came from. */
+  readonly srcPathname: string | undefined;
+  /** True for events the library made up (entries found by scanning a new directory), never seen from the kernel. */
+  readonly synthetic: boolean;
+  /** The exact bytes of `name` when they are not valid UTF-8 (then `name` shows U+FFFD for the bad bytes). */
+  readonly nameBytes: Buffer | undefined;
+
+  constructor(
+    wd: number, mask: number, name: string, path: string, pathname: string, dir: boolean,
+    cookie = 0, srcPathname?: string, synthetic = false, nameBytes?: Buffer,
+  ) {
+    this.wd = wd;
+    this.mask = mask;
+    this.name = name;
+    this.path = path;
+    this.pathname = pathname;
+    this.dir = dir;
+    this.cookie = cookie;
+    this.srcPathname = srcPathname;
+    this.synthetic = synthetic;
+    this.nameBytes = nameBytes;
+  }
+
+  /** pyinotify's name for the mask, e.g. `IN_CREATE|IN_ISDIR`. */
+  get maskname(): string {
+    return maskname(this.mask);
+  }
+
+  /**
+   * pyinotify's line for this event, byte for byte:
+   * `<Event dir=False mask=0x100 maskname=IN_CREATE name=a.txt path=/w pathname=/w/a.txt wd=1 >`.
+   * Keys are sorted; `cookie` appears on moves and `src_pathname` on a paired IN_MOVED_TO.
+   */
+  toString(): string {
+    if (this.wd === -1) return `<Event mask=0x${this.mask.toString(16)} maskname=${this.maskname} >`;
+    const fields: string[] = [];
+    if (this.cookie !== 0) fields.push(`cookie=${this.cookie}`);
+    fields.push(
+      `dir=${this.dir ? 'True' : 'False'}`,
+      `mask=0x${this.mask.toString(16)}`,
+      `maskname=${this.maskname}`,
+      `name=${this.name === '' ? "''" : this.name}`,
+      `path=${this.path}`,
+      `pathname=${this.pathname}`,
+    );
+    if (this.srcPathname !== undefined) fields.push(`src_pathname=${this.srcPathname}`);
+    fields.push(`wd=${this.wd}`);
+    return `<Event ${fields.join(' ')} >`;
+  }
+
+  /** A plain object for JSON output (`JSON.stringify(event)`). */
+  toJSON(): Record<string, unknown> {
+    return {
+      wd: this.wd, mask: this.mask, maskname: this.maskname, name: this.name, path: this.path,
+      pathname: this.pathname, dir: this.dir, cookie: this.cookie, srcPathname: this.srcPathname,
+      synthetic: this.synthetic,
+    };
+  }
+}
+
+/** Joins a watch path and an entry name the way every event pathname is built. */
+export function joinPath(path: string, name: string): string {
+  if (name === '') return path;
+  return path === '/' ? `/${name}` : `${path}/${name}`;
+}

@@ -1,0 +1,457 @@
+/**
+ * The Notifier reads a WatchManager's inotify instance, does the internal
+ * bookkeeping before any user code sees an event (auto-add, move pairing and
+ * re-pathing, watches dropped on IN_IGNORED, overflow surfaced), then hands
+ * each event to the processor, the 'event' listeners and async iterators.
+ */
+import { Buffer } from 'node:buffer';
+import { EventEmitter } from 'node:events';
+import { debuglog } from 'node:util';
+import {
+  IN_ALL_EVENTS, IN_CREATE, IN_DELETE_SELF, IN_IGNORED, IN_ISDIR, IN_MOVE_SELF, IN_MOVED_FROM, IN_MOVED_TO,
+  IN_Q_OVERFLOW, IN_UNMOUNT,
+} from './constants.js';
+import type { RawRecord } from './decode.js';
+import type { CodedError } from './errors.js';
+import { InotifyEvent, joinPath } from './event.js';
+import { MoveTracker } from './move-tracker.js';
+import { ProcessEvent } from './process-event.js';
+import { validateOptions } from './validate.js';
+import type { SyntheticEntry, WatchManager, WatchRecord } from './watch-manager.js';
+
+const debug = debuglog('inotify');
+
+/** Events the kernel sends whatever the mask: always reported. */
+const ALWAYS = (IN_IGNORED | IN_UNMOUNT | IN_Q_OVERFLOW) >>> 0;
+
+/** A processor: a {@link ProcessEvent} or any function of an event. */
+export type Processor = ProcessEvent | ((event: InotifyEvent) => unknown);
+
+/** Options of the {@link Notifier}. */
+export interface NotifierOptions {
+  /** Drop an event identical (wd, mask, cookie, name) to an earlier one in the same read batch (pyinotify's coalesce_events). Default false. */
+  coalesce?: boolean;
+  /**
+   * How long (ms) a directory's IN_MOVED_FROM that ends a read batch waits
+   * for the rest of its rename before the directory is taken as moved out of
+   * the tree. Events after it wait too, so nothing is reported at a stale
+   * path. Default 100. Pairs within a batch never wait.
+   */
+  moveTimeout?: number;
+  /** Keep the process alive while open (default true). */
+  ref?: boolean;
+}
+
+/** Events of the {@link Notifier}. */
+export interface NotifierEvents {
+  /** Every event delivered to users, in kernel order (synthetic ones right after the event that caused them). */
+  event: [event: InotifyEvent];
+  /** The kernel dropped events (IN_Q_OVERFLOW): whatever happened since is unknown. */
+  overflow: [event: InotifyEvent];
+  /** A processor failed (thrown or rejected), a watch could not be armed, or a read failed. */
+  error: [error: Error];
+  /** The notifier was stopped. */
+  close: [];
+}
+
+interface Hold {
+  readonly cookie: number;
+  readonly path: string;
+  readonly wd: number;
+  readonly timer: NodeJS.Timeout;
+}
+
+/**
+ * pyinotify's Notifier, event-driven on Node's loop (no thread, no polling).
+ *
+ * Dispatch is synchronous and in kernel order. A processor or hook may
+ * return a promise: the Notifier does not wait for it (reading never stalls
+ * behind user code, so the kernel queue does not overflow), a rejection is
+ * emitted as 'error', and {@link Notifier.close} waits for every pending one.
+ *
+ * @example
+ * ```ts
+ * const notifier = new Notifier(wm);
+ * for await (const event of notifier) console.log(event.maskname, event.pathname);
+ * ```
+ */
+export class Notifier extends EventEmitter<NotifierEvents> {
+  readonly watchManager: WatchManager;
+  readonly #processor: ((event: InotifyEvent) => unknown) | undefined;
+  readonly #coalesce: boolean;
+  readonly #moveTimeout: number;
+  readonly #moves = new MoveTracker();
+  readonly #pending = new Set<Promise<unknown>>();
+  readonly #iterators = new Set<EventQueue>();
+  readonly #closeWaiters: Array<() => void> = [];
+  #queue: RawRecord[] = [];
+  #index = 0;
+  #seen: Set<string> | undefined;
+  #hold: Hold | undefined;
+  #processing = false;
+  #closed = false;
+
+  constructor(watchManager: WatchManager, processor?: Processor, options?: NotifierOptions) {
+    super();
+    const opts = validateOptions<NotifierOptions>(options);
+    this.watchManager = watchManager;
+    if (processor instanceof ProcessEvent) this.#processor = (event) => processor.dispatch(event);
+    else if (typeof processor === 'function') this.#processor = processor;
+    else if (processor !== undefined) throw new TypeError('The "processor" argument must be a ProcessEvent or a function');
+    this.#coalesce = opts.coalesce === true;
+    this.#moveTimeout = opts.moveTimeout ?? 100;
+    const inotify = watchManager.inotify;
+    inotify.on('batch', (records) => this.#enqueue(records));
+    inotify.on('error', (error) => this.emit('error', error));
+    watchManager._setDrainedListener(() => {
+      if (!this.#processing) setImmediate(() => this.#run());
+    });
+    if (opts.ref === false) inotify.unref();
+    // Records drained while watches were added before this Notifier existed.
+    setImmediate(() => this.#run());
+  }
+
+  /** True once stopped. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Resolves when the notifier stops: on {@link Notifier.stop}, on
+   * {@link Notifier.close}, or when `signal` aborts (which stops it).
+   */
+  loop(options?: { signal?: AbortSignal }): Promise<void> {
+    const signal = validateOptions<{ signal?: AbortSignal }>(options).signal;
+    if (this.#closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      if (signal?.aborted) {
+        this.stop();
+        resolve();
+        return;
+      }
+      const onAbort = (): void => this.stop();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#closeWaiters.push(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      });
+    });
+  }
+
+  /** Stops at once: closes the inotify instance (the WatchManager becomes unusable, as in pyinotify) and ends iterators. */
+  stop(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#hold !== undefined) clearTimeout(this.#hold.timer);
+    this.#hold = undefined;
+    this.watchManager.close();
+    for (const iterator of this.#iterators) iterator.end();
+    this.#iterators.clear();
+    for (const resolve of this.#closeWaiters.splice(0)) resolve();
+    this.emit('close');
+  }
+
+  /** Stops, then waits for every pending asynchronous hook to settle. */
+  async close(): Promise<void> {
+    this.stop();
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+  }
+
+  /** Keep the process alive while watching (the default). */
+  ref(): this {
+    this.watchManager.inotify.ref();
+    return this;
+  }
+
+  /** Let the process exit while watching. */
+  unref(): this {
+    this.watchManager.inotify.unref();
+    return this;
+  }
+
+  /** `await using notifier = new Notifier(wm)`: closes on scope exit. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** Iterates over events until the notifier stops; events are buffered while the loop body runs. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<InotifyEvent> {
+    const queue = new EventQueue(() => this.#iterators.delete(queue));
+    if (this.#closed) queue.end();
+    else this.#iterators.add(queue);
+    return queue;
+  }
+
+  // ---- the processing loop ------------------------------------------------
+
+  #enqueue(records: RawRecord[]): void {
+    this.#pullDrained();
+    if (this.#queue.length === this.#index) {
+      this.#queue = records;
+      this.#index = 0;
+    } else {
+      for (const record of records) this.#queue.push(record);
+    }
+    this.#run();
+  }
+
+  // Records the WatchManager read synchronously during its scans come after
+  // everything already queued: the kernel queued them later.
+  #pullDrained(): void {
+    const drained = this.watchManager._takeDrained();
+    if (drained.length === 0) return;
+    if (this.#queue.length === this.#index) {
+      this.#queue = drained;
+      this.#index = 0;
+    } else {
+      for (const record of drained) this.#queue.push(record);
+    }
+  }
+
+  #run(): void {
+    if (this.#processing || this.#closed) return;
+    this.#processing = true;
+    let finished = false;
+    try {
+      this.#pullDrained();
+      while (this.#index < this.#queue.length && !this.#closed) {
+        if (this.#hold !== undefined && !this.#releaseHold()) break;
+        const record = this.#queue[this.#index++] as RawRecord;
+        this.#handle(record);
+        this.#pullDrained();
+      }
+      if (this.#index >= this.#queue.length) {
+        this.#queue = [];
+        this.#index = 0;
+        this.#seen = undefined;
+        this.#moves.expire();
+      }
+      finished = true;
+    } finally {
+      this.#processing = false;
+      // A listener threw: it surfaces as usual, and the rest of the queue is still processed.
+      if (!finished && !this.#closed) setImmediate(() => this.#run());
+    }
+  }
+
+  #handle(record: RawRecord): void {
+    if (this.#coalesce && this.#isRepeat(record)) return;
+    if (record.wd === -1) {
+      const event = new InotifyEvent(-1, record.mask, '', '', '', false);
+      this.emit('overflow', event);
+      this.#deliver(event);
+      return;
+    }
+    const wm = this.watchManager;
+    const watch = wm._record(record.wd);
+    if (watch === undefined) {
+      debug('dropped an event for a removed watch: wd=%d mask=%s name=%s', record.wd, record.mask, record.name);
+      return;
+    }
+    const mask = record.mask;
+    const pathname = joinPath(watch.path, record.name);
+    if (mask & IN_IGNORED) {
+      this.#offer(watch, new InotifyEvent(watch.wd, mask, '', watch.path, watch.path, false));
+      wm._forget(watch.wd);
+      return;
+    }
+
+    const errors: CodedError[] = [];
+    let synthetic: SyntheticEntry[] | undefined;
+    let source: string | undefined;
+    if (mask & IN_MOVED_FROM) {
+      this.#moves.remember(record.cookie, pathname, (mask & IN_ISDIR) !== 0);
+    } else if (mask & IN_MOVED_TO) {
+      source = this.#moves.take(record.cookie)?.pathname;
+      if (mask & IN_ISDIR) synthetic = this.#directoryMovedIn(watch, record, pathname, source, errors);
+    } else if ((mask & IN_CREATE) && (mask & IN_ISDIR) && watch.autoAdd) {
+      synthetic = wm._armNew(watch, record.name, record.nameBytes, errors);
+    }
+
+    const selfEvent = (mask & (IN_DELETE_SELF | IN_MOVE_SELF)) !== 0;
+    const dir = (mask & IN_ISDIR) !== 0 || (selfEvent && watch.dir);
+    this.#offer(watch, new InotifyEvent(
+      watch.wd, mask, record.name, watch.path, pathname, dir, record.cookie, source, false, record.nameBytes,
+    ));
+
+    if (mask & IN_MOVED_FROM && mask & IN_ISDIR) this.#settleDirectoryMove(record.cookie, pathname);
+    if (mask & IN_MOVE_SELF) this.#selfMoved(watch);
+    if (synthetic !== undefined) {
+      for (const entry of synthetic) {
+        const entryPath = joinPath(entry.watch.path, entry.name);
+        this.#offer(entry.watch, new InotifyEvent(
+          entry.watch.wd, entry.mask, entry.name, entry.watch.path, entryPath, (entry.mask & IN_ISDIR) !== 0,
+          0, undefined, true, entry.nameBytes,
+        ));
+      }
+    }
+    for (const error of errors) this.emit('error', error);
+  }
+
+  #isRepeat(record: RawRecord): boolean {
+    this.#seen ??= new Set();
+    const key = `${record.wd}:${record.mask}:${record.cookie}:${record.name}`;
+    if (this.#seen.has(key)) return true;
+    this.#seen.add(key);
+    return false;
+  }
+
+  // A directory arrived by rename: re-path its watches when it came from
+  // inside the tree, otherwise watch and scan it like a new directory.
+  #directoryMovedIn(
+    parent: WatchRecord, record: RawRecord, pathname: string, source: string | undefined, errors: CodedError[],
+  ): SyntheticEntry[] | undefined {
+    const wm = this.watchManager;
+    if (source !== undefined && wm._recordAt(source) !== undefined) {
+      wm._repath(source, pathname, record.nameBytes === undefined ? undefined : bytesOf(parent, record.nameBytes));
+      if (parent.exclude?.(pathname)) wm._dropSubtree(pathname);
+      return undefined;
+    }
+    return parent.autoAdd ? wm._armNew(parent, record.name, record.nameBytes, errors) : undefined;
+  }
+
+  // After a watched directory's IN_MOVED_FROM: find out, without waiting when
+  // the batch holds the answer, whether it stayed in the tree.
+  #settleDirectoryMove(cookie: number, path: string): void {
+    const moved = this.watchManager._recordAt(path);
+    if (moved === undefined) return;
+    const outcome = this.#lookAhead(cookie, moved.wd);
+    if (outcome === 'out') this.watchManager._dropSubtree(path);
+    if (outcome !== 'unknown') return;
+    const timer = setTimeout(() => {
+      if (this.#hold?.timer !== timer) return;
+      this.#hold = undefined;
+      this.watchManager._dropSubtree(path);
+      this.#run();
+    }, this.#moveTimeout);
+    if (!this.watchManager.inotify.hasRef()) timer.unref();
+    this.#hold = { cookie, path, wd: moved.wd, timer };
+  }
+
+  // The kernel queues IN_MOVED_FROM, IN_MOVED_TO, then the directory's own
+  // IN_MOVE_SELF: a MOVE_SELF with no TO before it means it left the tree.
+  #lookAhead(cookie: number, wd: number): 'paired' | 'out' | 'unknown' {
+    for (let i = this.#index; i < this.#queue.length; i++) {
+      const next = this.#queue[i] as RawRecord;
+      if (next.mask & IN_MOVED_TO && next.cookie === cookie) return 'paired';
+      if (next.wd === wd && next.mask & IN_MOVE_SELF) return 'out';
+    }
+    return 'unknown';
+  }
+
+  #releaseHold(): boolean {
+    const hold = this.#hold;
+    if (hold === undefined) return true;
+    const outcome = this.#lookAhead(hold.cookie, hold.wd);
+    if (outcome === 'unknown') return false;
+    clearTimeout(hold.timer);
+    this.#hold = undefined;
+    if (outcome === 'out') this.watchManager._dropSubtree(hold.path);
+    return true;
+  }
+
+  #selfMoved(watch: WatchRecord): void {
+    if (watch.repathed) {
+      watch.repathed = false;
+      return;
+    }
+    // Moved somewhere this manager cannot see (a root, or a directory whose
+    // parent's rename was not paired): its path is unknown from now on.
+    this.watchManager._dropSubtree(watch.path);
+  }
+
+  // ---- delivery -----------------------------------------------------------
+
+  #offer(watch: WatchRecord, event: InotifyEvent): void {
+    const mask = event.mask;
+    if (!(mask & watch.mask & IN_ALL_EVENTS) && !(mask & ALWAYS)) return; // bits the library added for itself
+    if (watch.exclude !== undefined && event.name !== '' && watch.exclude(event.pathname)) return;
+    this.#deliver(event);
+  }
+
+  #deliver(event: InotifyEvent): void {
+    this.emit('event', event);
+    for (const iterator of this.#iterators) iterator.push(event);
+    if (this.#processor === undefined) return;
+    let result: unknown;
+    try {
+      result = this.#processor(event);
+    } catch (error) {
+      this.emit('error', error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    if (isPromiseLike(result)) this.#track(Promise.resolve(result));
+  }
+
+  #track(promise: Promise<unknown>): void {
+    const settled = promise.then(
+      () => undefined,
+      (error: unknown) => {
+        this.emit('error', error instanceof Error ? error : new Error(String(error)));
+      },
+    ).finally(() => this.#pending.delete(settled));
+    this.#pending.add(settled);
+  }
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+function bytesOf(parent: WatchRecord, nameBytes: Buffer): Buffer {
+  return Buffer.concat([parent.pathBytes ?? Buffer.from(parent.path), Buffer.from('/'), nameBytes]);
+}
+
+/** The buffer behind one `for await` loop over a Notifier. */
+class EventQueue implements AsyncIterableIterator<InotifyEvent> {
+  #events: InotifyEvent[] = [];
+  #head = 0;
+  #waiting: ((result: IteratorResult<InotifyEvent>) => void) | undefined;
+  #ended = false;
+
+  constructor(private readonly detach: () => void) {}
+
+  push(event: InotifyEvent): void {
+    if (this.#waiting !== undefined) {
+      const resolve = this.#waiting;
+      this.#waiting = undefined;
+      resolve({ value: event, done: false });
+    } else {
+      this.#events.push(event);
+    }
+  }
+
+  end(): void {
+    this.#ended = true;
+    if (this.#waiting !== undefined) {
+      const resolve = this.#waiting;
+      this.#waiting = undefined;
+      resolve({ value: undefined, done: true });
+    }
+  }
+
+  next(): Promise<IteratorResult<InotifyEvent>> {
+    if (this.#head < this.#events.length) {
+      const value = this.#events[this.#head++] as InotifyEvent;
+      if (this.#head > 1024 && this.#head * 2 > this.#events.length) {
+        this.#events = this.#events.slice(this.#head);
+        this.#head = 0;
+      }
+      return Promise.resolve({ value, done: false });
+    }
+    if (this.#ended) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => {
+      this.#waiting = resolve;
+    });
+  }
+
+  return(): Promise<IteratorResult<InotifyEvent>> {
+    this.end();
+    this.detach();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<InotifyEvent> {
+    return this;
+  }
+}

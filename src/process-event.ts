@@ -1,0 +1,177 @@
+/**
+ * pyinotify's ProcessEvent: subclass it and write `process_IN_CREATE(event)`,
+ * `process_IN_MOVED_TO(event)`, `process_default(event)`. Hook names keep
+ * pyinotify's spelling so a pyinotify script ports line by line.
+ */
+import * as fs from 'node:fs';
+import type { InotifyEvent } from './event.js';
+
+/** A hook: receives an event; may return a promise (see {@link Notifier} on how it is awaited). */
+export type EventHook = (event: InotifyEvent) => unknown;
+
+/** A processor to run before this one: a ProcessEvent or a function. */
+export type ChainedProcessor = ProcessEvent | EventHook;
+
+/**
+ * Dispatches each event to the first of these methods that exists:
+ * 1. `process_<MASKNAME>` with `|IN_ISDIR` stripped (`process_IN_CREATE`);
+ * 2. `process_IN_<FAMILY>`, the second `_`-separated word of the name, so
+ *    `process_IN_CLOSE` gets both CLOSE events, `process_IN_MOVED` both move
+ *    halves, `process_IN_DELETE` also IN_DELETE_SELF, `process_IN_MOVE`
+ *    IN_MOVE_SELF;
+ * 3. `process_default`.
+ *
+ * With a `pevent` (chained processor), it runs first; a truthy return from
+ * it stops the chain and this processor's methods are skipped. IN_Q_OVERFLOW
+ * goes to `process_IN_Q_OVERFLOW`, whose default emits a process warning.
+ *
+ * @example
+ * ```ts
+ * class OnArrival extends ProcessEvent {
+ *   process_IN_CLOSE_WRITE(event: InotifyEvent) { console.log('written', event.pathname); }
+ *   process_IN_MOVED_TO(event: InotifyEvent) { console.log('moved in', event.pathname, 'from', event.srcPathname); }
+ * }
+ * new Notifier(wm, new OnArrival());
+ * ```
+ */
+export class ProcessEvent {
+  readonly pevent: ChainedProcessor | undefined;
+  readonly #hooks = new Map<string, EventHook>();
+
+  /**
+   * @param pevent a processor to run first (pyinotify's `pevent`).
+   * @param options passed to {@link ProcessEvent.my_init} when a subclass defines it (pyinotify's `**kargs`).
+   */
+  constructor(pevent?: ChainedProcessor, options?: Record<string, unknown>) {
+    if (pevent !== undefined && !(pevent instanceof ProcessEvent) && typeof pevent !== 'function') {
+      throw new TypeError('The "pevent" argument must be a ProcessEvent or a function');
+    }
+    this.pevent = pevent;
+    this.my_init(options ?? {});
+  }
+
+  /** Override to initialise a subclass from the constructor's options (pyinotify's `my_init(**kargs)`). */
+  my_init(_options: Record<string, unknown>): void {}
+
+  /** Runs the chain, then the matching hook; returns the hook's result. pyinotify's `__call__`. */
+  dispatch(event: InotifyEvent): unknown {
+    if (this.pevent !== undefined) {
+      const stop = this.pevent instanceof ProcessEvent ? this.pevent.dispatch(event) : this.pevent(event);
+      if (stop) return stop;
+    }
+    return this.#hookFor(event.maskname).call(this, event);
+  }
+
+  /** Called for every event with no more specific hook. Does nothing by default. */
+  process_default(_event: InotifyEvent): unknown {
+    return undefined;
+  }
+
+  /** The kernel queue overflowed: events were lost. Default: a process warning. */
+  process_IN_Q_OVERFLOW(_event: InotifyEvent): unknown {
+    process.emitWarning('The inotify event queue overflowed: events were lost (raise fs.inotify.max_queued_events)', 'InotifyOverflowWarning');
+    return undefined;
+  }
+
+  // Looked up once per mask name, so dispatch is one Map lookup per event.
+  #hookFor(maskname: string): EventHook {
+    let hook = this.#hooks.get(maskname);
+    if (hook === undefined) {
+      const name = maskname.split('|')[0] ?? '';
+      const family = `IN_${name.split('_')[1] ?? ''}`;
+      const methods = this as unknown as Record<string, unknown>;
+      const found = [`process_${name}`, `process_${family}`].map((key) => methods[key]).find((m) => typeof m === 'function');
+      hook = (found as EventHook | undefined) ?? this.process_default;
+      this.#hooks.set(maskname, hook);
+    }
+    return hook;
+  }
+}
+
+/** Writes each event's pyinotify line (`<Event ... >`) to a stream. pyinotify's default processor. */
+export class PrintAllEvents extends ProcessEvent {
+  readonly out: NodeJS.WritableStream;
+
+  constructor(out: NodeJS.WritableStream = process.stdout, pevent?: ChainedProcessor) {
+    super(pevent);
+    this.out = out;
+  }
+
+  override process_default(event: InotifyEvent): void {
+    this.out.write(`${event.toString()}\n`);
+  }
+
+  override process_IN_Q_OVERFLOW(event: InotifyEvent): void {
+    this.process_default(event);
+  }
+}
+
+/**
+ * Runs `func` on each event and stops the chain when it returns false:
+ * `new MyHandler(new ChainIfTrue((e) => e.name.endsWith('.csv')))`.
+ */
+export class ChainIfTrue extends ProcessEvent {
+  readonly #func: (event: InotifyEvent) => boolean;
+
+  constructor(func: (event: InotifyEvent) => boolean) {
+    super();
+    this.#func = func;
+  }
+
+  override process_default(event: InotifyEvent): boolean {
+    return !this.#func(event);
+  }
+
+  override process_IN_Q_OVERFLOW(event: InotifyEvent): boolean {
+    return this.process_default(event);
+  }
+}
+
+/** Counts events by flag (each `|`-separated part of the mask name, IN_ISDIR included). pyinotify's Stats. */
+export class Stats extends ProcessEvent {
+  readonly startTime = Date.now();
+  readonly counts = new Map<string, number>();
+
+  override process_default(event: InotifyEvent): void {
+    for (const part of event.maskname.split('|')) this.counts.set(part, (this.counts.get(part) ?? 0) + 1);
+  }
+
+  override process_IN_Q_OVERFLOW(event: InotifyEvent): void {
+    this.process_default(event);
+  }
+
+  /** pyinotify's one-line summary: `<Stats ElapsedTime=5sec IN_CREATE=2 ... >`. */
+  summary(now = Date.now()): string {
+    const fields = [`ElapsedTime=${formatElapsed(now - this.startTime)}`];
+    for (const name of [...this.counts.keys()].sort()) fields.push(`${name}=${this.counts.get(name)}`);
+    return `<Stats ${fields.join(' ')} >`;
+  }
+
+  /** pyinotify's histogram: one `%-26s%-46s%s` row per flag, bars of `@` scaled to `scale`. */
+  override toString(scale = 45): string {
+    const max = Math.max(0, ...this.counts.values());
+    if (max === 0) return '';
+    return [...this.counts.keys()].sort().map((name) => {
+      const count = this.counts.get(name) ?? 0;
+      const bar = '@'.repeat(Math.floor((count * scale) / max));
+      return `${name.padEnd(26)}${bar.padEnd(46)}${count}`;
+    }).join('\n');
+  }
+
+  /** Writes the histogram to a new file (fails if it exists, mode 0600), as pyinotify's `dump`. */
+  dump(filename: string): void {
+    fs.writeFileSync(filename, `${this.toString()}\n`, { flag: 'wx', mode: 0o600 });
+  }
+}
+
+/** pyinotify's elapsed-time format: `Nsec`, `NmnNsec`, `NhNmn` or `NdNh`. */
+export function formatElapsed(ms: number): string {
+  const total = Math.floor(ms / 1000);
+  const minutes = Math.floor(total / 60);
+  const hours = Math.floor(minutes / 60);
+  const days = Math.floor(hours / 24);
+  if (days > 0) return `${days}d${hours % 24}h`;
+  if (hours > 0) return `${hours}h${minutes % 60}mn`;
+  if (minutes > 0) return `${minutes}mn${total % 60}sec`;
+  return `${total}sec`;
+}

@@ -1,0 +1,590 @@
+/**
+ * The WatchManager: the one owner of wd <-> path. It arms watches (one or a
+ * whole tree), keeps both maps exact across moves and removals, and scans
+ * new directories without losing or duplicating what is in them.
+ */
+import { Buffer, isUtf8 } from 'node:buffer';
+import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
+import {
+  IN_ACCESS, IN_ALL_EVENTS, IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, IN_CREATE, IN_DELETE_SELF, IN_DONT_FOLLOW,
+  IN_ISDIR, IN_MASK_ADD, IN_MASK_CREATE, IN_MODIFY, IN_MOVE_SELF, IN_MOVED_FROM, IN_MOVED_TO, IN_ONESHOT,
+  IN_ONLYDIR, IN_OPEN,
+} from './constants.js';
+import type { RawRecord } from './decode.js';
+import { isCodedError, systemError, type CodedError } from './errors.js';
+import { joinPath } from './event.js';
+import { toExcludePredicate, type ExcludeFilterLike, type ExcludePredicate } from './exclude-filter.js';
+import { expandGlob } from './glob.js';
+import { Inotify } from './inotify.js';
+import { limits, type InotifyLimits } from './limits.js';
+import { validateMask, validateOptions, validatePath, validateWd, type PathLike } from './validate.js';
+
+/** Options of {@link WatchManager.addWatch}. */
+export interface AddWatchOptions {
+  /** Also watch every directory below the path (pyinotify's `rec`). */
+  rec?: boolean;
+  /** Watch directories created or moved in later, and report what they already hold (pyinotify's `auto_add`). */
+  autoAdd?: boolean;
+  /** Paths neither watched nor reported; overrides the manager's filter for these watches. */
+  excludeFilter?: ExcludeFilterLike;
+  /** Expand `*`, `?` and `[...]` in the path(s) (pyinotify's `do_glob`). */
+  doGlob?: boolean;
+  /** Descend into symbolic links to directories during recursive walks (loops are detected). Default false. */
+  followSymlinks?: boolean;
+}
+
+/** What the manager knows of one watch. */
+export interface Watch {
+  /** The kernel's watch descriptor. */
+  readonly wd: number;
+  /** The watched path; kept current when the directory (or one above it) is moved inside the watched tree. */
+  readonly path: string;
+  /** The exact bytes of `path` when it is not valid UTF-8. */
+  readonly pathBytes: Buffer | undefined;
+  /** The events the user asked for (IN_* event bits only). */
+  readonly mask: number;
+  /** The mask given to the kernel: `mask`, the user's watch flags and the bits the library needs itself. */
+  readonly kernelMask: number;
+  /** Whether new subdirectories are watched automatically. */
+  readonly autoAdd: boolean;
+  /** Whether the watched path was a directory when the watch was added. */
+  readonly dir: boolean;
+  /** True for a path given to addWatch (not found by a walk or auto-add). */
+  readonly root: boolean;
+}
+
+/** One failure inside a (recursive) addWatch. */
+export interface WatchFailure {
+  readonly path: string;
+  readonly error: CodedError;
+}
+
+/**
+ * Thrown by {@link WatchManager.addWatch} when some paths could not be
+ * watched. It carries the first failure's `code`, `errno`, `syscall` and
+ * `path`, plus what was armed (still watched: remove it with `rmWatch` to
+ * roll back) and every failure.
+ */
+export class WatchError extends Error {
+  readonly code: string;
+  readonly errno: number | undefined;
+  readonly syscall: string | undefined;
+  readonly path: string | undefined;
+
+  constructor(
+    readonly armed: Map<string, number>,
+    readonly failed: readonly WatchFailure[],
+  ) {
+    const first = failed[0]?.error;
+    super(`${first?.message ?? 'addWatch failed'}; ${failed.length} path(s) could not be watched, ${armed.size} watched`);
+    this.name = 'WatchError';
+    this.code = first?.code ?? 'ERR_INOTIFY_WATCH';
+    this.errno = first?.errno;
+    this.syscall = first?.syscall;
+    this.path = first?.path;
+  }
+}
+
+/** @internal A mutable watch record; users see it through the readonly {@link Watch}. */
+export interface WatchRecord extends Watch {
+  path: string;
+  pathBytes: Buffer | undefined;
+  mask: number;
+  flags: number;
+  kernelMask: number;
+  autoAdd: boolean;
+  root: boolean;
+  exclude: ExcludePredicate | undefined;
+  followSymlinks: boolean;
+  /** Set when a paired move re-pathed this watch, until its IN_MOVE_SELF arrives. */
+  repathed: boolean;
+}
+
+/** @internal An event the library synthesizes for an entry found in a newly armed directory. */
+export interface SyntheticEntry {
+  readonly watch: WatchRecord;
+  readonly name: string;
+  readonly nameBytes: Buffer | undefined;
+  readonly mask: number;
+}
+
+interface DirEntry {
+  name: string;
+  bytes: Buffer | undefined;
+  dirent: fs.Dirent;
+}
+
+interface ArmResult {
+  watch: WatchRecord;
+  created: boolean;
+}
+
+/** Options of the {@link WatchManager} constructor. */
+export interface WatchManagerOptions {
+  /** Default exclusion for every addWatch (pyinotify's `exclude_filter`). */
+  excludeFilter?: ExcludeFilterLike;
+  /** @internal An Inotify instance to use (tests). */
+  inotify?: Inotify;
+}
+
+const SCAN_NOISE = (IN_OPEN | IN_ACCESS | IN_CLOSE_NOWRITE) >>> 0;
+const GONE = new Set(['ENOENT', 'ENOTDIR', 'ELOOP']);
+
+/**
+ * Owns one inotify instance and every watch on it.
+ *
+ * @example
+ * ```ts
+ * const wm = new WatchManager();
+ * wm.addWatch('/srv/incoming', IN_CLOSE_WRITE | IN_MOVED_TO, { rec: true, autoAdd: true });
+ * const notifier = new Notifier(wm, new MyHandler());
+ * ```
+ */
+export class WatchManager {
+  /** @internal */
+  readonly inotify: Inotify;
+  readonly #byWd = new Map<number, WatchRecord>();
+  readonly #byPath = new Map<string, WatchRecord>();
+  readonly #exclude: ExcludePredicate | undefined;
+  // Records read synchronously while scanning, waiting for the Notifier.
+  #drained: RawRecord[] = [];
+  #onDrained: (() => void) | undefined;
+
+  constructor(options?: WatchManagerOptions) {
+    const opts = validateOptions<WatchManagerOptions>(options);
+    this.#exclude = toExcludePredicate(opts.excludeFilter);
+    this.inotify = opts.inotify ?? new Inotify();
+  }
+
+  /** Every watch by wd (a live view). */
+  get watches(): ReadonlyMap<number, Watch> {
+    return this.#byWd;
+  }
+
+  /** The wd watching `path`, in O(1); undefined when it is not watched. */
+  getWd(path: PathLike): number | undefined {
+    return this.#byPath.get(this.#normalize(validatePath(path)).path)?.wd;
+  }
+
+  /** The path watched by `wd`, in O(1); undefined for an unknown wd. */
+  getPath(wd: number): string | undefined {
+    return this.#byWd.get(wd)?.path;
+  }
+
+  /** The watch record for `wd`. */
+  getWatch(wd: number): Watch | undefined {
+    return this.#byWd.get(wd);
+  }
+
+  /** The kernel's inotify limits (fs.inotify.* sysctls). */
+  limits(): InotifyLimits {
+    return limits();
+  }
+
+  /**
+   * Watches `path` (or each of a list) for the events in `mask`, and with
+   * `rec` every directory below it. Returns the armed paths and their wds.
+   *
+   * Re-adding a watched path keeps its wd and replaces its mask and options
+   * (IN_MASK_ADD in `mask` adds to the mask instead), as the kernel does.
+   * Excluded paths are skipped and absent from the result.
+   *
+   * Throws a Node-style error (ENOENT, ENOTDIR, EACCES, ENOSPC naming
+   * fs.inotify.max_user_watches, EINVAL) when nothing could be watched, and a
+   * {@link WatchError} listing what was and was not armed when a walk fails
+   * part-way; what was armed stays watched and consistent.
+   */
+  addWatch(path: PathLike | readonly PathLike[], mask: number, options?: AddWatchOptions): Map<string, number> {
+    const opts = validateOptions<AddWatchOptions>(options);
+    const userMask = validateMask(mask);
+    const exclude = opts.excludeFilter !== undefined ? toExcludePredicate(opts.excludeFilter) : this.#exclude;
+    const settings = { autoAdd: opts.autoAdd === true, exclude, followSymlinks: opts.followSymlinks === true };
+    let paths = (Array.isArray(path) ? path : [path]).map((p) => validatePath(p));
+    if (opts.doGlob === true) paths = paths.flatMap((p): Array<string | Buffer> => (typeof p === 'string' ? expandGlob(p) : [p]));
+
+    const armed = new Map<string, number>();
+    const failed: WatchFailure[] = [];
+    const noise = new Set<string>();
+    this.#drain();
+    for (const given of paths) {
+      const { path: resolved, bytes } = this.#normalize(given);
+      if (exclude?.(resolved)) continue;
+      try {
+        const { watch } = this.#arm(resolved, bytes, userMask, settings, true, undefined);
+        armed.set(watch.path, watch.wd);
+        if (opts.rec === true && watch.dir) this.#walk(watch, noise, armed, failed);
+      } catch (error) {
+        if (!isCodedError(error)) throw error;
+        failed.push({ path: resolved, error });
+      }
+    }
+    this.#drain(noise);
+    this.#notifyDrained();
+
+    if (failed.length === 0) return armed;
+    const first = failed[0];
+    if (failed.length === 1 && armed.size === 0 && first !== undefined) {
+      throw Object.assign(first.error, { armed, failed });
+    }
+    throw new WatchError(armed, failed);
+  }
+
+  /**
+   * Stops watching `wd` (or each of a list); with `rec`, also every watch
+   * below its path. Returns the removed wds. Throws EINVAL for an unknown wd.
+   * No IN_IGNORED is reported for watches removed this way.
+   */
+  rmWatch(wd: number | readonly number[], options?: { rec?: boolean }): number[] {
+    const opts = validateOptions<{ rec?: boolean }>(options);
+    const wds = (Array.isArray(wd) ? wd : [wd]).map((w) => validateWd(w));
+    for (const w of wds) {
+      if (!this.#byWd.has(w)) throw systemError('EINVAL', 'inotify_rm_watch', undefined, `wd ${w} is not watched by this WatchManager`);
+    }
+    const removed: number[] = [];
+    for (const w of wds) {
+      const watch = this.#byWd.get(w);
+      if (watch === undefined) continue; // removed with an earlier subtree
+      const targets = opts.rec === true ? this.#subtree(watch.path) : [watch];
+      for (const target of targets) {
+        this.#remove(target);
+        removed.push(target.wd);
+      }
+    }
+    return removed;
+  }
+
+  /**
+   * Changes a watch (and with `rec` every watch below it): a new `mask`
+   * (replacing the old one), `autoAdd` on or off, a new `excludeFilter`.
+   */
+  updateWatch(wd: number, changes: { mask?: number; autoAdd?: boolean; rec?: boolean; excludeFilter?: ExcludeFilterLike }): void {
+    const watch = this.#byWd.get(validateWd(wd));
+    if (watch === undefined) throw systemError('EINVAL', 'inotify_add_watch', undefined, `wd ${wd} is not watched by this WatchManager`);
+    const opts = validateOptions<typeof changes>(changes, 'changes');
+    const mask = opts.mask === undefined ? undefined : validateMask(opts.mask);
+    const exclude = opts.excludeFilter === undefined ? undefined : toExcludePredicate(opts.excludeFilter);
+    for (const target of opts.rec === true ? this.#subtree(watch.path) : [watch]) {
+      if (opts.autoAdd !== undefined) target.autoAdd = opts.autoAdd;
+      if (exclude !== undefined) target.exclude = exclude;
+      if (mask !== undefined) {
+        target.mask = (mask & IN_ALL_EVENTS) >>> 0;
+        target.flags = (mask & ~IN_ALL_EVENTS & ~IN_MASK_ADD & ~IN_MASK_CREATE) >>> 0;
+      }
+      target.kernelMask = kernelMaskFor(target, !target.root);
+      this.inotify.addWatch(target.pathBytes ?? target.path, target.kernelMask);
+    }
+  }
+
+  /** Closes the inotify instance; every watch is gone. */
+  close(): void {
+    this.inotify.close();
+    this.#byWd.clear();
+    this.#byPath.clear();
+  }
+
+  // ---- used by the Notifier's bookkeeping -------------------------------
+
+  /** @internal */
+  _record(wd: number): WatchRecord | undefined {
+    return this.#byWd.get(wd);
+  }
+
+  /** @internal */
+  _recordAt(path: string): WatchRecord | undefined {
+    return this.#byPath.get(path);
+  }
+
+  /** @internal Called when records were drained outside the Notifier's own processing. */
+  _setDrainedListener(listener: (() => void) | undefined): void {
+    this.#onDrained = listener;
+  }
+
+  /** @internal Records read synchronously during scans, oldest first (kernel order). */
+  _takeDrained(): RawRecord[] {
+    if (this.#drained.length === 0) return EMPTY;
+    const records = this.#drained;
+    this.#drained = [];
+    return records;
+  }
+
+  /** @internal The watch removed by the kernel (IN_IGNORED). */
+  _forget(wd: number): void {
+    const watch = this.#byWd.get(wd);
+    if (watch === undefined) return;
+    this.#byWd.delete(wd);
+    if (this.#byPath.get(watch.path) === watch) this.#byPath.delete(watch.path);
+  }
+
+  /** @internal A directory left the watched tree: remove its watch and all below. */
+  _dropSubtree(path: string): void {
+    for (const watch of this.#subtree(path)) this.#remove(watch);
+  }
+
+  /** @internal A watched directory moved inside the tree: rewrite its path and every path below it. */
+  _repath(from: string, to: string, toBytes: Buffer | undefined): WatchRecord | undefined {
+    const moved = this.#byPath.get(from);
+    const fromBytes = moved?.pathBytes ?? Buffer.from(from);
+    const targets = this.#subtree(from);
+    for (const watch of targets) {
+      if (this.#byPath.get(watch.path) === watch) this.#byPath.delete(watch.path);
+    }
+    for (const watch of targets) {
+      const suffix = watch.path.slice(from.length);
+      const bytesChanged = watch.pathBytes !== undefined || toBytes !== undefined;
+      watch.path = to + suffix;
+      watch.pathBytes = bytesChanged
+        ? Buffer.concat([toBytes ?? Buffer.from(to), (watch.pathBytes ?? Buffer.from(watch.path)).subarray(fromBytes.length)])
+        : undefined;
+      if (watch.pathBytes !== undefined && isUtf8(watch.pathBytes)) watch.pathBytes = undefined;
+      this.#byPath.set(watch.path, watch);
+    }
+    if (moved !== undefined) moved.repathed = true;
+    return moved;
+  }
+
+  /**
+   * @internal A directory appeared under `parent` (created, or moved in):
+   * watch it first, then scan it, recursively. Returns one synthetic entry
+   * for everything found that the kernel will not report itself, in tree
+   * order (a directory before its contents). Failures other than "already
+   * gone" are returned for the Notifier to emit.
+   */
+  _armNew(parent: WatchRecord, name: string, nameBytes: Buffer | undefined, errors: CodedError[]): SyntheticEntry[] {
+    const entries: SyntheticEntry[] = [];
+    const path = joinPath(parent.path, name);
+    if (parent.exclude?.(path)) return entries;
+    const bytes = childBytes(parent, name, nameBytes);
+    this.#armAndScan(parent, path, bytes, entries, errors);
+    this.#notifyDrained();
+    return entries;
+  }
+
+  // ---- internals -----------------------------------------------------------
+
+  #normalize(given: string | Buffer): { path: string; bytes: Buffer | undefined } {
+    if (typeof given === 'string') return { path: nodePath.resolve(given), bytes: undefined };
+    let bytes = given;
+    if (bytes[0] !== 0x2f) bytes = Buffer.concat([Buffer.from(process.cwd()), Buffer.from('/'), bytes]);
+    while (bytes.length > 1 && bytes[bytes.length - 1] === 0x2f) bytes = bytes.subarray(0, bytes.length - 1);
+    const path = bytes.toString('utf8');
+    return isUtf8(bytes) ? { path: nodePath.resolve(path), bytes: undefined } : { path, bytes };
+  }
+
+  #arm(
+    path: string, bytes: Buffer | undefined, mask: number,
+    settings: { autoAdd: boolean; exclude: ExcludePredicate | undefined; followSymlinks: boolean },
+    root: boolean, knownDir: boolean | undefined,
+  ): ArmResult {
+    const events = (mask & IN_ALL_EVENTS) >>> 0;
+    const flags = (mask & ~IN_ALL_EVENTS) >>> 0;
+    const draft = {
+      mask: events, flags: (flags & ~IN_MASK_ADD & ~IN_MASK_CREATE) >>> 0, autoAdd: settings.autoAdd,
+      dir: knownDir ?? true, followSymlinks: settings.followSymlinks,
+    };
+    // Children found by walks must still be directories and never symlinks
+    // when the kernel resolves them (the tree may change under the walk).
+    const childFlags = root ? 0 : (IN_ONLYDIR | (settings.followSymlinks ? 0 : IN_DONT_FOLLOW)) >>> 0;
+    let kernelMask = (kernelMaskFor(draft, !root) | childFlags | (flags & (IN_MASK_ADD | IN_MASK_CREATE))) >>> 0;
+    let dir = knownDir;
+    if (dir === undefined) {
+      dir = isDirectory(bytes ?? path);
+      draft.dir = dir;
+      kernelMask = (kernelMaskFor(draft, !root) | (flags & (IN_MASK_ADD | IN_MASK_CREATE))) >>> 0;
+    }
+    const wd = this.inotify.addWatch(bytes ?? path, kernelMask);
+    const existing = this.#byWd.get(wd);
+    if (existing !== undefined) {
+      existing.mask = flags & IN_MASK_ADD ? (existing.mask | events) >>> 0 : events;
+      existing.flags = draft.flags;
+      existing.autoAdd = settings.autoAdd || (!root && existing.autoAdd);
+      existing.exclude = settings.exclude;
+      existing.followSymlinks = settings.followSymlinks;
+      existing.root ||= root;
+      existing.kernelMask = flags & IN_MASK_ADD ? (existing.kernelMask | kernelMask) >>> 0 : kernelMask;
+      return { watch: existing, created: false };
+    }
+    const watch: WatchRecord = {
+      wd, path, pathBytes: bytes, mask: draft.mask, flags: draft.flags, kernelMask, autoAdd: settings.autoAdd,
+      dir, root, exclude: settings.exclude, followSymlinks: settings.followSymlinks, repathed: false,
+    };
+    this.#byWd.set(wd, watch);
+    this.#byPath.set(path, watch);
+    return { watch, created: true };
+  }
+
+  // Recursive add at addWatch time: each directory is armed before it is read,
+  // so a subdirectory created meanwhile is caught by its parent's IN_CREATE.
+  #walk(root: WatchRecord, noise: Set<string>, armed: Map<string, number>, failed: WatchFailure[]): void {
+    const visited = root.followSymlinks ? new Set<string>([identity(root.pathBytes ?? root.path)]) : undefined;
+    const stack: WatchRecord[] = [root];
+    for (let dir = stack.pop(); dir !== undefined; dir = stack.pop()) {
+      let entries: DirEntry[];
+      try {
+        entries = this.#readdir(dir, noise);
+      } catch (error) {
+        if (isCodedError(error) && !GONE.has(error.code ?? '')) failed.push({ path: dir.path, error });
+        continue;
+      }
+      for (const entry of entries) {
+        if (!this.#isWalkableDir(dir, entry, visited)) continue;
+        const path = joinPath(dir.path, entry.name);
+        if (dir.exclude?.(path)) continue;
+        try {
+          const { watch } = this.#arm(path, childBytes(dir, entry.name, entry.bytes), dir.mask | dir.flags, dir, false, true);
+          armed.set(watch.path, watch.wd);
+          stack.push(watch);
+        } catch (error) {
+          if (!isCodedError(error)) throw error;
+          if (!GONE.has(error.code ?? '')) failed.push({ path, error });
+        }
+      }
+    }
+  }
+
+  #armAndScan(parent: WatchRecord, path: string, bytes: Buffer | undefined, out: SyntheticEntry[], errors: CodedError[]): void {
+    let result: ArmResult;
+    try {
+      result = this.#arm(path, bytes, parent.mask | parent.flags, parent, false, true);
+    } catch (error) {
+      if (!isCodedError(error)) throw error;
+      if (!GONE.has(error.code ?? '')) errors.push(error);
+      return;
+    }
+    if (!result.created) return; // already watched, so already scanned
+    const watch = result.watch;
+    const noise = new Set<string>();
+    const before = this.#drain();
+    let entries: DirEntry[];
+    try {
+      entries = this.#readdir(watch, noise);
+    } catch {
+      return; // removed again already: its IN_DELETE_SELF / IN_IGNORED are on their way
+    }
+    const after = this.#drain(noise);
+    // What the kernel itself reports for this new watch: those entries are not synthesized.
+    const reported = new Map<string, number>();
+    for (const records of [before, after]) {
+      for (const record of records) {
+        if (record.wd === watch.wd) reported.set(record.name, (reported.get(record.name) ?? 0) | record.mask);
+      }
+    }
+    for (const entry of entries) {
+      const seen = reported.get(entry.name) ?? 0;
+      if (seen & (IN_CREATE | IN_MOVED_TO)) continue; // the kernel's own IN_CREATE/IN_MOVED_TO reports it, in order
+      // A followed symlink loop ends by itself: the kernel returns the existing wd.
+      const isDir = this.#isWalkableDir(watch, entry, undefined);
+      const childPath = joinPath(path, entry.name);
+      if (watch.exclude?.(childPath)) continue;
+      out.push({ watch, name: entry.name, nameBytes: entry.bytes, mask: isDir ? (IN_CREATE | IN_ISDIR) >>> 0 : IN_CREATE });
+      if (isDir) {
+        this.#armAndScan(watch, childPath, childBytes(watch, entry.name, entry.bytes), out, errors);
+      } else if (entry.dirent.isFile() && !(seen & (IN_MODIFY | IN_CLOSE_WRITE))) {
+        // Written before the watch existed (or still being written: then its
+        // real IN_CLOSE_WRITE follows too). See docs/ARCHITECTURE.md.
+        out.push({ watch, name: entry.name, nameBytes: entry.bytes, mask: IN_CLOSE_WRITE });
+      }
+    }
+  }
+
+  #isWalkableDir(parent: WatchRecord, entry: DirEntry, visited: Set<string> | undefined): boolean {
+    if (entry.dirent.isDirectory()) return true;
+    if (!parent.followSymlinks || !entry.dirent.isSymbolicLink()) return false;
+    const target = childBytes(parent, entry.name, entry.bytes) ?? joinPath(parent.path, entry.name);
+    if (!isDirectory(target)) return false;
+    if (visited === undefined) return true;
+    const id = identity(target);
+    if (visited.has(id)) return false; // a symlink loop, or a directory reached twice
+    visited.add(id);
+    return true;
+  }
+
+  // readdir that keeps names that are not UTF-8 exact, and records the
+  // OPEN/ACCESS/CLOSE_NOWRITE the read itself causes, so they are not reported.
+  #readdir(dir: WatchRecord, noise: Set<string>): DirEntry[] {
+    noise.add(noiseKey(dir.wd, ''));
+    const parent = this.#byPath.get(nodePath.dirname(dir.path));
+    if (parent !== undefined && parent !== dir) noise.add(noiseKey(parent.wd, nodePath.basename(dir.path)));
+    const target = dir.pathBytes ?? dir.path;
+    const dirents = fs.readdirSync(target, { withFileTypes: true });
+    if (!dirents.some((d) => d.name.includes('\uFFFD'))) return dirents.map((dirent) => ({ name: dirent.name, bytes: undefined, dirent }));
+    return fs.readdirSync(target, { withFileTypes: true, encoding: 'buffer' }).map((dirent) => {
+      const raw = dirent.name;
+      return { name: raw.toString('utf8'), bytes: isUtf8(raw) ? undefined : raw, dirent: dirent as unknown as fs.Dirent };
+    });
+  }
+
+  // Reads what the kernel queued so far into the drained list; with `noise`,
+  // drops the scan's own directory open/read/close events.
+  #drain(noise?: Set<string>): RawRecord[] {
+    if (this.inotify.closed) return EMPTY;
+    const records = this.inotify.readSync();
+    const kept = noise === undefined || noise.size === 0 ? records : records.filter((r) => !isScanNoise(r, noise));
+    for (const record of kept) this.#drained.push(record);
+    return kept;
+  }
+
+  #notifyDrained(): void {
+    if (this.#drained.length > 0) this.#onDrained?.();
+  }
+
+  #subtree(path: string): WatchRecord[] {
+    const prefix = path === '/' ? '/' : `${path}/`;
+    const result: WatchRecord[] = [];
+    for (const watch of this.#byWd.values()) {
+      if (watch.path === path || watch.path.startsWith(prefix)) result.push(watch);
+    }
+    return result;
+  }
+
+  #remove(watch: WatchRecord): void {
+    this.#byWd.delete(watch.wd);
+    if (this.#byPath.get(watch.path) === watch) this.#byPath.delete(watch.path);
+    try {
+      this.inotify.rmWatch(watch.wd);
+    } catch {
+      // EINVAL: the kernel already dropped it (its IN_IGNORED is queued); nothing left to release.
+    }
+  }
+}
+
+const EMPTY: RawRecord[] = [];
+
+/** The kernel mask for a watch: what the user asked plus what the bookkeeping needs. */
+function kernelMaskFor(watch: { mask: number; flags: number; autoAdd: boolean; dir: boolean }, child: boolean): number {
+  let mask = (watch.mask | (watch.flags & ~IN_ONLYDIR & ~IN_DONT_FOLLOW)) >>> 0;
+  if (child) mask |= IN_ONLYDIR;
+  if (watch.flags & IN_ONESHOT) return mask >>> 0; // one event was asked for: add nothing that could spend it
+  mask |= IN_MOVE_SELF | IN_DELETE_SELF;
+  if (watch.dir) mask |= IN_MOVED_FROM | IN_MOVED_TO;
+  if (watch.dir && watch.autoAdd) mask |= IN_CREATE;
+  return mask >>> 0;
+}
+
+function noiseKey(wd: number, name: string): string {
+  return `${wd}\0${name}`;
+}
+
+function isScanNoise(record: RawRecord, noise: Set<string>): boolean {
+  if (!(record.mask & IN_ISDIR)) return false;
+  const kind = record.mask & ~IN_ISDIR;
+  return (kind & SCAN_NOISE) === kind && noise.has(noiseKey(record.wd, record.name));
+}
+
+function childBytes(parent: Watch, name: string, nameBytes: Buffer | undefined): Buffer | undefined {
+  if (parent.pathBytes === undefined && nameBytes === undefined) return undefined;
+  return Buffer.concat([parent.pathBytes ?? Buffer.from(parent.path), Buffer.from('/'), nameBytes ?? Buffer.from(name)]);
+}
+
+function isDirectory(path: string | Buffer): boolean {
+  try {
+    return fs.statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function identity(path: string | Buffer): string {
+  const stat = fs.statSync(path, { bigint: true });
+  return `${stat.dev}:${stat.ino}`;
+}

@@ -1,0 +1,92 @@
+/** The short path for the common case: `for await (const event of watch(dir))`. */
+import { IN_ACCESS, IN_ALL_EVENTS, IN_CLOSE_NOWRITE, IN_OPEN, parseMask } from './constants.js';
+import type { InotifyEvent } from './event.js';
+import type { ExcludeFilterLike } from './exclude-filter.js';
+import { Notifier } from './notifier.js';
+import { validateOptions, validatePath, type PathLike } from './validate.js';
+import { WatchManager } from './watch-manager.js';
+
+/** Everything but IN_ACCESS, IN_OPEN and IN_CLOSE_NOWRITE: what changes a tree. */
+export const CHANGE_EVENTS = (IN_ALL_EVENTS & ~(IN_ACCESS | IN_OPEN | IN_CLOSE_NOWRITE)) >>> 0;
+
+/** Options of {@link watch}. */
+export interface WatchOptions {
+  /** Watch the whole tree, including directories created later (default true). */
+  recursive?: boolean;
+  /** A mask, or flag names (`['IN_CLOSE_WRITE', 'IN_MOVED_TO']`). Default {@link CHANGE_EVENTS}. */
+  events?: number | readonly string[];
+  /** Paths neither watched nor reported. */
+  exclude?: ExcludeFilterLike;
+  /** Stops watching and ends the iteration. */
+  signal?: AbortSignal;
+  /** Follow symbolic links to directories while walking (default false). */
+  followSymlinks?: boolean;
+}
+
+/** An async iterable of events that can also be closed directly. */
+export interface EventStream extends AsyncIterableIterator<InotifyEvent> {
+  /** The Notifier behind the stream (for 'overflow' and 'error' listeners). */
+  readonly notifier: Notifier;
+  /** Stops watching; the iteration ends. */
+  close(): Promise<void>;
+}
+
+/**
+ * Watches `path` and yields its events in kernel order. Errors from
+ * processing (e.g. a new directory that could not be watched) end the
+ * iteration by rejecting it; setup errors are thrown synchronously.
+ *
+ * @example
+ * ```ts
+ * const ac = new AbortController();
+ * for await (const event of watch('/srv/incoming', { events: ['IN_CLOSE_WRITE', 'IN_MOVED_TO'], signal: ac.signal })) {
+ *   console.log(event.maskname, event.pathname);
+ * }
+ * ```
+ */
+export function watch(path: PathLike, options?: WatchOptions): EventStream {
+  const target = validatePath(path);
+  const opts = validateOptions<WatchOptions>(options);
+  const recursive = opts.recursive !== false;
+  const mask = opts.events === undefined ? CHANGE_EVENTS
+    : typeof opts.events === 'number' ? opts.events : parseMask(opts.events.join(','));
+  const wm = new WatchManager();
+  try {
+    wm.addWatch(target, mask, {
+      rec: recursive, autoAdd: recursive, excludeFilter: opts.exclude, followSymlinks: opts.followSymlinks,
+    });
+  } catch (error) {
+    wm.close();
+    throw error;
+  }
+  const notifier = new Notifier(wm);
+  const iterator = notifier[Symbol.asyncIterator]();
+  let failure: Error | undefined;
+  notifier.on('error', (error) => {
+    failure ??= error;
+    notifier.stop();
+  });
+  const signal = opts.signal;
+  const onAbort = (): void => notifier.stop();
+  if (signal?.aborted) notifier.stop();
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  notifier.once('close', () => signal?.removeEventListener('abort', onAbort));
+
+  const stream: EventStream = {
+    notifier,
+    async next() {
+      const result = await iterator.next();
+      if (result.done === true && failure !== undefined) throw failure;
+      return result;
+    },
+    async return() {
+      await notifier.close();
+      return iterator.return?.() ?? { value: undefined, done: true };
+    },
+    close: () => notifier.close(),
+    [Symbol.asyncIterator]() {
+      return stream;
+    },
+  };
+  return stream;
+}
