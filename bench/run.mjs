@@ -40,7 +40,7 @@ const SCENARIO_KEY = { setup: 'setup', scale: 'scale', throughput: 'tp', latency
 if (opt.help) {
   console.log(`usage: node bench/run.mjs [--quick] [--runs N] [--adapters a,b] [--scenarios ${ALL_SCENARIOS.join(',')}]
                         [--out FILE.md] [--json FILE.json] [--size key=value,...]
-size keys: setupDirs, scaleDirs (0 skips), filesPerDir, throughputFiles, latencyWrites, raceDirs`);
+size keys: setupDirs, scaleDirs (0 skips), filesPerDir, throughputFiles, backlogFiles, latencyWrites, raceDirs`);
   process.exit(0);
 }
 
@@ -49,8 +49,8 @@ const cfg = {
   quick,
   runs: Number(opt.runs ?? (quick ? 1 : 3)),
   sizes: quick
-    ? { setupDirs: 1000, scaleDirs: 0, filesPerDir: 10, throughputFiles: 10_000, latencyWrites: 100, raceDirs: 200 }
-    : { setupDirs: 5000, scaleDirs: 50_000, filesPerDir: 10, throughputFiles: 50_000, latencyWrites: 500, raceDirs: 200 },
+    ? { setupDirs: 1000, scaleDirs: 0, filesPerDir: 10, throughputFiles: 10_000, backlogFiles: 5000, latencyWrites: 100, raceDirs: 200 }
+    : { setupDirs: 5000, scaleDirs: 50_000, filesPerDir: 10, throughputFiles: 50_000, backlogFiles: 5000, latencyWrites: 500, raceDirs: 200 },
   latencyIntervalUs: 5000,
   quietMs: quick ? 300 : 500,
   timeouts: quick
@@ -224,7 +224,7 @@ try {
         if (a.unavailable) continue;
         if (a.only && !a.only.includes(scenario)) continue;
         if ((scenario === 'rsync' && !tools.rsync.ok) || (scenario === 'race' && a.name === 'node-empty')) continue;
-        const ctx = { cfg, bins, work, dumpDir, run, scenario, adapter: a, kindName };
+        const ctx = { cfg, bins, work, dumpDir, run, scenario, adapter: a, kindName, limits: machine.limits };
         let r;
         if (scenario === 'scale' && a.perFileWatches) {
           const need = cfg.sizes.scaleDirs * (cfg.sizes.filesPerDir + 1);

@@ -2,8 +2,9 @@
  * writer: the benchmark's load generator. Every timestamp it prints is
  * CLOCK_MONOTONIC in nanoseconds, the clock the driver and the adapters use.
  *
- *   writer burst DIR N                 create N files (open/write/close) as fast as possible,
- *                                      then the file "sentinel"; prints START/END
+ *   writer burst DIR N [PREFIX [SENTINEL]]
+ *                                      create N files PREFIX%06d (default f) with open/write/close as
+ *                                      fast as possible, then SENTINEL (default "sentinel"); prints START/END
  *   writer latency DIR N INTERVAL_US   N single-file writes INTERVAL_US apart (absolute ticks),
  *                                      printing "W <i> <t_ns>" before each open(), then "sentinel"
  *   writer tree ROOT NDIRS NFILES      make NDIRS directories (two levels) with NFILES empty files each
@@ -39,17 +40,17 @@ static void write_file(const char *path, const char *data, size_t len) {
   close(fd);
 }
 
-static int burst(const char *dir, long n) {
+static int burst(const char *dir, long n, const char *prefix, const char *sentinel) {
   char path[4096];
   uint64_t t0 = now_ns();
   printf("START %llu\n", (unsigned long long)t0);
   fflush(stdout);
   for (long i = 0; i < n; i++) {
-    snprintf(path, sizeof path, "%s/f%06ld", dir, i);
+    snprintf(path, sizeof path, "%s/%s%06ld", dir, prefix, i);
     write_file(path, "x\n", 2);
   }
   uint64_t t1 = now_ns();
-  snprintf(path, sizeof path, "%s/sentinel", dir);
+  snprintf(path, sizeof path, "%s/%s", dir, sentinel);
   write_file(path, "x\n", 2);
   printf("END %llu %llu\n", (unsigned long long)t1, (unsigned long long)now_ns());
   return 0;
@@ -105,9 +106,10 @@ static int tree(const char *root, long ndirs, long nfiles) {
 
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOFBF, 1 << 20);
-  if (argc >= 4 && !strcmp(argv[1], "burst")) return burst(argv[2], atol(argv[3]));
+  if (argc >= 4 && !strcmp(argv[1], "burst"))
+    return burst(argv[2], atol(argv[3]), argc >= 5 ? argv[4] : "f", argc >= 6 ? argv[5] : "sentinel");
   if (argc >= 5 && !strcmp(argv[1], "latency")) return latency(argv[2], atol(argv[3]), atol(argv[4]));
   if (argc >= 5 && !strcmp(argv[1], "tree")) return tree(argv[2], atol(argv[3]), atol(argv[4]));
-  fprintf(stderr, "usage: writer burst DIR N | latency DIR N INTERVAL_US | tree ROOT NDIRS NFILES\n");
+  fprintf(stderr, "usage: writer burst DIR N [PREFIX [SENTINEL]] | latency DIR N INTERVAL_US | tree ROOT NDIRS NFILES\n");
   return 2;
 }

@@ -37,14 +37,17 @@ export function figures(cfg) {
     );
   }
   f.push(
-    { key: 'tp.sentinelMs', label: `${n(z.throughputFiles)} creates: sentinel ms`, d: 0 },
+    { key: 'tp.sentinelMs', label: `burst of ${n(z.throughputFiles)} creates: sentinel ms`, d: 0 },
     { key: 'tp.lagMs', label: 'lag after writer ms', d: 0, noRatio: true },
-    { key: 'tp.createsPerS', label: 'creates/s reported', d: 0 },
+    { key: 'tp.createsPerS', label: 'burst creates/s reported', d: 0 },
     { key: 'tp.reported', label: `creates reported / ${n(z.throughputFiles)}`, d: 0, range: true },
     { key: 'tp.events', label: 'events delivered', d: 0, range: true },
     { key: 'tp.overflow', label: 'Q_OVERFLOW', d: 0, range: true, noRatio: true },
     { key: 'tp.cpuMs', label: 'CPU ms', d: 0 },
     { key: 'tp.cpuUsPerCreate', label: 'CPU µs / create', d: 2 },
+    { key: 'tp.drainMs', label: `backlog of ${n(z.backlogFiles)} creates: drain ms`, d: 1 },
+    { key: 'tp.drainCreatesPerS', label: 'backlog creates/s', d: 0 },
+    { key: 'tp.drainEventsPerS', label: 'backlog events/s', d: 0 },
     { key: 'lat.p50', label: `latency p50 ms (${z.latencyWrites} writes)`, d: 2 },
     { key: 'lat.p99', label: 'latency p99 ms', d: 2 },
     { key: 'race.files', label: `race files / ${z.raceDirs}`, d: 0, range: true },
@@ -76,6 +79,7 @@ export function aggregate(results, adapters, cfg) {
         n: nums.length,
         runs: rs.length,
         notExposed: vals.length > 0 && vals.every((v) => v === null),
+        strs: vals.filter((v) => typeof v === 'string'),
         bad,
       };
     }
@@ -88,11 +92,13 @@ function cell(a, fig) {
   if (!a) return '';
   if (a.n === 0) {
     if (a.notExposed) return 'not exposed';
+    if (a.strs.length) return a.strs.length < a.runs ? `${a.strs[0]} (${a.strs.length}/${a.runs})` : a.strs[0];
     if (a.bad.length) return a.bad[0].status === 'skipped' ? 'skipped' : `${a.bad[0].status}`;
     return '';
   }
   let s = fmt(a.med, fig.d);
   if (fig.range && a.min !== a.max) s += ` [${fmt(a.min, fig.d)}–${fmt(a.max, fig.d)}]`;
+  if (a.strs.length) s += ` (${a.strs.length}/${a.runs} ${a.strs[0]})`;
   if (a.bad.length) s += ` (${a.bad.length}/${a.runs} ${a.bad[0].status})`;
   return s;
 }

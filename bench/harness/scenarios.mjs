@@ -118,10 +118,12 @@ export async function throughput(ctx) {
         m['tp.sentinelMs'] = (tSeen - tStart) / 1e6;
         m['tp.lagMs'] = Math.max(0, (tSeen - tSent) / 1e6);
       } else {
+        m['tp.sentinelMs'] = 'sentinel lost';
         partial.note = 'sentinel never reported (adapter went idle without it: silent loss)';
       }
       await proc.drain(ctx.cfg.quietMs, 10_000, deadline);
       m['tp.cpuMs'] = proc.cpuMs() - cpu0;
+      if (tSeen !== null) await backlog(ctx, proc, dir, deadline, m, partial.detail);
       const d = await proc.stop(dump, deadline);
       const files = new Set();
       for (const e of d.events) {
@@ -133,11 +135,50 @@ export async function throughput(ctx) {
       if (files.size) m['tp.cpuUsPerCreate'] = (m['tp.cpuMs'] * 1000) / files.size;
       if (tSeen !== null) m['tp.createsPerS'] = files.size / ((tSeen - tStart) / 1e9);
       m['tp.overflow'] = d.overflow ?? null;
+      let drained = 0;
+      for (const e of d.events) {
+        const b = basename(e[2]);
+        if (b.length === 7 && b[0] === 'g') drained++;
+      }
+      if (m['tp.drainMs'] !== undefined) {
+        m['tp.drainEventsPerS'] = (partial.detail.drainEvents / m['tp.drainMs']) * 1000;
+        partial.detail.drainFilesSeen = drained;
+      }
       return partial;
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * 2b. Reader capacity without a writer competing for the CPU: the adapter's
+ * process group is stopped (SIGSTOP), K files are written (their events stay
+ * queued in the kernel, K chosen to fit max_queued_events), then SIGCONT;
+ * time from SIGCONT until the adapter reports the last file's sentinel.
+ */
+async function backlog(ctx, proc, dir, deadline, m, detail) {
+  const perFile = 3; // CREATE, MODIFY, CLOSE_WRITE for open/write/close
+  const k = Math.min(ctx.cfg.sizes.backlogFiles, Math.floor((ctx.limits.max_queued_events - 64) / perFile) - 1);
+  const before = await proc.count(deadline);
+  process.kill(-proc.pid, 'SIGSTOP');
+  let tCont;
+  try {
+    await runProgram(ctx.bins.writer, ['burst', dir, String(k), 'g', 'sentinel2']);
+  } finally {
+    tCont = nowNs();
+    process.kill(-proc.pid, 'SIGCONT');
+  }
+  const tSeen = await proc.sentinelOrIdle('sentinel2', deadline, 3000);
+  if (tSeen === null) {
+    m['tp.drainMs'] = 'sentinel lost';
+    return;
+  }
+  const after = await proc.drain(ctx.cfg.quietMs, 5000, deadline);
+  m['tp.drainMs'] = (tSeen - tCont) / 1e6;
+  m['tp.drainCreatesPerS'] = (k + 1) / ((tSeen - tCont) / 1e9);
+  detail.drainFiles = k;
+  detail.drainEvents = after.n - before.n;
 }
 
 /** 3. Single writes spaced INTERVAL apart: write start -> first event for that file. */
