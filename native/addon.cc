@@ -10,10 +10,29 @@
 
 namespace inotify_native {
 
-void AddonData::ShutdownAll() {
+void AddonData::AddCleanupHook(napi_env env) {
+  napi_add_async_cleanup_hook(env, &AddonData::OnEnvironmentCleanup, this, &cleanup_hook_);
+}
+
+void AddonData::OnEnvironmentCleanup(napi_async_cleanup_hook_handle /*handle*/, void* arg) {
+  auto* data = static_cast<AddonData*>(arg);
+  data->cleaning_up_ = true;
   // Shutdown() untracks, so iterate over a copy.
-  std::vector<Watcher*> open(live_.begin(), live_.end());
+  std::vector<Watcher*> open(data->live_.begin(), data->live_.end());
   for (Watcher* watcher : open) watcher->Shutdown();
+  data->FinishCleanupIfDone();
+}
+
+void AddonData::HandleClosed() {
+  --closing_;
+  FinishCleanupIfDone();
+}
+
+void AddonData::FinishCleanupIfDone() {
+  if (!cleaning_up_ || closing_ != 0 || cleanup_hook_ == nullptr) return;
+  // Lets the environment go on tearing down (and possibly unload this code).
+  napi_remove_async_cleanup_hook(cleanup_hook_);
+  cleanup_hook_ = nullptr;
 }
 
 namespace {
@@ -43,7 +62,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);  // deleted by N-API when the environment goes away
   // Runs before the instance data is finalized, while watchers still exist.
-  env.AddCleanupHook([data]() { data->ShutdownAll(); });
+  data->AddCleanupHook(env);
 
   exports.Set("Inotify", Watcher::DefineClass(env));
   exports.Set("constants", Constants(env));

@@ -81,8 +81,10 @@ Watcher::Watcher(const Napi::CallbackInfo& info) : ObjectWrap<Watcher>(info) {
   poll->data = this;
   rc = uv_poll_start(poll, UV_READABLE, &Watcher::OnReadable);
   if (rc != 0) {
-    uv_close(reinterpret_cast<uv_handle_t*>(poll),
-             [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
+    auto* addon = env.GetInstanceData<AddonData>();
+    poll->data = addon;
+    addon->HandleClosing();
+    uv_close(reinterpret_cast<uv_handle_t*>(poll), &Watcher::OnClosed);
     CloseInstance(fd);
     ErrnoError(env, -rc, "uv_poll_start").ThrowAsJavaScriptException();
     return;
@@ -107,9 +109,11 @@ Watcher::~Watcher() {
 void Watcher::Shutdown() {
   if (fd_ < 0) return;
   uv_poll_stop(poll_);
-  poll_->data = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(poll_),
-           [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
+  // From here on the handle belongs to libuv; its close callback reports to
+  // the AddonData, which environment teardown waits for.
+  poll_->data = addon_;
+  addon_->HandleClosing();
+  uv_close(reinterpret_cast<uv_handle_t*>(poll_), &Watcher::OnClosed);
   poll_ = nullptr;
   // uv_poll_stop removed the fd from epoll, so closing it now is safe and
   // releases it at once (no fd outlives close()).
@@ -211,6 +215,12 @@ Napi::Value Watcher::ReadNow(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(length));
 }
 
+void Watcher::OnClosed(uv_handle_t* handle) {
+  auto* addon = static_cast<AddonData*>(handle->data);
+  delete reinterpret_cast<uv_poll_t*>(handle);
+  addon->HandleClosed();
+}
+
 void Watcher::OnReadable(uv_poll_t* handle, int status, int /*events*/) {
   auto* self = static_cast<Watcher*>(handle->data);
   if (self == nullptr) return;
@@ -238,14 +248,21 @@ void Watcher::Deliver(size_t length, int errnum) {
   Napi::HandleScope scope(env);
   Napi::Value error = env.Null();
   if (errnum != 0) error = ErrnoError(env, errnum, "read").Value();
-  on_batch_.MakeCallback(Value(),
-                         {error, buffer_.Value(), Napi::Number::New(env, static_cast<double>(length))},
-                         *async_context_);
-  // A listener that threw: report it as Node does for any callback from the
-  // loop (uncaughtException), never swallow it, never abort.
-  if (env.IsExceptionPending()) {
-    Napi::Error thrown = env.GetAndClearPendingException();
-    napi_fatal_exception(env, thrown.Value());
+  napi_value argv[] = {error, buffer_.Value(), Napi::Number::New(env, static_cast<double>(length))};
+  napi_value result = nullptr;
+  // The C call, not Napi::FunctionReference::MakeCallback: on failure that
+  // wraps the exception in a Napi::Error, and when a worker is terminated
+  // mid-callback the exception is V8's termination value, which cannot be
+  // wrapped once JS is disallowed: node-addon-api then aborts the process
+  // (FATAL ERROR: Error::Error napi_define_properties).
+  napi_status status = napi_make_callback(env, *async_context_, Value(), on_batch_.Value(), 3, argv, &result);
+  if (status != napi_ok) {
+    // A listener that threw: report it as Node does for any callback from the
+    // loop (uncaughtException), never swallow it, never abort. While the
+    // environment is being torn down napi_fatal_exception declines (JS cannot
+    // run) and the status is ignored on purpose.
+    napi_value thrown = nullptr;
+    if (napi_get_and_clear_last_exception(env, &thrown) == napi_ok) napi_fatal_exception(env, thrown);
   }
 }
 

@@ -37,6 +37,8 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
   Napi::Value GetBuffer(const Napi::CallbackInfo& info);
 
   static void OnReadable(uv_poll_t* handle, int status, int events);
+  // uv_close callback: frees the handle and tells the AddonData (handle->data).
+  static void OnClosed(uv_handle_t* handle);
   void Drain();
   void Deliver(size_t length, int errnum);
   bool ThrowIfClosed(Napi::Env env, const char* syscall, Napi::Value path = Napi::Value());
