@@ -151,7 +151,8 @@ try {
         oursVersion = { ok: true, label, exports: new Set(JSON.parse(r.stdout)) };
         versions.push(label);
       } else {
-        const why = r.stderr.trim().split('\n').find((l) => /Error/.test(l)) ?? r.stderr.trim().slice(0, 200);
+        const lines = r.stderr.trim().split('\n');
+        const why = lines.find((l) => /^\w*Error\b/.test(l.trim())) ?? lines.find((l) => /Error/.test(l)) ?? r.stderr.trim().slice(0, 200);
         oursVersion = { ok: false, reason: `failed: lib does not load: ${why}` };
       }
     }
@@ -267,6 +268,7 @@ try {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     argv: process.argv.slice(2),
     machine,
+    loadavgEnd: machineInfo().loadavg,
     versions,
     fs: fsName,
   };

@@ -126,7 +126,7 @@ export function markdown({ meta, cfg, adapters, agg, results, durationS }) {
   L.push('');
   L.push(
     `Machine: nproc ${m.nproc} (${m.model}), ${m.memGiB} GiB RAM, kernel ${m.kernel}${m.distro ? ` (${m.distro})` : ''}, ` +
-      `load average at start ${m.loadavg.join(' / ')}. inotify limits: max_queued_events ${m.limits.max_queued_events}, ` +
+      `load average (1/5/15 min) at start ${m.loadavg.join(' / ')}, at end ${meta.loadavgEnd.join(' / ')}. inotify limits: max_queued_events ${m.limits.max_queued_events}, ` +
       `max_user_watches ${m.limits.max_user_watches}, max_user_instances ${m.limits.max_user_instances}. ` +
       `Watched dirs on ${meta.fs}.`,
   );
