@@ -163,6 +163,16 @@ export function markdown({ meta, cfg, adapters, agg, results, durationS }) {
   ref('c-raw', '## Ratio to the C reader (c-raw); for ms, MB and CPU lower is better, for counts and creates/s higher');
   ref('ours-notifier', '## Ratio to our Notifier layer (ours-notifier)');
 
+  const tg = targets(agg, adapters, cfg);
+  if (tg.length) {
+    L.push("## Targets for our Notifier layer (computed from the medians above)");
+    L.push('');
+    L.push('| target | measured | verdict |');
+    L.push('|---|---|---|');
+    for (const t of tg) L.push(`| ${esc(t.target)} | ${esc(t.measured)} | ${t.verdict} |`);
+    L.push('');
+  }
+
   // heap per watch: the adapter's retained heap less an empty Node process's, per inotify watch
   const base = agg['node-empty']?.['setup.heapMb']?.med;
   const perWatch = [];
@@ -219,4 +229,83 @@ export function markdown({ meta, cfg, adapters, agg, results, durationS }) {
     L.push('');
   }
   return L.join('\n');
+}
+
+const PEERS = ['parcel', 'chokidar', 'fswatch', 'inotifywait', 'inotify-npm'];
+
+/** The project's targets, checked against the medians (ours-notifier vs c-raw and the peers). */
+function targets(agg, adapters, cfg) {
+  const N = agg['ours-notifier'];
+  const C = agg['c-raw'];
+  if (!N || N['setup.watchMs']?.n === 0) return [];
+  const med = (a, k) => (a && a[k] && a[k].n ? a[k].med : null);
+  const peers = adapters.filter((a) => PEERS.includes(a.name) && !a.unavailable);
+  const verdict = (ok) => (ok === null ? 'n/a' : ok ? '**met**' : '**missed**');
+  const out = [];
+
+  // events/s: the backlog drain (reader capacity), then the burst
+  const nE = med(N, 'tp.drainEventsPerS');
+  const cE = med(C, 'tp.drainEventsPerS');
+  out.push({
+    target: "Notifier events/s ≥ 0.5 × C reader's (backlog drain, full pathnames)",
+    measured: nE != null && cE != null ? `${fmt(nE, 0)} vs ${fmt(cE, 0)} events/s = ${(nE / cE).toFixed(2)} ×` : 'no data',
+    verdict: verdict(nE != null && cE != null ? nE >= 0.5 * cE : null),
+  });
+  const peerE = peers.map((a) => [a, med(agg[a.name], 'tp.drainCreatesPerS')]);
+  const nC = med(N, 'tp.drainCreatesPerS');
+  const beaten = peerE.filter(([, v]) => v != null && nC != null && v >= nC).map(([a]) => a.label);
+  out.push({
+    target: 'Notifier creates/s (backlog) above every peer',
+    measured:
+      `${fmt(nC, 0)}/s; peers: ` +
+      peerE.map(([a, v]) => `${a.name} ${v == null ? 'no figure' : fmt(v, 0)}`).join(', '),
+    verdict: verdict(nC == null ? null : beaten.length === 0),
+  });
+
+  // setup
+  const nS = med(N, 'setup.watchMs');
+  const cS = med(C, 'setup.watchMs');
+  out.push({
+    target: `setup (${cfg.sizes.setupDirs.toLocaleString('en-US')} dirs) watch ms ≤ 1.3 × C reader's`,
+    measured: nS != null && cS != null ? `${fmt(nS, 0)} vs ${fmt(cS, 0)} ms = ${(nS / cS).toFixed(2)} ×` : 'no data',
+    verdict: verdict(nS != null && cS != null ? nS <= 1.3 * cS : null),
+  });
+  if (cfg.sizes.scaleDirs) {
+    const nS2 = med(N, 'scale.watchMs');
+    const cS2 = med(C, 'scale.watchMs');
+    out.push({
+      target: `scale (${cfg.sizes.scaleDirs.toLocaleString('en-US')} dirs) watch ms ≤ 1.3 × C reader's`,
+      measured: nS2 != null && cS2 != null ? `${fmt(nS2, 0)} vs ${fmt(cS2, 0)} ms = ${(nS2 / cS2).toFixed(2)} ×` : 'no data',
+      verdict: verdict(nS2 != null && cS2 != null ? nS2 <= 1.3 * cS2 : null),
+    });
+  }
+  const peerS = peers.map((a) => [a, med(agg[a.name], 'setup.watchMs')]);
+  out.push({
+    target: 'setup watch ms below every peer',
+    measured: `${fmt(nS, 0)} ms; peers: ` + peerS.map(([a, v]) => `${a.name} ${v == null ? 'no figure' : fmt(v, 0)}`).join(', '),
+    verdict: verdict(nS == null ? null : peerS.every(([, v]) => v == null || v > nS)),
+  });
+
+  // loss
+  const rep = N['tp.reported'];
+  const ovf = N['tp.overflow'];
+  const n = cfg.sizes.throughputFiles;
+  out.push({
+    target: `0 loss in the burst (${n.toLocaleString('en-US')} creates, every run)`,
+    measured: rep?.n ? `reported ${fmt(rep.min, 0)}–${fmt(rep.max, 0)} of ${fmt(n, 0)}; Q_OVERFLOW ${fmt(ovf?.min, 0)}–${fmt(ovf?.max, 0)}` : 'no data',
+    verdict: verdict(rep?.n ? rep.min === n && rep.bad.length === 0 : null),
+  });
+  const race = N['race.files'];
+  out.push({
+    target: `race: ${cfg.sizes.raceDirs}/${cfg.sizes.raceDirs} files (every run)`,
+    measured: race?.n ? `${fmt(race.min, 0)}–${fmt(race.max, 0)}` : 'no data',
+    verdict: verdict(race?.n ? race.min === cfg.sizes.raceDirs && race.bad.length === 0 : null),
+  });
+  const p99 = med(N, 'lat.p99');
+  out.push({
+    target: 'latency p99 ≤ 2 ms',
+    measured: p99 != null ? `${p99.toFixed(2)} ms (runs ${N['lat.p99'].min.toFixed(2)}–${N['lat.p99'].max.toFixed(2)})` : 'no data',
+    verdict: verdict(p99 != null ? p99 <= 2 : null),
+  });
+  return out;
 }
