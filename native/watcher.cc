@@ -127,6 +127,11 @@ void Watcher::Shutdown() {
     pinned_ = false;
     ObjectWrap<Watcher>::Unref();
   }
+  // Drop the strong references into JS too: the callback's closure refers
+  // back to this wrapper, so while they exist a closed instance (and its
+  // buffer) could never be garbage collected. Nothing uses them once fd_ < 0.
+  on_batch_.Reset();
+  buffer_.Reset();
 }
 
 bool Watcher::ThrowIfClosed(Napi::Env env, const char* syscall, Napi::Value path) {
