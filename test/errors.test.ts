@@ -1,0 +1,192 @@
+/**
+ * Error shapes: system errors look like Node's fs errors (message
+ * `CODE: text, syscall 'path'`, errno, code, syscall, path); argument errors
+ * carry Node's ERR_* codes and are thrown before anything reaches the kernel.
+ */
+import { Buffer } from 'node:buffer';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { Inotify, IN_CREATE, IN_ONLYDIR } from '../src/index.js';
+import { openInotify, tempDir } from './helpers/index.js';
+
+/** The error `run` throws (fails the test if it returns). */
+function thrownBy(run: () => unknown): NodeJS.ErrnoException {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(Error);
+    return error as NodeJS.ErrnoException;
+  }
+  throw new Error('expected a throw, but the call returned');
+}
+
+describe('system errors from inotify_add_watch', () => {
+  test('ENOENT: fs-shaped message, errno -2, code, syscall, path', () => {
+    const ino = openInotify();
+    const missing = `/nope-${process.pid}-${Date.now()}`;
+    const error = thrownBy(() => ino.addWatch(missing, IN_CREATE));
+    expect(error.message.startsWith(`ENOENT: no such file or directory, inotify_add_watch '${missing}'`)).toBe(true);
+    expect(error.errno).toBe(-2);
+    expect(error.code).toBe('ENOENT');
+    expect(error.syscall).toBe('inotify_add_watch');
+    expect(error.path).toBe(missing);
+  });
+
+  test('the shape matches what fs itself throws for the same path', () => {
+    const ino = openInotify();
+    const missing = path.join(tempDir(), 'missing');
+    const ours = thrownBy(() => ino.addWatch(missing, IN_CREATE));
+    const theirs = thrownBy(() => fs.statSync(missing));
+    expect(ours.message).toBe(theirs.message.replace('stat', 'inotify_add_watch'));
+    expect({ errno: ours.errno, code: ours.code, path: ours.path }).toStrictEqual({ errno: theirs.errno, code: theirs.code, path: theirs.path });
+  });
+
+  test('a Buffer path is reported as given', () => {
+    const ino = openInotify();
+    const missing = Buffer.from(path.join(tempDir(), 'gone'));
+    const error = thrownBy(() => ino.addWatch(missing, IN_CREATE));
+    expect(error.code).toBe('ENOENT');
+    expect(Buffer.isBuffer(error.path) && error.path.equals(missing)).toBe(true);
+    expect(error.message).toBe(`ENOENT: no such file or directory, inotify_add_watch '${missing.toString()}'`);
+  });
+
+  test('ENOTDIR for a path under a regular file, and for IN_ONLYDIR on a file', () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'regular');
+    fs.writeFileSync(file, '');
+    const ino = openInotify();
+    const under = thrownBy(() => ino.addWatch(`${file}/child`, IN_CREATE));
+    expect(under.message).toBe(`ENOTDIR: not a directory, inotify_add_watch '${file}/child'`);
+    expect(under).toMatchObject({ errno: -20, code: 'ENOTDIR', syscall: 'inotify_add_watch', path: `${file}/child` });
+    const onlydir = thrownBy(() => ino.addWatch(file, (IN_CREATE | IN_ONLYDIR) >>> 0));
+    expect(onlydir).toMatchObject({ errno: -20, code: 'ENOTDIR', syscall: 'inotify_add_watch', path: file });
+  });
+
+  test('EINVAL for a mask with no events (0)', () => {
+    const dir = tempDir();
+    const ino = openInotify();
+    const error = thrownBy(() => ino.addWatch(dir, 0));
+    expect(error.message).toBe(`EINVAL: invalid argument, inotify_add_watch '${dir}'`);
+    expect(error).toMatchObject({ errno: -22, code: 'EINVAL', syscall: 'inotify_add_watch', path: dir });
+  });
+
+  const watchLimit = '/proc/sys/fs/inotify/max_user_watches';
+  const canSetWatchLimit = (() => {
+    try {
+      fs.accessSync(watchLimit, fs.constants.W_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+
+  test.skipIf(!canSetWatchLimit)('ENOSPC names fs.inotify.max_user_watches', () => {
+    const dir = tempDir();
+    const ino = openInotify();
+    const original = fs.readFileSync(watchLimit, 'utf8').trim();
+    let error: NodeJS.ErrnoException | undefined;
+    // A system-wide limit: the window between the two writes is one syscall long.
+    try {
+      fs.writeFileSync(watchLimit, '0');
+      try {
+        ino.addWatch(dir, IN_CREATE);
+      } catch (caught) {
+        error = caught as NodeJS.ErrnoException;
+      }
+    } finally {
+      fs.writeFileSync(watchLimit, original);
+    }
+    expect(fs.readFileSync(watchLimit, 'utf8').trim()).toBe(original);
+    expect(error).toBeInstanceOf(Error);
+    expect(error?.message.startsWith(`ENOSPC: no space left on device, inotify_add_watch '${dir}'`)).toBe(true);
+    expect(error?.message).toContain('fs.inotify.max_user_watches');
+    expect(error).toMatchObject({ errno: -28, code: 'ENOSPC', syscall: 'inotify_add_watch', path: dir });
+    // With the limit restored the same call succeeds.
+    expect(ino.addWatch(dir, IN_CREATE)).toBeGreaterThan(0);
+  });
+});
+
+describe('errors after close and from inotify_rm_watch', () => {
+  test('addWatch after close throws EBADF', () => {
+    const dir = tempDir();
+    const ino = new Inotify();
+    ino.close();
+    const error = thrownBy(() => ino.addWatch(dir, IN_CREATE));
+    expect(error.message.startsWith(`EBADF: bad file descriptor, inotify_add_watch '${dir}'`)).toBe(true);
+    expect(error).toMatchObject({ errno: -9, code: 'EBADF', syscall: 'inotify_add_watch', path: dir });
+  });
+
+  test('rmWatch after close throws EBADF', () => {
+    const dir = tempDir();
+    const ino = new Inotify();
+    const wd = ino.addWatch(dir, IN_CREATE);
+    ino.close();
+    const error = thrownBy(() => ino.rmWatch(wd));
+    expect(error.message.startsWith('EBADF: bad file descriptor, inotify_rm_watch')).toBe(true);
+    expect(error).toMatchObject({ errno: -9, code: 'EBADF', syscall: 'inotify_rm_watch' });
+  });
+
+  test('rmWatch of an unknown wd throws EINVAL', () => {
+    const dir = tempDir();
+    const ino = openInotify();
+    const wd = ino.addWatch(dir, IN_CREATE);
+    const error = thrownBy(() => ino.rmWatch(wd + 1000));
+    expect(error.message).toBe('EINVAL: invalid argument, inotify_rm_watch');
+    expect(error).toMatchObject({ errno: -22, code: 'EINVAL', syscall: 'inotify_rm_watch' });
+    // Removing the real one works once, then it is unknown too.
+    ino.rmWatch(wd);
+    expect(thrownBy(() => ino.rmWatch(wd))).toMatchObject({ code: 'EINVAL', syscall: 'inotify_rm_watch' });
+  });
+});
+
+describe('argument errors (thrown in JS, Node codes)', () => {
+  test('path of the wrong type: TypeError ERR_INVALID_ARG_TYPE', () => {
+    const ino = openInotify();
+    // @ts-expect-error a number is not a path
+    const error = thrownBy(() => ino.addWatch(42, IN_CREATE));
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error.code).toBe('ERR_INVALID_ARG_TYPE');
+    expect(error.message).toContain('"path"');
+    // @ts-expect-error undefined is not a path
+    expect(thrownBy(() => ino.addWatch(undefined, IN_CREATE))).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+  });
+
+  test('mask of the wrong type: TypeError ERR_INVALID_ARG_TYPE', () => {
+    const dir = tempDir();
+    const ino = openInotify();
+    // @ts-expect-error a string is not a mask
+    const error = thrownBy(() => ino.addWatch(dir, '1'));
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error.code).toBe('ERR_INVALID_ARG_TYPE');
+    expect(error.message).toContain('"mask"');
+  });
+
+  test('a path with a NUL byte: TypeError ERR_INVALID_ARG_VALUE (string and Buffer)', () => {
+    const dir = tempDir();
+    const ino = openInotify();
+    const error = thrownBy(() => ino.addWatch(`${dir}\0/etc`, IN_CREATE));
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error.code).toBe('ERR_INVALID_ARG_VALUE');
+    expect(thrownBy(() => ino.addWatch(Buffer.from(`${dir}\0x`), IN_CREATE))).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    expect(thrownBy(() => ino.addWatch('', IN_CREATE))).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+  });
+
+  test('a mask out of range: RangeError ERR_OUT_OF_RANGE', () => {
+    const dir = tempDir();
+    const ino = openInotify();
+    for (const mask of [-1, 1.5, 2 ** 32, Number.NaN]) {
+      const error = thrownBy(() => ino.addWatch(dir, mask));
+      expect(error, String(mask)).toBeInstanceOf(RangeError);
+      expect(error.code, String(mask)).toBe('ERR_OUT_OF_RANGE');
+    }
+  });
+
+  test('rmWatch validates the wd', () => {
+    const ino = openInotify();
+    // @ts-expect-error a string is not a wd
+    expect(thrownBy(() => ino.rmWatch('1'))).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    expect(thrownBy(() => ino.rmWatch(0))).toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    expect(thrownBy(() => ino.rmWatch(-1))).toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+  });
+});
