@@ -302,8 +302,13 @@ export class Notifier extends EventEmitter<NotifierEvents> {
     parent: WatchRecord, record: RawRecord, pathname: string, source: string | undefined, errors: CodedError[],
   ): SyntheticEntry[] | undefined {
     const wm = this.watchManager;
-    if (source !== undefined && wm._recordAt(source) !== undefined) {
-      wm._repath(source, pathname, record.nameBytes === undefined ? undefined : bytesOf(parent, record.nameBytes));
+    const moved = source === undefined ? undefined : wm._recordAt(source);
+    const bytes = record.nameBytes === undefined ? undefined : bytesOf(parent, record.nameBytes);
+    // The watch at the source path may be a newer directory than the one
+    // renamed (the path was reused before the rename was processed): then it
+    // stays where it is, and the renamed one is new to us.
+    if (source !== undefined && moved !== undefined && wm._isAt(moved, pathname, bytes) !== false) {
+      wm._repath(source, pathname, bytes);
       if (parent.exclude?.(pathname)) wm._dropSubtree(pathname);
       return undefined;
     }
@@ -318,6 +323,9 @@ export class Notifier extends EventEmitter<NotifierEvents> {
     const outcome = this.#lookAhead(cookie, moved.wd);
     if (outcome === 'out') this.watchManager._dropSubtree(path);
     if (outcome !== 'unknown') return;
+    // The watched directory is still at this path: the rename was of an
+    // earlier directory by that name (see WatchManager._isAt), nothing to wait for.
+    if (this.watchManager._isAt(moved, path, moved.pathBytes) === true) return;
     const timer = setTimeout(() => {
       if (this.#hold?.timer !== timer) return;
       this.#hold = undefined;

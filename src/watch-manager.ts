@@ -344,6 +344,37 @@ export class WatchManager {
   }
 
   /**
+   * @internal Whether the directory now at `path` is the one `watch` watches
+   * (undefined when nothing is there to tell). Events are processed after the
+   * fact: by then a path may name a newer directory (`mkdir d; mv d e; mkdir d`
+   * arms the second d when the first d's IN_CREATE is processed), so a path
+   * alone cannot say which directory a rename moved. The kernel can:
+   * inotify_add_watch with IN_MASK_ADD and the watch's own bits returns the
+   * wd of an inode already watched and changes nothing. A watch the probe
+   * creates on another inode is removed again (its IN_IGNORED is dropped as
+   * an unknown wd). One syscall per directory rename.
+   */
+  _isAt(watch: WatchRecord, path: string, bytes: Buffer | undefined): boolean | undefined {
+    const mask = ((watch.kernelMask & ~IN_MASK_CREATE) | IN_MASK_ADD | IN_ONLYDIR | IN_DONT_FOLLOW) >>> 0;
+    let wd: number;
+    try {
+      wd = this.inotify.addWatch(bytes ?? path, mask);
+    } catch (error) {
+      if (isCodedError(error)) return undefined; // gone, replaced by a non-directory, or unreadable: cannot tell
+      throw error;
+    }
+    if (wd === watch.wd) return true;
+    if (!this.#byWd.has(wd)) {
+      try {
+        this.inotify.rmWatch(wd);
+      } catch {
+        // Already gone with its inode.
+      }
+    }
+    return false;
+  }
+
+  /**
    * @internal A directory appeared under `parent` (created, or moved in):
    * watch it first, then scan it, recursively. Returns one synthetic entry
    * for everything found that the kernel will not report itself, in tree

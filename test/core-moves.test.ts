@@ -4,6 +4,7 @@
  * pairs, whatever the user's mask); one moved out of the tree loses its
  * watches and reports nothing more.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -80,6 +81,54 @@ describe('a watched directory renamed inside the tree', () => {
   });
 });
 
+describe('a directory name reused before its events are processed', () => {
+  test('mkdir d; write d/f; mv d eNN (x50), then mkdir d: each eNN watched with its file, d watched as d', async () => {
+    const root = tempDir();
+    const wm = openWatchManager();
+    wm.addWatch(root, IN_ALL_EVENTS, { rec: true, autoAdd: true });
+    const log = new EventLog(openNotifier(wm));
+    // Synchronously: every IN_CREATE d is processed when the path d already names the last directory.
+    execFileSync('bash', ['-c', 'for i in $(seq 10 59); do mkdir d && echo x > d/f$i && mv d e$i; done; mkdir d'], { cwd: root });
+    await log.sentinel(root);
+    const problems: string[] = [];
+    for (let i = 10; i < 60; i++) {
+      const dir = path.join(root, `e${i}`);
+      if (wm.getWd(dir) === undefined) problems.push(`${dir} not watched`);
+      const file = path.join(dir, `f${i}`);
+      for (const mask of [IN_CREATE, IN_CLOSE_WRITE]) {
+        const n = log.at(file).filter((e) => e.mask === mask).length;
+        if (n !== 1) problems.push(`${file}: ${n} x mask ${mask}`);
+      }
+      fs.writeFileSync(path.join(dir, 'late'), '');
+    }
+    fs.writeFileSync(path.join(root, 'd', 'late'), '');
+    await log.sentinel(root);
+    for (const dir of [...Array.from({ length: 50 }, (_, i) => `e${i + 10}`), 'd']) {
+      const late = path.join(root, dir, 'late');
+      if (log.at(late).filter((e) => e.mask === IN_CREATE).length !== 1) problems.push(`${late} not reported`);
+    }
+    expect(problems, describeEvents(log.events, 40)).toStrictEqual([]);
+    expect(wm.getPath(wm.getWd(path.join(root, 'd')) as number)).toBe(path.join(root, 'd'));
+    expect(wm.watches.size).toBe(1 + 50 + 1);
+    expect(log.errors).toStrictEqual([]);
+  });
+
+  test('mkdir d; mv d out; mkdir d: the new d stays watched, no wait for the moved one', async () => {
+    const base = tempDir();
+    const root = path.join(base, 'root');
+    fs.mkdirSync(root);
+    const wm = openWatchManager();
+    wm.addWatch(root, IN_ALL_EVENTS, { rec: true, autoAdd: true });
+    const log = new EventLog(openNotifier(wm, undefined, { moveTimeout: 60_000 }));
+    execFileSync('bash', ['-c', 'mkdir d && mv d ../out && mkdir d && echo x > d/f'], { cwd: root });
+    await log.sentinel(root);
+    fs.writeFileSync(path.join(root, 'd', 'late'), '');
+    await log.waitFor((e) => e.pathname === path.join(root, 'd', 'late'));
+    expect(log.without().filter((e) => e.mask === IN_CREATE).map((e) => path.relative(root, e.pathname))).toStrictEqual(['d/f', 'd/late']);
+    expect(wm.watches.size).toBe(2);
+  });
+});
+
 describe('a watched directory moved out of the tree', () => {
   test('nothing inside it is reported any more, and its watches are gone', async () => {
     const base = tempDir();
@@ -132,13 +181,16 @@ describe('a watched directory moved out of the tree', () => {
     const moveIn = events.find((e) => e.maskname === 'IN_MOVED_TO|IN_ISDIR');
     expect(moveIn?.srcPathname).toBeUndefined();
     const synthetic = events.filter((e) => e.synthetic).map((e) => `${e.maskname} ${e.pathname}`);
-    expect(synthetic).toStrictEqual([
+    // readdir order decides deep vs old; a directory always comes before its contents.
+    expect([...synthetic].sort()).toStrictEqual([
+      `IN_CLOSE_WRITE ${path.join(root, 'back', 'sub', 'old')}`,
+      `IN_CREATE ${path.join(root, 'back', 'sub', 'old')}`,
       `IN_CREATE|IN_ISDIR ${path.join(root, 'back', 'sub')}`,
       `IN_CREATE|IN_ISDIR ${path.join(root, 'back', 'sub', 'deep')}`,
-      `IN_CREATE ${path.join(root, 'back', 'sub', 'old')}`,
-      `IN_CLOSE_WRITE ${path.join(root, 'back', 'sub', 'old')}`,
-    ].sort((x, y) => synthetic.indexOf(x) - synthetic.indexOf(y)));
-    expect(synthetic).toHaveLength(4);
+    ]);
+    expect(synthetic[0]).toBe(`IN_CREATE|IN_ISDIR ${path.join(root, 'back', 'sub')}`);
+    expect(synthetic.indexOf(`IN_CREATE ${path.join(root, 'back', 'sub', 'old')}`))
+      .toBeLessThan(synthetic.indexOf(`IN_CLOSE_WRITE ${path.join(root, 'back', 'sub', 'old')}`));
     expect(events.filter((e) => e.pathname === path.join(root, 'back', 'sub', 'deep', 'f') && e.mask & (IN_CREATE | IN_CLOSE_WRITE))
       .map((e) => e.maskname))
       .toStrictEqual(['IN_CREATE', 'IN_CLOSE_WRITE']);

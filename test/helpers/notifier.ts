@@ -91,12 +91,15 @@ export class EventLog {
    * Creates a new file `.sentinel-N` in `dir` (a watched directory) and waits
    * for an event about it. Every event caused before the call is logged by
    * the time this resolves. Returns the sentinel's path (exclude it from
-   * assertions with {@link EventLog.without}).
+   * assertions with {@link EventLog.without}). With `remove`, the file is
+   * deleted again at once, for watches that report IN_DELETE but not the
+   * creation.
    */
-  async sentinel(dir: string, timeoutMs = 10_000): Promise<string> {
+  async sentinel(dir: string, timeoutMs = 10_000, remove = false): Promise<string> {
     const file = path.join(dir, `.sentinel-${++this.#sentinels}`);
     const start = this.events.length;
     fs.writeFileSync(file, '');
+    if (remove) fs.unlinkSync(file);
     await this.waitFor((e) => e.pathname === file && this.events.indexOf(e) >= start, timeoutMs);
     return file;
   }

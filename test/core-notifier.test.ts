@@ -1,0 +1,181 @@
+/**
+ * The Notifier's surface on the real kernel: 'event', `for await`,
+ * loop({ signal }), stop(), close(), Symbol.asyncDispose, coalesce, and the
+ * watch() short path.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, test } from 'vitest';
+import {
+  IN_CLOSE_WRITE, IN_CREATE, IN_MODIFY, Notifier, WatchManager, watch, type InotifyEvent,
+} from '../src/index.js';
+import { tempDir } from './helpers/index.js';
+import { EventLog, openNotifier, openWatchManager } from './helpers/notifier.js';
+
+describe('Notifier', () => {
+  test("'event' listeners get InotifyEvent objects in kernel order", async () => {
+    const root = tempDir();
+    const wm = openWatchManager();
+    wm.addWatch(root, IN_CREATE);
+    const notifier = openNotifier(wm);
+    const seen: InotifyEvent[] = [];
+    notifier.on('event', (event) => seen.push(event));
+    const log = new EventLog(notifier);
+    for (const name of ['c', 'a', 'b']) fs.writeFileSync(path.join(root, name), '');
+    await log.sentinel(root);
+    expect(seen.slice(0, 3).map((e) => [e.name, e.pathname, e.path, e.wd, e.dir, e.synthetic])).toStrictEqual(
+      ['c', 'a', 'b'].map((name) => [name, path.join(root, name), root, wm.getWd(root), false, false]),
+    );
+    expect(seen[0]).toBeInstanceOf(Object.getPrototypeOf(seen[1]).constructor);
+  });
+
+  test('for await yields events; breaking out detaches the iterator, the notifier keeps running', async () => {
+    const root = tempDir();
+    const wm = openWatchManager();
+    wm.addWatch(root, IN_CREATE);
+    const notifier = openNotifier(wm);
+    const log = new EventLog(notifier);
+    setImmediate(() => {
+      for (const name of ['one', 'two', 'three']) fs.writeFileSync(path.join(root, name), '');
+    });
+    const names: string[] = [];
+    for await (const event of notifier) {
+      names.push(event.name);
+      if (names.length === 2) break;
+    }
+    expect(names).toStrictEqual(['one', 'two']);
+    expect(notifier.closed).toBe(false);
+    await log.sentinel(root);
+    // A second loop sees only what comes after it started.
+    const iterator = notifier[Symbol.asyncIterator]();
+    fs.writeFileSync(path.join(root, 'four'), '');
+    expect((await iterator.next()).value?.name).toBe('four');
+    notifier.stop();
+    expect(await iterator.next()).toStrictEqual({ value: undefined, done: true });
+  });
+
+  test('loop({ signal }) resolves when the signal aborts, and stops the notifier', async () => {
+    const root = tempDir();
+    const wm = openWatchManager();
+    wm.addWatch(root, IN_CREATE);
+    const notifier = openNotifier(wm);
+    const ac = new AbortController();
+    let closed = 0;
+    notifier.on('close', () => closed++);
+    const looping = notifier.loop({ signal: ac.signal });
+    let resolved = false;
+    void looping.then(() => {
+      resolved = true;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(resolved).toBe(false);
+    ac.abort();
+    await looping;
+    expect(notifier.closed).toBe(true);
+    expect(closed).toBe(1);
+    // The inotify instance is closed with it (as pyinotify's stop()): the manager is unusable.
+    expect(wm.inotify.closed).toBe(true);
+    expect(() => wm.addWatch(root, IN_CREATE)).toThrow(expect.objectContaining({ code: 'EBADF' }) as Error);
+    // Later loops resolve at once; an already aborted signal stops at once.
+    await notifier.loop();
+    const other = openNotifier(openWatchManager());
+    await other.loop({ signal: AbortSignal.abort() });
+    expect(other.closed).toBe(true);
+  });
+
+  test('stop() ends every for-await loop and resolves loop(); it is idempotent', async () => {
+    const wm = openWatchManager();
+    wm.addWatch(tempDir(), IN_CREATE);
+    const notifier = openNotifier(wm);
+    const consumed = (async () => {
+      let n = 0;
+      for await (const _event of notifier) n++;
+      return n;
+    })();
+    const looping = notifier.loop();
+    setImmediate(() => notifier.stop());
+    await looping;
+    expect(await consumed).toBe(0);
+    notifier.stop();
+    expect(notifier.closed).toBe(true);
+    // Iterating a stopped notifier ends immediately.
+    expect(await notifier[Symbol.asyncIterator]().next()).toStrictEqual({ value: undefined, done: true });
+  });
+
+  test('close() and Symbol.asyncDispose stop and wait for pending async hooks', async () => {
+    const root = tempDir();
+    for (const via of ['close', 'asyncDispose'] as const) {
+      const wm = new WatchManager();
+      wm.addWatch(root, IN_CREATE);
+      let finished = false;
+      const notifier = new Notifier(wm, async () => {
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        finished = true;
+      });
+      const started = new Promise((resolve) => notifier.once('event', resolve));
+      fs.writeFileSync(path.join(root, via), '');
+      await started;
+      await (via === 'close' ? notifier.close() : notifier[Symbol.asyncDispose]());
+      expect(finished, via).toBe(true);
+      expect(notifier.closed).toBe(true);
+      expect(wm.inotify.closed).toBe(true);
+    }
+  });
+
+  test('coalesce drops an event identical to an earlier one of the same read batch', async () => {
+    const root = tempDir();
+    const results: string[][] = [];
+    for (const coalesce of [false, true]) {
+      const dir = path.join(root, String(coalesce));
+      fs.mkdirSync(dir);
+      for (const name of ['f', 'g']) fs.writeFileSync(path.join(dir, name), '');
+      const wm = openWatchManager();
+      wm.addWatch(dir, IN_MODIFY | IN_CLOSE_WRITE);
+      const log = new EventLog(openNotifier(wm, undefined, { coalesce }));
+      // Synchronously, so all are read in one batch; not consecutive, so the kernel does not merge them.
+      fs.appendFileSync(path.join(dir, 'f'), 'a');
+      fs.appendFileSync(path.join(dir, 'g'), 'b');
+      fs.appendFileSync(path.join(dir, 'f'), 'c');
+      await log.sentinel(dir);
+      results.push(log.without().map((e) => `${e.maskname} ${e.name}`));
+    }
+    expect(results[0]).toStrictEqual([
+      'IN_MODIFY f', 'IN_CLOSE_WRITE f', 'IN_MODIFY g', 'IN_CLOSE_WRITE g', 'IN_MODIFY f', 'IN_CLOSE_WRITE f',
+    ]);
+    expect(results[1]).toStrictEqual(['IN_MODIFY f', 'IN_CLOSE_WRITE f', 'IN_MODIFY g', 'IN_CLOSE_WRITE g']);
+  });
+});
+
+describe('watch()', () => {
+  test('events as names, recursive by default, ended by the signal', async () => {
+    const root = tempDir();
+    fs.mkdirSync(path.join(root, 'sub'));
+    const ac = new AbortController();
+    const stream = watch(root, { events: ['IN_CLOSE_WRITE', 'IN_MOVED_TO'], signal: ac.signal });
+    setImmediate(() => {
+      fs.writeFileSync(path.join(root, 'sub', 'a'), 'x');
+      fs.mkdirSync(path.join(root, 'new'));
+      fs.writeFileSync(path.join(root, 'new', 'b'), 'x');
+      fs.renameSync(path.join(root, 'sub', 'a'), path.join(root, 'c'));
+    });
+    const seen: string[] = [];
+    for await (const event of stream) {
+      seen.push(`${event.maskname} ${path.relative(root, event.pathname)}`);
+      if (event.name === 'c') ac.abort();
+    }
+    expect(seen).toStrictEqual(['IN_CLOSE_WRITE sub/a', 'IN_CLOSE_WRITE new/b', 'IN_MOVED_TO c']);
+    expect(stream.notifier.closed).toBe(true);
+  });
+
+  test('close() ends the iteration; an unknown event name and a missing path throw at once', async () => {
+    const root = tempDir();
+    const stream = watch(root, { recursive: false });
+    const next = stream.next();
+    await stream.close();
+    expect(await next).toStrictEqual({ value: undefined, done: true });
+    expect(() => watch(root, { events: ['IN_NOPE'] })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }) as Error);
+    expect(() => watch(path.join(root, 'missing'))).toThrow(expect.objectContaining({ code: 'ENOENT' }) as Error);
+    const aborted = watch(root, { signal: AbortSignal.abort() });
+    expect(await aborted.next()).toStrictEqual({ value: undefined, done: true });
+  });
+});
