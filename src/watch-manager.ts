@@ -456,6 +456,13 @@ export class WatchManager {
       } catch (error) {
         if (isCodedError(error) && !GONE.has(error.code ?? '')) failed.push({ path: dir.path, error });
         continue;
+      } finally {
+        // Each readdir of an armed directory queues its OPEN/ACCESS/CLOSE_NOWRITE
+        // on two watches: left in the kernel until the walk ends they overflow
+        // the queue (max_queued_events, 16384 by default, is ~2,700 directories
+        // with IN_ALL_EVENTS), so drop them as they come.
+        this.#drain(noise);
+        noise.clear();
       }
       for (const entry of entries) {
         if (!this.#isWalkableDir(dir, entry, visited)) continue;

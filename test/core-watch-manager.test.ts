@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import {
-  IN_CLOSE_WRITE, IN_CREATE, IN_DELETE, IN_ISDIR, IN_MASK_ADD, WatchError, type WatchFailure,
+  IN_ALL_EVENTS, IN_CLOSE_WRITE, IN_CREATE, IN_DELETE, IN_ISDIR, IN_MASK_ADD, WatchError, type WatchFailure,
 } from '../src/index.js';
 import { ensureLib } from './helpers/child.js';
 import { tempDir } from './helpers/index.js';
@@ -42,6 +42,19 @@ describe('addWatch', () => {
     expect(wm.getWd(path.join(root, 'nope'))).toBeUndefined();
     expect(wm.getPath(99_999)).toBeUndefined();
     expect(wm.watches.size).toBe(3);
+  });
+
+  test('a recursive walk with IN_ALL_EVENTS over more directories than the queue holds: no overflow, no scan noise', async () => {
+    const root = tempDir();
+    // Each readdir of an armed directory queues >= 4 events (OPEN, ACCESS, CLOSE_NOWRITE on two watches).
+    const side = Math.ceil(Math.sqrt(readLimit('max_queued_events') / 4 + 100));
+    for (let i = 0; i < side; i++) for (let j = 0; j < side; j++) fs.mkdirSync(path.join(root, `a${i}`, `b${j}`), { recursive: true });
+    const wm = openWatchManager();
+    expect(wm.addWatch(root, IN_ALL_EVENTS, { rec: true }).size).toBe(1 + side + side * side);
+    const log = new EventLog(openNotifier(wm));
+    await log.sentinel(root);
+    expect(log.overflows).toStrictEqual([]);
+    expect(log.without(), describeEvents(log.without())).toStrictEqual([]);
   });
 
   test('doGlob expands * ? [..] per segment, hidden names only for a pattern starting with a dot', () => {
