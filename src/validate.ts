@@ -23,10 +23,16 @@ export function validatePath(path: unknown, name = 'path'): string | Buffer {
   throw invalidArgType(name, 'of type string or an instance of Buffer or URL', path);
 }
 
-/** Checks a watch mask: an unsigned 32-bit integer. */
+/**
+ * Checks a watch mask: a 32-bit integer, signed or unsigned, because
+ * `IN_MODIFY | IN_ONESHOT` is negative in JavaScript (IN_ONESHOT is bit 31).
+ * Returns it unsigned.
+ */
 export function validateMask(mask: unknown, name = 'mask'): number {
   if (typeof mask !== 'number') throw invalidArgType(name, 'of type number', mask);
-  if (!Number.isInteger(mask) || mask < 0 || mask > 0xffffffff) throw outOfRange(name, 'an integer >= 0 and <= 0xffffffff', mask);
+  if (!Number.isInteger(mask) || mask < -0x80000000 || mask > 0xffffffff) {
+    throw outOfRange(name, 'a 32-bit integer (>= -2147483648 and <= 4294967295)', mask);
+  }
   return mask >>> 0;
 }
 

@@ -7,7 +7,7 @@ import { Buffer } from 'node:buffer';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { Inotify, IN_CREATE, IN_ONLYDIR } from '../src/index.js';
+import { Inotify, IN_CREATE, IN_MODIFY, IN_ONESHOT, IN_ONLYDIR } from '../src/index.js';
 import { openInotify, tempDir } from './helpers/index.js';
 
 /** The error `run` throws (fails the test if it returns). */
@@ -175,11 +175,18 @@ describe('argument errors (thrown in JS, Node codes)', () => {
   test('a mask out of range: RangeError ERR_OUT_OF_RANGE', () => {
     const dir = tempDir();
     const ino = openInotify();
-    for (const mask of [-1, 1.5, 2 ** 32, Number.NaN]) {
+    for (const mask of [-(2 ** 31) - 1, 1.5, 2 ** 32, Number.NaN]) {
       const error = thrownBy(() => ino.addWatch(dir, mask));
       expect(error, String(mask)).toBeInstanceOf(RangeError);
       expect(error.code, String(mask)).toBe('ERR_OUT_OF_RANGE');
     }
+  });
+
+  test('a mask with IN_ONESHOT is negative in JavaScript and still accepted', () => {
+    const dir = tempDir();
+    const ino = openInotify();
+    expect(IN_MODIFY | IN_ONESHOT).toBeLessThan(0);
+    expect(ino.addWatch(dir, IN_MODIFY | IN_ONESHOT)).toBeGreaterThan(0);
   });
 
   test('rmWatch validates the wd', () => {
