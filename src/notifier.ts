@@ -40,6 +40,20 @@ export interface NotifierOptions {
   moveTimeout?: number;
   /** Keep the process alive while open (default true). */
   ref?: boolean;
+  /**
+   * After an overflow (IN_Q_OVERFLOW: the kernel dropped events), re-read
+   * every watched directory and report what changed unseen as synthetic
+   * events right after the overflow event: IN_CREATE (and IN_CLOSE_WRITE for
+   * regular files) for new entries, IN_DELETE for vanished ones (with
+   * IN_ISDIR for directories); new directories under autoAdd watches are
+   * watched and scanned, watches of directories that are gone are removed.
+   * Modifications of files that already existed are not detected. Costs a
+   * listing of every watched directory kept in memory (one Map entry per
+   * name, ~100 bytes each plus the name) and IN_CREATE, IN_DELETE and
+   * IN_MOVED_* from the kernel on every directory watch (filtered out unless
+   * asked for). Default false; {@link watch} turns it on.
+   */
+  rescan?: boolean;
 }
 
 /** Events of the {@link Notifier}. */
@@ -80,6 +94,7 @@ export class Notifier extends EventEmitter<NotifierEvents> {
   readonly #processor: ((event: InotifyEvent) => unknown) | undefined;
   readonly #coalesce: boolean;
   readonly #moveTimeout: number;
+  readonly #rescan: boolean;
   readonly #moves = new MoveTracker();
   readonly #pending = new Set<Promise<unknown>>();
   readonly #iterators = new Set<EventQueue>();
@@ -100,6 +115,8 @@ export class Notifier extends EventEmitter<NotifierEvents> {
     else if (processor !== undefined) throw new TypeError('The "processor" argument must be a ProcessEvent or a function');
     this.#coalesce = opts.coalesce === true;
     this.#moveTimeout = opts.moveTimeout ?? 100;
+    this.#rescan = opts.rescan === true;
+    if (this.#rescan) watchManager._trackEntries();
     const inotify = watchManager.inotify;
     inotify.on('batch', (records) => this.#enqueue(records));
     inotify.on('error', (error) => this.emit('error', error));
@@ -240,6 +257,7 @@ export class Notifier extends EventEmitter<NotifierEvents> {
       const event = new InotifyEvent(-1, record.mask, '', '', '', false);
       this.emit('overflow', event);
       this.#deliver(event);
+      if (this.#rescan) this.#rescanAfterOverflow();
       return;
     }
     const wm = this.watchManager;
@@ -250,6 +268,7 @@ export class Notifier extends EventEmitter<NotifierEvents> {
     }
     const mask = record.mask;
     const pathname = joinPath(watch.path, record.name);
+    if (this.#rescan) wm._noteRecord(record);
     if (mask & IN_IGNORED) {
       this.#offer(watch, new InotifyEvent(watch.wd, mask, '', watch.path, watch.path, false));
       wm._forget(watch.wd);
@@ -276,15 +295,29 @@ export class Notifier extends EventEmitter<NotifierEvents> {
 
     if (mask & IN_MOVED_FROM && mask & IN_ISDIR) this.#settleDirectoryMove(record.cookie, pathname);
     if (mask & IN_MOVE_SELF) this.#selfMoved(watch);
-    if (synthetic !== undefined) {
-      for (const entry of synthetic) {
-        const entryPath = joinPath(entry.watch.path, entry.name);
-        this.#offer(entry.watch, new InotifyEvent(
-          entry.watch.wd, entry.mask, entry.name, entry.watch.path, entryPath, (entry.mask & IN_ISDIR) !== 0,
-          0, undefined, true, entry.nameBytes,
-        ));
-      }
+    if (synthetic !== undefined) this.#offerSynthetic(synthetic);
+    for (const error of errors) this.emit('error', error);
+  }
+
+  #offerSynthetic(synthetic: readonly SyntheticEntry[]): void {
+    for (const entry of synthetic) {
+      const entryPath = joinPath(entry.watch.path, entry.name);
+      const dir = (entry.mask & IN_ISDIR) !== 0 || ((entry.mask & (IN_DELETE_SELF | IN_MOVE_SELF)) !== 0 && entry.watch.dir);
+      this.#offer(entry.watch, new InotifyEvent(
+        entry.watch.wd, entry.mask, entry.name, entry.watch.path, entryPath, dir, 0, undefined, true, entry.nameBytes,
+      ));
     }
+  }
+
+  // Events were lost: compare every watched directory with what is known of
+  // it. A later overflow already queued will do the same, so only the last
+  // one of a run rescans.
+  #rescanAfterOverflow(): void {
+    for (let i = this.#index; i < this.#queue.length; i++) {
+      if ((this.#queue[i] as RawRecord).wd === -1) return;
+    }
+    const errors: CodedError[] = [];
+    this.#offerSynthetic(this.watchManager._rescan(this.#queue.slice(this.#index), errors));
     for (const error of errors) this.emit('error', error);
   }
 
@@ -338,11 +371,15 @@ export class Notifier extends EventEmitter<NotifierEvents> {
 
   // The kernel queues IN_MOVED_FROM, IN_MOVED_TO, then the directory's own
   // IN_MOVE_SELF: a MOVE_SELF with no TO before it means it left the tree.
+  // An overflow before either means the answer was dropped: nothing after it
+  // can tell, so waiting is useless (a rescan finds the directory if it
+  // stayed in the tree).
   #lookAhead(cookie: number, wd: number): 'paired' | 'out' | 'unknown' {
     for (let i = this.#index; i < this.#queue.length; i++) {
       const next = this.#queue[i] as RawRecord;
       if (next.mask & IN_MOVED_TO && next.cookie === cookie) return 'paired';
       if (next.wd === wd && next.mask & IN_MOVE_SELF) return 'out';
+      if (next.wd === -1) return 'out';
     }
     return 'unknown';
   }

@@ -7,8 +7,8 @@ import { Buffer, isUtf8 } from 'node:buffer';
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import {
-  IN_ACCESS, IN_ALL_EVENTS, IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, IN_CREATE, IN_DELETE_SELF, IN_DONT_FOLLOW,
-  IN_ISDIR, IN_MASK_ADD, IN_MASK_CREATE, IN_MODIFY, IN_MOVE_SELF, IN_MOVED_FROM, IN_MOVED_TO, IN_ONESHOT,
+  IN_ACCESS, IN_ALL_EVENTS, IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_DONT_FOLLOW,
+  IN_IGNORED, IN_ISDIR, IN_MASK_ADD, IN_MASK_CREATE, IN_MODIFY, IN_MOVE_SELF, IN_MOVED_FROM, IN_MOVED_TO, IN_ONESHOT,
   IN_ONLYDIR, IN_OPEN,
 } from './constants.js';
 import type { RawRecord } from './decode.js';
@@ -126,9 +126,13 @@ export interface WatchManagerOptions {
   excludeFilter?: ExcludeFilterLike;
   /** @internal An Inotify instance to use (tests). */
   inotify?: Inotify;
+  /** @internal Keep a listing of every watched directory from the start (see {@link WatchManager._trackEntries}). */
+  trackEntries?: boolean;
 }
 
 const SCAN_NOISE = (IN_OPEN | IN_ACCESS | IN_CLOSE_NOWRITE) >>> 0;
+/** What a directory watch must report for its listing to stay exact. */
+const LISTING_EVENTS = (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO) >>> 0;
 const GONE = new Set(['ENOENT', 'ENOTDIR', 'ELOOP']);
 
 /**
@@ -150,11 +154,15 @@ export class WatchManager {
   // Records read synchronously while scanning, waiting for the Notifier.
   #drained: RawRecord[] = [];
   #onDrained: (() => void) | undefined;
+  // The names in each watched directory (true for a directory), kept only
+  // for an overflow rescan: see _trackEntries.
+  #entries: Map<number, Map<string, boolean>> | undefined;
 
   constructor(options?: WatchManagerOptions) {
     const opts = validateOptions<WatchManagerOptions>(options);
     this.#exclude = toExcludePredicate(opts.excludeFilter);
     this.inotify = opts.inotify ?? new Inotify();
+    if (opts.trackEntries === true) this.#entries = new Map();
   }
 
   /** Every watch by wd (a live view). */
@@ -271,7 +279,7 @@ export class WatchManager {
         target.mask = (mask & IN_ALL_EVENTS) >>> 0;
         target.flags = (mask & ~IN_ALL_EVENTS & ~IN_MASK_ADD & ~IN_MASK_CREATE) >>> 0;
       }
-      target.kernelMask = kernelMaskFor(target, !target.root);
+      target.kernelMask = kernelMaskFor(target, !target.root, this.#entries !== undefined);
       this.inotify.addWatch(target.pathBytes ?? target.path, target.kernelMask);
     }
   }
@@ -281,6 +289,7 @@ export class WatchManager {
     this.inotify.close();
     this.#byWd.clear();
     this.#byPath.clear();
+    this.#entries?.clear();
   }
 
   // ---- used by the Notifier's bookkeeping -------------------------------
@@ -313,6 +322,7 @@ export class WatchManager {
     const watch = this.#byWd.get(wd);
     if (watch === undefined) return;
     this.#byWd.delete(wd);
+    this.#entries?.delete(wd);
     if (this.#byPath.get(watch.path) === watch) this.#byPath.delete(watch.path);
   }
 
@@ -355,23 +365,141 @@ export class WatchManager {
    * an unknown wd). One syscall per directory rename.
    */
   _isAt(watch: WatchRecord, path: string, bytes: Buffer | undefined): boolean | undefined {
-    const mask = ((watch.kernelMask & ~IN_MASK_CREATE) | IN_MASK_ADD | IN_ONLYDIR | IN_DONT_FOLLOW) >>> 0;
-    let wd: number;
-    try {
-      wd = this.inotify.addWatch(bytes ?? path, mask);
-    } catch (error) {
-      if (isCodedError(error)) return undefined; // gone, replaced by a non-directory, or unreadable: cannot tell
-      throw error;
-    }
-    if (wd === watch.wd) return true;
-    if (!this.#byWd.has(wd)) {
+    const found = this.#probe(watch, path, bytes, watch.kernelMask);
+    return found === 'same' ? true : found === 'other' ? false : undefined;
+  }
+
+  /**
+   * @internal Keeps the names of every watched directory from now on, so an
+   * overflow can be answered by {@link WatchManager._rescan}. Directory
+   * watches also ask the kernel for IN_CREATE, IN_DELETE and IN_MOVED_* (not
+   * delivered unless asked for), which keep the listings exact. Watches that
+   * exist already are read once now. Memory: one Map entry per name in a
+   * watched directory, about 80-100 bytes plus the name (~100 MB for a
+   * million entries).
+   */
+  _trackEntries(): void {
+    if (this.#entries !== undefined) return;
+    const entries = new Map<number, Map<string, boolean>>();
+    this.#entries = entries;
+    const noise = new Set<string>();
+    this.#drain();
+    for (const watch of [...this.#byWd.values()]) {
+      if (!tracks(watch)) continue;
+      if (this.#probe(watch, watch.path, watch.pathBytes, LISTING_EVENTS) !== 'same') continue; // moved meanwhile: its events will tell
+      watch.kernelMask = (watch.kernelMask | LISTING_EVENTS) >>> 0;
       try {
-        this.inotify.rmWatch(wd);
+        this.#remember(watch, this.#readdir(watch, noise));
       } catch {
-        // Already gone with its inode.
+        // Gone already: its IN_DELETE_SELF / IN_IGNORED are on their way.
+      } finally {
+        this.#drain(noise);
+        noise.clear();
       }
     }
-    return false;
+    this.#notifyDrained();
+  }
+
+  /** @internal Keeps a tracked directory's listing current with an event the Notifier processes. */
+  _noteRecord(record: RawRecord): void {
+    if (record.name === '' || !(record.mask & LISTING_EVENTS)) return;
+    const names = this.#entries?.get(record.wd);
+    if (names === undefined) return;
+    if (record.mask & (IN_CREATE | IN_MOVED_TO)) names.set(record.name, (record.mask & IN_ISDIR) !== 0);
+    else names.delete(record.name);
+  }
+
+  /**
+   * @internal After IN_Q_OVERFLOW: re-reads every tracked directory and
+   * returns what changed unseen, as synthetic events in path order (for each
+   * directory its deletions, then its creations, a new directory before its
+   * contents). New directories under autoAdd watches are armed and scanned;
+   * watches whose directory is gone or was replaced are removed (a root gets
+   * IN_DELETE_SELF and IN_IGNORED, as from the kernel). Changes that
+   * `pending` (records queued after the overflow, not processed yet) or the
+   * kernel queue will report themselves are left to those events.
+   * Modifications of files that existed before are not detected.
+   */
+  _rescan(pending: readonly RawRecord[], errors: CodedError[]): SyntheticEntry[] {
+    const entries = this.#entries;
+    const out: SyntheticEntry[] = [];
+    if (entries === undefined) return out;
+    this.#drain();
+    // Pass 1: is each directory still the one watched, and what does it hold now?
+    const listings = new Map<WatchRecord, DirEntry[]>();
+    const stale: WatchRecord[] = [];
+    const noise = new Set<string>();
+    const tracked = [...this.#byWd.values()].filter((watch) => entries.has(watch.wd)).sort(byPath);
+    for (const watch of tracked) {
+      const found = this.#probe(watch, watch.path, watch.pathBytes, watch.kernelMask);
+      if (found === 'gone' || found === 'other') {
+        stale.push(watch);
+        continue;
+      }
+      try {
+        listings.set(watch, this.#readdir(watch, noise));
+      } catch (error) {
+        if (isCodedError(error) && GONE.has(error.code ?? '')) stale.push(watch);
+      } finally {
+        this.#drain(noise);
+        noise.clear();
+      }
+    }
+    // What the queued events will report themselves.
+    const queued = new Map<string, number>();
+    for (const records of [pending, this.#drained]) {
+      for (const record of records) {
+        const key = noiseKey(record.wd, record.name);
+        queued.set(key, (queued.get(key) ?? 0) | record.mask);
+      }
+    }
+    // Pass 2: watches of directories that are gone, or whose path names another directory now.
+    const replaced = new Set<string>();
+    for (const watch of stale) {
+      if (!this.#byWd.has(watch.wd)) continue; // removed with a stale directory above it
+      const parent = this.#byPath.get(nodePath.dirname(watch.path));
+      const parentListing = parent === undefined ? undefined : listings.get(parent);
+      for (const below of this.#subtree(watch.path)) {
+        listings.delete(below);
+        this.#remove(below);
+      }
+      if (parent === undefined || !entries.has(parent.wd)) {
+        out.push({ watch, name: '', nameBytes: undefined, mask: IN_DELETE_SELF });
+        out.push({ watch, name: '', nameBytes: undefined, mask: IN_IGNORED });
+      } else if (parentListing?.some((entry) => joinPath(parent.path, entry.name) === watch.path) === true) {
+        replaced.add(watch.path);
+      }
+    }
+    // Pass 3: the difference between what was known and what is there.
+    for (const [watch, listing] of [...listings].sort(([a], [b]) => byPath(a, b))) {
+      if (!this.#byWd.has(watch.wd)) continue;
+      const known = entries.get(watch.wd) ?? new Map<string, boolean>();
+      const now = new Map<string, boolean>();
+      for (const entry of listing) now.set(entry.name, entry.dirent.isDirectory());
+      for (const [name, isDir] of known) {
+        const path = joinPath(watch.path, name);
+        if (now.has(name) && !replaced.has(path)) continue;
+        if ((queued.get(noiseKey(watch.wd, name)) ?? 0) & (IN_DELETE | IN_MOVED_FROM)) continue;
+        if (watch.exclude?.(path)) continue;
+        out.push({ watch, name, nameBytes: undefined, mask: isDir ? (IN_DELETE | IN_ISDIR) >>> 0 : IN_DELETE });
+      }
+      for (const entry of listing) {
+        const path = joinPath(watch.path, entry.name);
+        if (known.has(entry.name) && !replaced.has(path)) continue;
+        if ((queued.get(noiseKey(watch.wd, entry.name)) ?? 0) & (IN_CREATE | IN_MOVED_TO)) continue;
+        if (watch.exclude?.(path)) continue;
+        const isDir = this.#isWalkableDir(watch, entry, undefined);
+        out.push({ watch, name: entry.name, nameBytes: entry.bytes, mask: isDir ? (IN_CREATE | IN_ISDIR) >>> 0 : IN_CREATE });
+        if (isDir) {
+          if (watch.autoAdd) this.#armAndScan(watch, path, childBytes(watch, entry.name, entry.bytes), out, errors);
+        } else if (entry.dirent.isFile()) {
+          out.push({ watch, name: entry.name, nameBytes: entry.bytes, mask: IN_CLOSE_WRITE });
+        }
+      }
+      entries.set(watch.wd, now);
+    }
+    this.#notifyDrained();
+    return out;
   }
 
   /**
@@ -416,12 +544,13 @@ export class WatchManager {
     // Children found by walks must still be directories and never symlinks
     // when the kernel resolves them (the tree may change under the walk).
     const childFlags = root ? 0 : (IN_ONLYDIR | (settings.followSymlinks ? 0 : IN_DONT_FOLLOW)) >>> 0;
-    let kernelMask = (kernelMaskFor(draft, !root) | childFlags | (flags & (IN_MASK_ADD | IN_MASK_CREATE))) >>> 0;
+    const track = this.#entries !== undefined;
+    let kernelMask = (kernelMaskFor(draft, !root, track) | childFlags | (flags & (IN_MASK_ADD | IN_MASK_CREATE))) >>> 0;
     let dir = knownDir;
     if (dir === undefined) {
       dir = isDirectory(bytes ?? path);
       draft.dir = dir;
-      kernelMask = (kernelMaskFor(draft, !root) | (flags & (IN_MASK_ADD | IN_MASK_CREATE))) >>> 0;
+      kernelMask = (kernelMaskFor(draft, !root, track) | (flags & (IN_MASK_ADD | IN_MASK_CREATE))) >>> 0;
     }
     const wd = this.inotify.addWatch(bytes ?? path, kernelMask);
     const existing = this.#byWd.get(wd);
@@ -453,6 +582,7 @@ export class WatchManager {
       let entries: DirEntry[];
       try {
         entries = this.#readdir(dir, noise);
+        this.#remember(dir, entries);
       } catch (error) {
         if (isCodedError(error) && !GONE.has(error.code ?? '')) failed.push({ path: dir.path, error });
         continue;
@@ -499,6 +629,7 @@ export class WatchManager {
     } catch {
       return; // removed again already: its IN_DELETE_SELF / IN_IGNORED are on their way
     }
+    this.#remember(watch, entries);
     const after = this.#drain(noise);
     // What the kernel itself reports for this new watch: those entries are not synthesized.
     const reported = new Map<string, number>();
@@ -523,6 +654,37 @@ export class WatchManager {
         out.push({ watch, name: entry.name, nameBytes: entry.bytes, mask: IN_CLOSE_WRITE });
       }
     }
+  }
+
+  // Asks the kernel which watch the directory now at `path` has (see
+  // _isAt), adding `mask` to it when it is `watch`'s: 'same', 'other' (a
+  // watch the probe itself made is removed again), 'gone' (nothing, or not a
+  // directory), 'unknown' (any other error, e.g. EACCES).
+  #probe(watch: WatchRecord, path: string, bytes: Buffer | undefined, mask: number): 'same' | 'other' | 'gone' | 'unknown' {
+    const follow = watch.root ? watch.flags & IN_DONT_FOLLOW : watch.followSymlinks ? 0 : IN_DONT_FOLLOW;
+    let wd: number;
+    try {
+      wd = this.inotify.addWatch(bytes ?? path, ((mask & ~IN_MASK_CREATE) | IN_MASK_ADD | IN_ONLYDIR | follow) >>> 0);
+    } catch (error) {
+      if (!isCodedError(error)) throw error;
+      return GONE.has(error.code ?? '') ? 'gone' : 'unknown';
+    }
+    if (wd === watch.wd) return 'same';
+    if (!this.#byWd.has(wd)) {
+      try {
+        this.inotify.rmWatch(wd);
+      } catch {
+        // Already gone with its inode.
+      }
+    }
+    return 'other';
+  }
+
+  #remember(watch: WatchRecord, entries: readonly DirEntry[]): void {
+    if (this.#entries === undefined || !tracks(watch)) return;
+    const names = new Map<string, boolean>();
+    for (const entry of entries) names.set(entry.name, entry.dirent.isDirectory());
+    this.#entries.set(watch.wd, names);
   }
 
   #isWalkableDir(parent: WatchRecord, entry: DirEntry, visited: Set<string> | undefined): boolean {
@@ -577,6 +739,7 @@ export class WatchManager {
 
   #remove(watch: WatchRecord): void {
     this.#byWd.delete(watch.wd);
+    this.#entries?.delete(watch.wd);
     if (this.#byPath.get(watch.path) === watch) this.#byPath.delete(watch.path);
     try {
       this.inotify.rmWatch(watch.wd);
@@ -588,15 +751,25 @@ export class WatchManager {
 
 const EMPTY: RawRecord[] = [];
 
-/** The kernel mask for a watch: what the user asked plus what the bookkeeping needs. */
-function kernelMaskFor(watch: { mask: number; flags: number; autoAdd: boolean; dir: boolean }, child: boolean): number {
+/** The kernel mask for a watch: what the user asked plus what the bookkeeping needs (with `track`, for listings). */
+function kernelMaskFor(watch: { mask: number; flags: number; autoAdd: boolean; dir: boolean }, child: boolean, track: boolean): number {
   let mask = (watch.mask | (watch.flags & ~IN_ONLYDIR & ~IN_DONT_FOLLOW)) >>> 0;
   if (child) mask |= IN_ONLYDIR;
   if (watch.flags & IN_ONESHOT) return mask >>> 0; // one event was asked for: add nothing that could spend it
   mask |= IN_MOVE_SELF | IN_DELETE_SELF;
   if (watch.dir) mask |= IN_MOVED_FROM | IN_MOVED_TO;
   if (watch.dir && watch.autoAdd) mask |= IN_CREATE;
+  if (watch.dir && track) mask |= LISTING_EVENTS;
   return mask >>> 0;
+}
+
+/** Whether a watch's listing is kept for rescans: directories, except one-shot watches. */
+function tracks(watch: WatchRecord): boolean {
+  return watch.dir && !(watch.flags & IN_ONESHOT);
+}
+
+function byPath(a: WatchRecord, b: WatchRecord): number {
+  return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
 }
 
 function noiseKey(wd: number, name: string): string {

@@ -2,7 +2,7 @@
 import { IN_ACCESS, IN_ALL_EVENTS, IN_CLOSE_NOWRITE, IN_OPEN, parseMask } from './constants.js';
 import type { InotifyEvent } from './event.js';
 import type { ExcludeFilterLike } from './exclude-filter.js';
-import { Notifier } from './notifier.js';
+import { Notifier, type NotifierOptions } from './notifier.js';
 import { validateOptions, validatePath, type PathLike } from './validate.js';
 import { WatchManager } from './watch-manager.js';
 
@@ -21,6 +21,12 @@ export interface WatchOptions {
   signal?: AbortSignal;
   /** Follow symbolic links to directories while walking (default false). */
   followSymlinks?: boolean;
+  /**
+   * After a kernel queue overflow, re-read the tree and report what changed
+   * unseen (default true; see {@link NotifierOptions.rescan} for what it
+   * reports and costs). The 'overflow' event is in the stream either way.
+   */
+  rescan?: boolean;
 }
 
 /** An async iterable of events that can also be closed directly. */
@@ -50,7 +56,9 @@ export function watch(path: PathLike, options?: WatchOptions): EventStream {
   const recursive = opts.recursive !== false;
   const mask = opts.events === undefined ? CHANGE_EVENTS
     : typeof opts.events === 'number' ? opts.events : parseMask(opts.events.join(','));
-  const wm = new WatchManager();
+  const rescan = opts.rescan !== false;
+  // Listings are kept from the first walk on, so the rescan costs no second walk.
+  const wm = new WatchManager({ trackEntries: rescan });
   try {
     wm.addWatch(target, mask, {
       rec: recursive, autoAdd: recursive, excludeFilter: opts.exclude, followSymlinks: opts.followSymlinks,
@@ -59,7 +67,7 @@ export function watch(path: PathLike, options?: WatchOptions): EventStream {
     wm.close();
     throw error;
   }
-  const notifier = new Notifier(wm);
+  const notifier = new Notifier(wm, undefined, { rescan });
   const iterator = notifier[Symbol.asyncIterator]();
   let failure: Error | undefined;
   notifier.on('error', (error) => {
