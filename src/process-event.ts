@@ -53,10 +53,16 @@ export class ProcessEvent {
   /** Override to initialise a subclass from the constructor's options (pyinotify's `my_init(**kargs)`). */
   my_init(_options: Record<string, unknown>): void {}
 
-  /** Runs the chain, then the matching hook; returns the hook's result. pyinotify's `__call__`. */
+  /**
+   * Runs the chain, then the matching hook; returns the hook's result.
+   * pyinotify's `__call__`. When the chained processor returns a promise,
+   * its resolved value decides (a promise object itself is always truthy)
+   * and the hook runs once it has resolved; the promise of both is returned.
+   */
   dispatch(event: InotifyEvent): unknown {
     if (this.pevent !== undefined) {
       const stop = this.pevent instanceof ProcessEvent ? this.pevent.dispatch(event) : this.pevent(event);
+      if (isPromiseLike(stop)) return Promise.resolve(stop).then((value) => value || this.#hookFor(event.maskname).call(this, event));
       if (stop) return stop;
     }
     return this.#hookFor(event.maskname).call(this, event);
@@ -162,6 +168,10 @@ export class Stats extends ProcessEvent {
   dump(filename: string): void {
     fs.writeFileSync(filename, `${this.toString()}\n`, { flag: 'wx', mode: 0o600 });
   }
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 /** pyinotify's elapsed-time format: `Nsec`, `NmnNsec`, `NhNmn` or `NdNh`. */

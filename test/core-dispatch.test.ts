@@ -118,6 +118,31 @@ describe('ProcessEvent dispatch on real events', () => {
     expect(order.filter(notSentinel)).toStrictEqual(['fn go', 'inner go', 'outer go', 'fn stop', 'inner stop']);
   });
 
+  test('an async pevent: its resolved value decides, the hook runs after it; the Notifier tracks both', async () => {
+    const root = tempDir();
+    const wm = openWatchManager();
+    wm.addWatch(root, IN_CREATE);
+    const order: string[] = [];
+    class Outer extends ProcessEvent {
+      override process_default(event: InotifyEvent): void {
+        order.push(`outer ${event.name}`);
+      }
+    }
+    const inner = async (event: InotifyEvent): Promise<boolean> => {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      order.push(`inner ${event.name}`);
+      return event.name === 'stop';
+    };
+    const notifier = openNotifier(wm, new Outer(inner));
+    const log = new EventLog(notifier);
+    fs.writeFileSync(path.join(root, 'go'), '');
+    fs.writeFileSync(path.join(root, 'stop'), '');
+    await log.waitFor((e) => e.name === 'stop');
+    await notifier.close(); // waits for the pending chains
+    expect(order.filter(notSentinel).sort()).toStrictEqual(['inner go', 'inner stop', 'outer go']);
+    expect(order.indexOf('inner go')).toBeLessThan(order.indexOf('outer go'));
+  });
+
   test('ChainIfTrue: the handler sees only events the predicate accepts', async () => {
     const root = tempDir();
     const wm = openWatchManager();
