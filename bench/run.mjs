@@ -52,6 +52,7 @@ const cfg = {
     ? { setupDirs: 1000, scaleDirs: 0, filesPerDir: 10, throughputFiles: 10_000, backlogFiles: 5000, latencyWrites: 100, raceDirs: 200 }
     : { setupDirs: 5000, scaleDirs: 50_000, filesPerDir: 10, throughputFiles: 50_000, backlogFiles: 5000, latencyWrites: 500, raceDirs: 200 },
   latencyIntervalUs: 5000,
+  backlogRounds: quick ? 3 : 5,
   quietMs: quick ? 300 : 500,
   timeouts: quick
     ? { setup: 30_000, scale: 60_000, throughput: 20_000, latency: 20_000, race: 20_000, rsync: 20_000 }

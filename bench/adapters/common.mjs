@@ -34,11 +34,13 @@ export function runAdapter({ start }) {
     mask: args.mask ? Number(args.mask) : undefined,
     record(kind, path, t = nowNs()) {
       events.push(t, kind, path);
+      // Usually one name is awaited: an endsWith per event, no basename() allocation.
       if (waits.size !== 0) {
-        const name = basename(path);
-        if (waits.has(name)) {
-          waits.delete(name);
-          out(`SEEN ${name} ${t}`);
+        for (const name of waits) {
+          if (path.endsWith(name) && (path.length === name.length || path.charCodeAt(path.length - name.length - 1) === 47)) {
+            waits.delete(name);
+            out(`SEEN ${name} ${t}`);
+          }
         }
       }
     },
