@@ -9,6 +9,7 @@ export interface MoveSource {
   readonly at: number;
 }
 
+/** The IN_MOVED_FROM halves waiting for their IN_MOVED_TO, by cookie, oldest first. */
 export class MoveTracker {
   readonly #byCookie = new Map<number, MoveSource>();
 
@@ -17,9 +18,11 @@ export class MoveTracker {
     private readonly maxEntries = 65_536,
   ) {}
 
+  /** Keeps the source of a rename until its IN_MOVED_TO; past `maxEntries` the oldest are forgotten. */
   remember(cookie: number, pathname: string, dir: boolean, now = Date.now()): void {
     this.#byCookie.set(cookie, { pathname, dir, at: now });
-    if (this.#byCookie.size > this.maxEntries) this.expire(Number.POSITIVE_INFINITY, this.maxEntries);
+    // Drop only the oldest beyond the bound: an infinite `now` would take every entry as expired.
+    if (this.#byCookie.size > this.maxEntries) this.expire(now, this.maxEntries);
   }
 
   /** The source of the rename with this cookie, forgotten once taken. */

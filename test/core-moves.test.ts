@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { IN_ALL_EVENTS, IN_CLOSE_WRITE, IN_CREATE, IN_MOVED_FROM, IN_MOVED_TO } from '../src/index.js';
+import { MoveTracker } from '../src/move-tracker.js';
 import { tempDir } from './helpers/index.js';
 import { EventLog, describeEvents, openNotifier, openWatchManager } from './helpers/notifier.js';
 
@@ -195,5 +196,25 @@ describe('a watched directory moved out of the tree', () => {
       .map((e) => e.maskname))
       .toStrictEqual(['IN_CREATE', 'IN_CLOSE_WRITE']);
     expect(wm.watches.size).toBe(5);
+  });
+});
+
+describe('MoveTracker (the pending IN_MOVED_FROM halves)', () => {
+  test('beyond its bound it forgets only the oldest halves, never the one just remembered', () => {
+    const tracker = new MoveTracker(5_000, 3);
+    for (let cookie = 1; cookie <= 4; cookie++) tracker.remember(cookie, `/w/f${cookie}`, false, 1_000 + cookie);
+    expect(tracker.size).toBe(3);
+    expect(tracker.take(1)).toBeUndefined();
+    expect(tracker.take(4)?.pathname).toBe('/w/f4');
+    expect(tracker.take(2)?.pathname).toBe('/w/f2');
+  });
+
+  test('halves older than the time limit are forgotten when the queue empties', () => {
+    const tracker = new MoveTracker(5_000);
+    tracker.remember(1, '/w/old', false, 0);
+    tracker.remember(2, '/w/new', false, 4_000);
+    tracker.expire(6_000);
+    expect(tracker.take(1)).toBeUndefined();
+    expect(tracker.take(2)?.pathname).toBe('/w/new');
   });
 });
