@@ -195,7 +195,9 @@ export class WatchManager {
    * `rec` every directory below it. Returns the armed paths and their wds.
    *
    * Re-adding a watched path keeps its wd and replaces its mask and options
-   * (IN_MASK_ADD in `mask` adds to the mask instead), as the kernel does.
+   * (`autoAdd`, `excludeFilter`), as the kernel replaces its mask; with
+   * IN_MASK_ADD in `mask` the events are added to the mask instead and
+   * `autoAdd` stays on if it was.
    * Excluded paths are skipped and absent from the result.
    *
    * Throws a Node-style error (ENOENT, ENOTDIR, EACCES, ENOSPC naming
@@ -557,7 +559,8 @@ export class WatchManager {
     if (existing !== undefined) {
       existing.mask = flags & IN_MASK_ADD ? (existing.mask | events) >>> 0 : events;
       existing.flags = draft.flags;
-      existing.autoAdd = settings.autoAdd || (!root && existing.autoAdd);
+      // IN_MASK_ADD adds: it never turns off the auto-add the kernel mask still serves.
+      existing.autoAdd = settings.autoAdd || ((!root || (flags & IN_MASK_ADD) !== 0) && existing.autoAdd);
       existing.exclude = settings.exclude;
       existing.followSymlinks = settings.followSymlinks;
       existing.root ||= root;

@@ -90,6 +90,20 @@ describe('addWatch', () => {
     await log.sentinel(root, undefined, true);
     expect(log.without().map((e) => `${e.maskname} ${e.name}`)).toStrictEqual(['IN_DELETE f', 'IN_CREATE g', 'IN_DELETE g']);
   });
+
+  test('IN_MASK_ADD keeps autoAdd (it only adds); a plain re-add replaces the options too', async () => {
+    const root = tempDir();
+    const wm = openWatchManager();
+    const wd = wm.addWatch(root, IN_CREATE, { autoAdd: true }).get(root) as number;
+    wm.addWatch(root, IN_DELETE | IN_MASK_ADD);
+    expect(wm.getWatch(wd)).toMatchObject({ mask: IN_CREATE | IN_DELETE, autoAdd: true });
+    const log = new EventLog(openNotifier(wm));
+    fs.mkdirSync(path.join(root, 'x'));
+    await log.waitFor((e) => e.name === 'x');
+    expect(wm.getWd(path.join(root, 'x'))).toBeTypeOf('number');
+    wm.addWatch(root, IN_CREATE);
+    expect(wm.getWatch(wd)).toMatchObject({ mask: IN_CREATE, autoAdd: false });
+  });
 });
 
 describe('rmWatch', () => {
