@@ -3,77 +3,15 @@
  * the rest of the rename arrives (paired: re-pathed, nothing reported at a
  * stale path) or until moveTimeout (moved out: its watches are dropped).
  * Batch boundaries cannot be forced on the real kernel, so the native layer
- * is replaced by a fake that hands out wds per inode of real directories
- * (as the kernel does) and delivers the batches the test writes.
+ * is replaced by a fake (test/helpers/fake-native.ts) over real directories.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import {
-  IN_ALL_EVENTS, IN_CREATE, IN_ISDIR, IN_MOVE_SELF, IN_MOVED_FROM, IN_MOVED_TO, IN_Q_OVERFLOW, Inotify, encodeRecords,
-} from '../src/index.js';
-import type { NativeBatchCallback, NativeInotify } from '../src/native.js';
+import { IN_ALL_EVENTS, IN_CREATE, IN_ISDIR, IN_MOVE_SELF, IN_MOVED_FROM, IN_MOVED_TO, IN_Q_OVERFLOW } from '../src/index.js';
+import { fakeInotify } from './helpers/fake-native.js';
 import { tempDir } from './helpers/index.js';
 import { EventLog, openNotifier, openWatchManager } from './helpers/notifier.js';
-
-type Fake = NativeInotify & { deliver(records: Parameters<typeof encodeRecords>[0]): void };
-
-/** A stand-in for the addon: wds by inode, like inotify_add_watch; batches delivered by the test. */
-function fakeInotify(): { inotify: Inotify; fake: () => Fake } {
-  let instance: Fake | undefined;
-  class FakeNative implements NativeInotify {
-    readonly fd = 99;
-    readonly bufferSize = 65536;
-    readonly buffer = new Uint8Array(65536);
-    readonly #byInode = new Map<bigint, number>();
-    #next = 1;
-    #ref = true;
-    constructor(private readonly onBatch: NativeBatchCallback) {
-      instance = this as unknown as Fake;
-    }
-
-    addWatch(target: string | Buffer, mask: number): number {
-      const stat = fs.statSync(target, { bigint: true, throwIfNoEntry: true });
-      if (mask & 0x01000000 && !stat.isDirectory()) throw Object.assign(new Error('ENOTDIR'), { code: 'ENOTDIR' });
-      let wd = this.#byInode.get(stat.ino);
-      if (wd === undefined) {
-        wd = this.#next++;
-        this.#byInode.set(stat.ino, wd);
-      }
-      return wd;
-    }
-
-    rmWatch(wd: number): void {
-      for (const [ino, w] of this.#byInode) if (w === wd) this.#byInode.delete(ino);
-    }
-
-    readSync(): number {
-      return 0;
-    }
-
-    close(): void {}
-    ref(): void {
-      this.#ref = true;
-    }
-
-    unref(): void {
-      this.#ref = false;
-    }
-
-    hasRef(): boolean {
-      return this.#ref;
-    }
-
-    deliver(records: Parameters<typeof encodeRecords>[0]): void {
-      // Like the addon: one reusable buffer, valid during the call.
-      const bytes = encodeRecords(records);
-      this.buffer.set(bytes);
-      this.onBatch(null, this.buffer, bytes.length);
-    }
-  }
-  const inotify = new Inotify({ native: FakeNative });
-  return { inotify, fake: () => instance as Fake };
-}
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 

@@ -14,8 +14,9 @@ import {
   IN_CLOSE_WRITE, IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_ISDIR, IN_MOVED_FROM, IN_MOVED_TO, IN_Q_OVERFLOW,
   Notifier, WatchManager, watch, type InotifyEvent,
 } from '../src/index.js';
+import { fakeInotify } from './helpers/fake-native.js';
 import { tempDir } from './helpers/index.js';
-import { EventLog, describeEvents, openNotifier } from './helpers/notifier.js';
+import { EventLog, describeEvents, openNotifier, openWatchManager } from './helpers/notifier.js';
 
 const QUEUE_LIMIT = '/proc/sys/fs/inotify/max_queued_events';
 const writable = (() => {
@@ -198,5 +199,55 @@ describe.skipIf(!writable)('overflow rescan', () => {
     expect(log.overflows).toHaveLength(1);
     expect(log.events.filter((e) => e.synthetic)).toStrictEqual([]);
     expect(log.without().filter((e) => e.wd !== -1).length).toBeLessThan(100);
+  });
+});
+
+describe('overflow rescan, exact batches (fake native layer)', () => {
+  test('changes that records queued after the overflow report themselves are not made up as well', async () => {
+    const root = tempDir();
+    for (const name of ['a', 'b', 'keep']) fs.writeFileSync(path.join(root, name), 'x');
+    const { inotify, fake } = fakeInotify();
+    const wm = openWatchManager({ inotify });
+    wm.addWatch(root, MASK, { autoAdd: true });
+    const wd = wm.getWd(root) as number;
+    const log = new EventLog(openNotifier(wm, undefined, { rescan: true }));
+    // Unseen (their events were dropped): x and y created, a and b deleted. After the overflow the
+    // kernel still queued x's creation and a's deletion, which are reported by those records.
+    for (const name of ['x', 'y']) fs.writeFileSync(path.join(root, name), 'x');
+    for (const name of ['a', 'b']) fs.unlinkSync(path.join(root, name));
+    fake().deliver([
+      { wd: -1, mask: IN_Q_OVERFLOW },
+      { wd, mask: IN_DELETE, name: 'a' },
+      { wd, mask: IN_CREATE, name: 'x' },
+      { wd, mask: IN_CLOSE_WRITE, name: 'x' },
+    ]);
+    await log.waitFor((e) => e.name === 'x' && e.mask === IN_CLOSE_WRITE);
+    expect(log.events.map((e) => `${e.maskname} ${e.name}${e.synthetic ? ' (synthetic)' : ''}`)).toStrictEqual([
+      'IN_Q_OVERFLOW ',
+      'IN_DELETE b (synthetic)',
+      'IN_CREATE y (synthetic)',
+      'IN_CLOSE_WRITE y (synthetic)',
+      'IN_DELETE a',
+      'IN_CREATE x',
+      'IN_CLOSE_WRITE x',
+    ]);
+    // The listing is exact again: a second overflow finds nothing new.
+    fake().deliver([{ wd: -1, mask: IN_Q_OVERFLOW }, { wd, mask: IN_CREATE, name: 'end' }]);
+    await log.waitFor((e) => e.name === 'end');
+    expect(log.events.slice(7).map((e) => e.maskname)).toStrictEqual(['IN_Q_OVERFLOW', 'IN_CREATE']);
+  });
+
+  test('a run of overflows rescans once, after the last', async () => {
+    const root = tempDir();
+    const { inotify, fake } = fakeInotify();
+    const wm = openWatchManager({ inotify });
+    wm.addWatch(root, MASK);
+    const log = new EventLog(openNotifier(wm, undefined, { rescan: true }));
+    fs.writeFileSync(path.join(root, 'new'), '');
+    fake().deliver([{ wd: -1, mask: IN_Q_OVERFLOW }, { wd: -1, mask: IN_Q_OVERFLOW }]);
+    await log.waitFor((e) => e.name === 'new');
+    expect(log.events.map((e) => `${e.maskname} ${e.name}`)).toStrictEqual([
+      'IN_Q_OVERFLOW ', 'IN_Q_OVERFLOW ', 'IN_CREATE new', 'IN_CLOSE_WRITE new',
+    ]);
   });
 });
