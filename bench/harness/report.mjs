@@ -48,6 +48,7 @@ export function figures(cfg) {
     { key: 'tp.drainMs', label: `backlog of ${n(z.backlogFiles)} creates: drain ms (median of ${cfg.backlogRounds} rounds)`, d: 1 },
     { key: 'tp.drainCreatesPerS', label: 'backlog creates/s', d: 0 },
     { key: 'tp.drainEventsPerS', label: 'backlog events/s', d: 0 },
+    { key: 'tp.drainCpuNsPerEvent', label: 'backlog CPU ns / event', d: 0 },
     { key: 'lat.p50', label: `latency p50 ms (${z.latencyWrites} writes)`, d: 2 },
     { key: 'lat.p99', label: 'latency p99 ms', d: 2 },
     { key: 'race.files', label: `race files / ${z.raceDirs}`, d: 0, range: true },
@@ -250,6 +251,13 @@ function targets(agg, adapters, cfg) {
     target: "Notifier events/s ≥ 0.5 × C reader's (backlog drain, full pathnames)",
     measured: nE != null && cE != null ? `${fmt(nE, 0)} vs ${fmt(cE, 0)} events/s = ${(nE / cE).toFixed(2)} ×` : 'no data',
     verdict: verdict(nE != null && cE != null ? nE >= 0.5 * cE : null),
+  });
+  const nCpu = med(N, 'tp.drainCpuNsPerEvent');
+  const cCpu = med(C, 'tp.drainCpuNsPerEvent');
+  out.push({
+    target: "(same, by CPU cost, less sensitive to other load) Notifier CPU per event ≤ 2 × C reader's",
+    measured: nCpu != null && cCpu != null ? `${fmt(nCpu, 0)} vs ${fmt(cCpu, 0)} ns/event = ${(nCpu / cCpu).toFixed(2)} ×` : 'no data',
+    verdict: verdict(nCpu != null && cCpu != null ? nCpu <= 2 * cCpu : null),
   });
   const peerE = peers.map((a) => [a, med(agg[a.name], 'tp.drainCreatesPerS')]);
   const nC = med(N, 'tp.drainCreatesPerS');

@@ -159,9 +159,11 @@ async function backlog(ctx, proc, dir, deadline, m, detail) {
     const sentinel = `sentinel2-${r}`;
     process.kill(-proc.pid, 'SIGSTOP');
     let tCont;
+    let cpu0;
     try {
       await runProgram(ctx.bins.writer, ['burst', dir, String(k), `g${r}`, sentinel]);
     } finally {
+      cpu0 = proc.cpuMs();
       tCont = nowNs();
       process.kill(-proc.pid, 'SIGCONT');
     }
@@ -171,8 +173,9 @@ async function backlog(ctx, proc, dir, deadline, m, detail) {
       continue;
     }
     const after = await proc.drain(Math.min(ctx.cfg.quietMs, 300), 5000, deadline);
+    const cpuMs = proc.cpuMs() - cpu0;
     const ms = (tSeen - tCont) / 1e6;
-    rounds.push({ ms, events: after.n - before.n });
+    rounds.push({ ms, cpuMs, events: after.n - before.n });
   }
   detail.backlog = { files: k, rounds };
   const ok = rounds.filter((x) => !x.lost);
@@ -183,6 +186,7 @@ async function backlog(ctx, proc, dir, deadline, m, detail) {
   m['tp.drainMs'] = median(ok.map((x) => x.ms));
   m['tp.drainCreatesPerS'] = median(ok.map((x) => (k + 1) / (x.ms / 1000)));
   m['tp.drainEventsPerS'] = median(ok.map((x) => x.events / (x.ms / 1000)));
+  m['tp.drainCpuNsPerEvent'] = median(ok.map((x) => (x.cpuMs * 1e6) / x.events));
   if (ok.length < rounds.length) detail.backlogLostRounds = rounds.length - ok.length;
 }
 
