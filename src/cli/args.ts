@@ -1,0 +1,217 @@
+/**
+ * Command-line parsing for inotify-profile: pyinotify's options (`python -m
+ * pyinotify`) with the same meaning, plus this tool's own. Kept free of the
+ * addon so `--help` and `--version` work even where it cannot load.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** The program name used in messages. */
+export const PROGRAM = 'inotify-profile';
+
+/** Everything the command line asked for. */
+export interface CliOptions {
+  /** Paths to watch, as given (the current directory when none). */
+  paths: string[];
+  recursive: boolean;
+  autoAdd: boolean;
+  glob: boolean;
+  /** `-e`: the comma-separated flag names, unparsed (parsing needs the addon's constants). */
+  eventsList: string | undefined;
+  stats: boolean;
+  raw: boolean;
+  command: string | undefined;
+  verbose: boolean;
+  help: boolean;
+  version: boolean;
+  json: boolean;
+  relative: boolean;
+  time: boolean;
+  exclude: RegExp[];
+  count: number | undefined;
+  /** Seconds. */
+  timeout: number | undefined;
+  profile: boolean;
+  skeleton: boolean;
+  quiet: boolean;
+}
+
+/** A command-line mistake: reported in one line, exit status 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+type Flag = 'recursive' | 'autoAdd' | 'glob' | 'stats' | 'raw' | 'verbose' | 'help' | 'version' | 'json'
+  | 'relative' | 'time' | 'profile' | 'skeleton' | 'quiet';
+type Valued = 'eventsList' | 'command' | 'exclude' | 'count' | 'timeout';
+
+const FLAGS: Record<string, Flag> = {
+  '-r': 'recursive', '--recursive': 'recursive',
+  '-a': 'autoAdd', '--auto-add': 'autoAdd', '--auto_add': 'autoAdd',
+  '-g': 'glob', '--glob': 'glob',
+  '-s': 'stats', '--stats': 'stats',
+  '-f': 'raw', '--raw-format': 'raw',
+  '-v': 'verbose', '--verbose': 'verbose',
+  '-h': 'help', '--help': 'help',
+  '-V': 'version', '--version': 'version',
+  '--json': 'json',
+  '--relative': 'relative',
+  '--time': 'time',
+  '--profile': 'profile',
+  '--skeleton': 'skeleton',
+  '-q': 'quiet', '--quiet': 'quiet',
+};
+
+const VALUED: Record<string, Valued> = {
+  '-e': 'eventsList', '--events-list': 'eventsList',
+  '-c': 'command', '--command': 'command',
+  '--exclude': 'exclude',
+  '--count': 'count',
+  '--timeout': 'timeout',
+};
+
+/** The `--help` text. */
+export const HELP = `Usage: ${PROGRAM} [options] [path ...]
+
+Watches paths with inotify and prints every event as pyinotify does
+(python -m pyinotify), or profiles how files arrive (--profile).
+Without a path it watches the current directory (pyinotify watches /tmp).
+
+pyinotify's options:
+  -r, --recursive          also watch every directory below each path
+  -a, --auto-add           watch directories created later (also --auto_add)
+  -g, --glob               expand *, ? and [...] in the paths
+  -e, --events-list LIST   events to watch, comma-separated, e.g.
+                           IN_CREATE,IN_MODIFY (default: ALL_EVENTS)
+  -s, --stats              count events instead of printing them: print
+                           <Stats ...> and a histogram every 5 s when the
+                           counts changed, and at exit
+  -f, --raw-format         plain pyinotify lines, never coloured (colour is
+                           only used on a terminal, never when NO_COLOR is set)
+  -c, --command CMD        run CMD with /bin/sh at start and after each batch
+                           of events; runs never overlap (a batch that arrives
+                           during a run causes one more run after it)
+  -v, --verbose            debug messages on stderr
+  -V, --version            print the version and exit
+  -h, --help               print this help and exit
+
+More:
+      --json               one JSON object per event and line (docs/cli.md)
+      --relative           paths relative to the watched path
+      --time               prefix each line with the time (ISO 8601, UTC)
+      --exclude REGEX      neither watch nor report paths matching REGEX
+                           (searched in the absolute path; repeatable)
+      --count N            exit after N events
+      --timeout SECONDS    exit after SECONDS
+      --profile            at exit, print each file's history (followed across
+                           renames) and name its shape: rsync temp file +
+                           rename, rsync --inplace, plain copy, atomic save...
+      --skeleton           at exit, print a TypeScript ProcessEvent subclass
+                           with the hooks the seen shapes need
+  -q, --quiet              no "Watching ..." line on stderr
+
+--stats, --profile and --skeleton replace the event lines; add -f or --json
+to get the events as well. Ctrl-C, SIGTERM, --count and --timeout stop
+cleanly: statistics and profile are printed, and the exit status is 0.
+Exit status 1: a path cannot be watched; 2: a command-line error.
+`;
+
+/** Parses `argv` (without node and the script). Throws {@link UsageError}. */
+export function parseArgs(argv: readonly string[]): CliOptions {
+  const options: CliOptions = {
+    paths: [], recursive: false, autoAdd: false, glob: false, eventsList: undefined, stats: false, raw: false,
+    command: undefined, verbose: false, help: false, version: false, json: false, relative: false, time: false,
+    exclude: [], count: undefined, timeout: undefined, profile: false, skeleton: false, quiet: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--') {
+      options.paths.push(...argv.slice(i + 1));
+      break;
+    }
+    if (arg === '-' || !arg.startsWith('-')) {
+      options.paths.push(arg);
+      continue;
+    }
+    if (arg.startsWith('--')) {
+      const eq = arg.indexOf('=');
+      const name = eq < 0 ? arg : arg.slice(0, eq);
+      const flag = FLAGS[name];
+      const valued = VALUED[name];
+      if (flag !== undefined) {
+        if (eq >= 0) throw new UsageError(`option ${name} takes no value`);
+        options[flag] = true;
+      } else if (valued !== undefined) {
+        let value: string;
+        if (eq >= 0) value = arg.slice(eq + 1);
+        else if (i + 1 < argv.length) value = argv[++i] as string;
+        else throw new UsageError(`option ${name} needs a value`);
+        setValue(options, valued, name, value);
+      } else {
+        throw new UsageError(`unknown option ${name}`);
+      }
+      continue;
+    }
+    // One or more short options: -ra, -e IN_CREATE, -eIN_CREATE.
+    for (let j = 1; j < arg.length; j++) {
+      const name = `-${arg[j]}`;
+      const flag = FLAGS[name];
+      const valued = VALUED[name];
+      if (flag !== undefined) {
+        options[flag] = true;
+      } else if (valued !== undefined) {
+        let value = arg.slice(j + 1);
+        if (value === '') {
+          if (i + 1 >= argv.length) throw new UsageError(`option ${name} needs a value`);
+          value = argv[++i] as string;
+        }
+        setValue(options, valued, name, value);
+        break;
+      } else {
+        throw new UsageError(`unknown option ${name}`);
+      }
+    }
+  }
+  return options;
+}
+
+function setValue(options: CliOptions, key: Valued, name: string, value: string): void {
+  switch (key) {
+    case 'eventsList':
+      options.eventsList = options.eventsList === undefined ? value : `${options.eventsList},${value}`;
+      return;
+    case 'command':
+      options.command = value;
+      return;
+    case 'exclude':
+      try {
+        options.exclude.push(new RegExp(value));
+      } catch (error) {
+        throw new UsageError(`invalid regular expression for ${name}: ${(error as Error).message}`);
+      }
+      return;
+    case 'count': {
+      const count = Number(value);
+      if (!/^\d+$/.test(value) || !Number.isSafeInteger(count) || count < 1) {
+        throw new UsageError(`${name} needs a whole number of events >= 1, not '${value}'`);
+      }
+      options.count = count;
+      return;
+    }
+    case 'timeout': {
+      const seconds = Number(value);
+      if (value.trim() === '' || !Number.isFinite(seconds) || seconds <= 0) {
+        throw new UsageError(`${name} needs a number of seconds > 0, not '${value}'`);
+      }
+      options.timeout = seconds;
+      return;
+    }
+  }
+}
+
+/** The package version, read from the package.json two levels up (lib/cli or src/cli). */
+export function packageVersion(): string {
+  const file = path.join(__dirname, '..', '..', 'package.json');
+  const pkg = JSON.parse(fs.readFileSync(file, 'utf8')) as { version?: unknown };
+  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+}
