@@ -8,6 +8,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
+import { Stats } from '../src/index.js';
+import { statsLines } from '../src/cli/format.js';
 import { repoRoot, tempDir } from './helpers/index.js';
 import { ensureLib, spawnNode, type Child } from './helpers/child.js';
 
@@ -257,6 +259,16 @@ describe('pyinotify options', () => {
       `${'IN_CLOSE_WRITE'.padEnd(26)}${'@'.repeat(45)} 2`,
       `${'IN_CREATE'.padEnd(26)}${'@'.repeat(45)} 2`,
     ]);
+  });
+
+  test("-s histogram bars use pyinotify's floating-point arithmetic (int(count * (45 / max)))", () => {
+    const stats = new Stats();
+    stats.counts.set('IN_CREATE', 39);
+    stats.counts.set('IN_OPEN', 13);
+    const [, create, open] = statsLines(stats, false);
+    // Python: int(39 * (45 / 39)) == 44 and int(13 * (45 / 39)) == 14.
+    expect(create).toBe(`${'IN_CREATE'.padEnd(26)}${'@'.repeat(44).padEnd(46)}39`);
+    expect(open).toBe(`${'IN_OPEN'.padEnd(26)}${'@'.repeat(14).padEnd(46)}13`);
   });
 
   test('-s also prints the statistics every 5 s while they change (pyinotify\'s read_freq)', async () => {

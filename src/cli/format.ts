@@ -133,7 +133,10 @@ export function statsLines(stats: Stats, colour: boolean, now = Date.now()): str
   const barWidth = p.fieldValue('@'.repeat(scale)).length + 1;
   for (const name of names) {
     const count = stats.counts.get(name) ?? 0;
-    const bar = '@'.repeat(Math.floor((count * scale) / max));
+    // pyinotify computes `int(count * (scale / max))` in floating point, which
+    // is sometimes one short (39 of 39 gives 44): the same arithmetic keeps
+    // the bars identical.
+    const bar = '@'.repeat(Math.trunc(count * (scale / max)));
     lines.push(`${p.fieldName(name).padEnd(26)}${p.fieldValue(bar).padEnd(barWidth)}${p.yellow(String(count))}`);
   }
   return lines;
