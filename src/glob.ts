@@ -11,12 +11,14 @@ function segmentPattern(segment: string): RegExp {
     if (c === '*') source += '[^/]*';
     else if (c === '?') source += '[^/]';
     else if (c === '[') {
-      const end = segment.indexOf(']', i + 2);
+      // As fnmatch: a leading '!' negates, and a ']' right after '[' or '[!' is a member.
+      const first = segment[i + 1] === '!' ? i + 2 : i + 1;
+      const end = segment.indexOf(']', first + 1);
       if (end < 0) source += '\\[';
       else {
-        let body = segment.slice(i + 1, end).replace(/\\/g, '\\\\');
-        if (body.startsWith('!')) body = `^${body.slice(1)}`;
-        source += `[${body}]`;
+        // RegExp reads a leading '^' as negation and '[]' as an empty class: escape both, and '\\'.
+        const body = segment.slice(first, end).replace(/[\\\]]/g, '\\$&').replace(/^\^/, '\\^');
+        source += `[${first === i + 2 ? '^' : ''}${body}]`;
         i = end;
       }
     } else source += c.replace(/[.+^${}()|\\]/g, '\\$&');

@@ -70,6 +70,17 @@ describe('addWatch', () => {
     expect(() => wm.addWatch(path.join(root, 'd*'), IN_CREATE)).toThrow(expect.objectContaining({ code: 'ENOENT' }) as Error);
   });
 
+  test("doGlob brackets read as fnmatch's: ']' first is a member, '!' negates, '^' is literal", () => {
+    const root = tempDir();
+    for (const name of ['^x', ']y', '!z', 'a']) fs.mkdirSync(path.join(root, name));
+    const wm = openWatchManager();
+    const names = (pattern: string): string[] => [...wm.addWatch(path.join(root, pattern), IN_CREATE, { doGlob: true }).keys()].map((p) => path.basename(p));
+    expect(names('[]!]*')).toStrictEqual(['!z', ']y']);
+    expect(names('[^]*')).toStrictEqual(['^x']);
+    expect(names('[!]^!]*')).toStrictEqual(['a']);
+    expect(names('[!a]')).toStrictEqual([]);
+  });
+
   test('re-adding a watched path keeps its wd and replaces the mask; IN_MASK_ADD adds to it', async () => {
     const root = tempDir();
     const wm = openWatchManager();
