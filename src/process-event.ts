@@ -157,9 +157,12 @@ export class Stats extends ProcessEvent {
   override toString(scale = 45): string {
     const max = Math.max(0, ...this.counts.values());
     if (max === 0) return '';
+    // pyinotify's arithmetic exactly: int(count * (scale / max)), which rounds
+    // down to one '@' less than (count * scale) / max in some cases (39 of 39 -> 44).
+    const unity = scale / max;
     return [...this.counts.keys()].sort().map((name) => {
       const count = this.counts.get(name) ?? 0;
-      const bar = '@'.repeat(Math.floor((count * scale) / max));
+      const bar = '@'.repeat(Math.trunc(count * unity));
       return `${name.padEnd(26)}${bar.padEnd(46)}${count}`;
     }).join('\n');
   }

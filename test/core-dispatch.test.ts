@@ -177,6 +177,10 @@ describe('ProcessEvent dispatch on real events', () => {
       `${'IN_ISDIR'.padEnd(26)}${'@'.repeat(11).padEnd(46)}1`,
     ]);
     expect(rows[1]).toBe('IN_DELETE                 @@@@@@@@@@@                                   1');
+    // Bar lengths use pyinotify's float arithmetic, int(count * (45 / max)): 39 of 39 is 44 '@'.
+    const odd = new Stats();
+    for (const [name, n] of [['IN_CREATE', 39], ['IN_DELETE', 13], ['IN_MODIFY', 26]] as const) odd.counts.set(name, n);
+    expect(odd.toString().split('\n').map((row) => row.slice(26).trimEnd().split(' ')[0]?.length)).toStrictEqual([44, 14, 29]);
     const dump = path.join(root, '..', `${path.basename(root)}.stats`);
     stats.dump(dump);
     try {
