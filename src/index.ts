@@ -13,3 +13,4 @@ export { ChainIfTrue, PrintAllEvents, ProcessEvent, Stats, type ChainedProcessor
 export type { PathLike } from './validate.js';
 export { CHANGE_EVENTS, watch, type EventStream, type WatchOptions } from './watch.js';
 export { WatchError, WatchManager, type AddWatchOptions, type Watch, type WatchFailure, type WatchManagerOptions } from './watch-manager.js';
+export * from './transfer/index.js';

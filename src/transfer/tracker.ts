@@ -1,0 +1,919 @@
+/**
+ * TransferTracker: turns the raw event stream of a directory tree into one
+ * "file arrived" event per file, whatever wrote it: rsync in any mode (temp
+ * file + rename, --inplace, --temp-dir, --delay-updates, --partial-dir), cp,
+ * scp/SFTP, editors' atomic saves, files moved in. Temporary names never
+ * reach the user as complete files; interrupted transfers are reported as
+ * abandoned. See docs/transfers.md for the exact rules.
+ */
+import { EventEmitter } from 'node:events';
+import * as fs from 'node:fs';
+import { debuglog } from 'node:util';
+import {
+  IN_ATTRIB, IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, IN_CREATE, IN_DELETE, IN_MODIFY, IN_MOVED_FROM, IN_MOVED_TO,
+  IN_OPEN, IN_Q_OVERFLOW,
+} from '../constants.js';
+import { invalidArgType, outOfRange } from '../errors.js';
+import type { InotifyEvent } from '../event.js';
+import { ProcessEvent, type ChainedProcessor } from '../process-event.js';
+import { validateOptions } from '../validate.js';
+import { CompletionQueue } from './completion-queue.js';
+import {
+  compileFilter, DEFAULT_TEMP_DIRS, DEFAULT_TEMP_PATTERNS, NameClassifier, type TransferFilter,
+} from './names.js';
+
+const debug = debuglog('inotify');
+
+/**
+ * The events a tracker needs from the kernel. Watch with at least this mask
+ * (recursively, with autoAdd) when you build the WatchManager yourself.
+ */
+export const TRANSFER_EVENTS = (IN_CREATE | IN_OPEN | IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE
+  | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE) >>> 0;
+
+/**
+ * How a file arrived:
+ * - `rsync`: rsync's temporary file (`.name.XXXXXX`, or `.~tmp~/name` with
+ *   --delay-updates, or a --partial-dir file) renamed to its final name;
+ * - `atomic-rename`: another temporary name (`x.tmp`, `.x.swp`, `x~`,
+ *   `sedXXXXXX`, ...), or a file still being settled, or a name the filter
+ *   does not select, renamed to this name;
+ * - `close-write`: written under its final name and closed, then left alone
+ *   for `settleTime` (cp, scp, SFTP, `>`);
+ * - `inplace`: written under its final name and touched again after being
+ *   closed (rsync --inplace re-opens it to set attributes; writers that
+ *   close and re-open), or an existing file rewritten in place (no
+ *   IN_CREATE): complete after `quietPeriod` of silence;
+ * - `moved-in`: renamed into the tree from outside it (or from a place the
+ *   tracker cannot see, such as rsync --temp-dir), alone or inside a
+ *   directory that was moved in;
+ * - `found`: already in a directory when its watch was armed (a directory
+ *   created, and filled, faster than it could be watched): how it was
+ *   written is unknown; complete after `quietPeriod` of silence.
+ */
+export type ArrivalKind = 'rsync' | 'atomic-rename' | 'close-write' | 'inplace' | 'moved-in' | 'found';
+
+/** Why a transfer was given up. */
+export type AbandonReason =
+  /** Its file (the temp, or the file being written) was deleted (rsync deletes its temp on SIGTERM/SIGINT). */
+  | 'deleted'
+  /** Its file was renamed to a name the filter does not select, or to another program's temporary name. */
+  | 'renamed'
+  /** Another file was renamed over it before it was complete. */
+  | 'replaced'
+  /** Nothing happened to it for `abandonAfter` ms (e.g. rsync was SIGKILLed and left its temp). */
+  | 'timeout'
+  /** More than `maxTransfers` were in progress: the oldest was dropped. */
+  | 'evicted';
+
+/** A transfer began: a file that will become `finalPathname` is being written at `pathname`. */
+export interface TransferStart {
+  readonly type: 'start';
+  /** Identifies the transfer in its later 'complete' or 'abandoned'. */
+  readonly id: number;
+  /** Where the data is being written (a temporary name, or the final name itself). */
+  readonly pathname: string;
+  /** Where the file is expected to end up (for rsync's temps, derived from the temp name). */
+  readonly finalPathname: string;
+  /** When the tracker saw it begin (ms since the epoch). */
+  readonly time: number;
+}
+
+/** A file arrived and is complete. */
+export interface TransferComplete {
+  readonly type: 'complete';
+  /** The id of its 'start' (a fresh id when no start was reported, e.g. for `moved-in`). */
+  readonly id: number;
+  /** The final pathname. Never a temporary name. */
+  readonly pathname: string;
+  /** How it arrived. */
+  readonly via: ArrivalKind;
+  /** The temporary (or earlier) name it was renamed from, if it was renamed into place. */
+  readonly tempPathname: string | undefined;
+  /** Its size from stat() at completion; undefined when stat failed with an error other than ENOENT. */
+  readonly size: number | undefined;
+  /** When its 'start' was reported (ms since the epoch); undefined when there was none. */
+  readonly startedAt: number | undefined;
+  /** When it was found complete (ms since the epoch). */
+  readonly time: number;
+}
+
+/** A transfer that was started will not complete. */
+export interface TransferAbandoned {
+  readonly type: 'abandoned';
+  /** The id of its 'start'. */
+  readonly id: number;
+  /** Where its data was last seen (usually the temporary name). */
+  readonly pathname: string;
+  /** Where it would have ended up. */
+  readonly finalPathname: string;
+  readonly reason: AbandonReason;
+  /** When its 'start' was reported (ms since the epoch). */
+  readonly startedAt: number;
+  /** When it was given up (ms since the epoch). */
+  readonly time: number;
+}
+
+/** Any of the three notifications. */
+export type TransferNotification = TransferStart | TransferComplete | TransferAbandoned;
+
+/** A transfer in progress, as {@link TransferTracker.inProgress} lists it. */
+export interface TransferInProgress {
+  readonly id: number;
+  /** Where its data is now; undefined while it is between a rename's two halves or moved out of sight. */
+  readonly pathname: string | undefined;
+  readonly finalPathname: string;
+  readonly state: 'writing' | 'settling' | 'quiet' | 'moved' | 'vanished';
+  readonly startedAt: number;
+}
+
+/** Events of a {@link TransferTracker}. */
+export interface TransferEvents {
+  start: [transfer: TransferStart];
+  complete: [transfer: TransferComplete];
+  abandoned: [transfer: TransferAbandoned];
+  /** The kernel queue overflowed: arrivals may have been missed (rescan if you must know). */
+  overflow: [event: InotifyEvent];
+  /** A hook failed, or (with trackTransfers) the watcher reported an error, e.g. a new directory could not be watched. */
+  error: [error: Error];
+}
+
+/** Options of {@link TransferTracker}. */
+export interface TransferTrackerOptions {
+  /**
+   * Which final files matter: a glob on the basename (`'*.raw'`), a RegExp on
+   * the pathname, a function of the pathname, or a list of globs and RegExps.
+   * Files that do not match are neither tracked nor reported. Default: all.
+   */
+  filter?: TransferFilter;
+  /**
+   * How long (ms) a file written under its final name must stay untouched
+   * after its last event before it is complete, when it was touched again
+   * after a close or rewritten in place (`inplace`), or found by a scan
+   * (`found`). Default 2000.
+   */
+  quietPeriod?: number;
+  /**
+   * How long (ms) a file must stay untouched after its writer closed it
+   * (IN_CLOSE_WRITE) before it is complete as `close-write`. A rename, a
+   * re-open or a new write within this time cancels it. Default 500.
+   */
+  settleTime?: number;
+  /** How long (ms) an unfinished transfer may see no event before it is abandoned ('timeout'). Default 600000 (10 min). */
+  abandonAfter?: number;
+  /** More temporary-name patterns (tested against the basename), added to {@link DEFAULT_TEMP_PATTERNS}. */
+  tempPatterns?: readonly RegExp[];
+  /** Use {@link DEFAULT_TEMP_PATTERNS} (default true). */
+  defaultTempPatterns?: boolean;
+  /** More holding-directory names (e.g. your rsync `--partial-dir`), added to {@link DEFAULT_TEMP_DIRS}. */
+  tempDirs?: readonly string[];
+  /** At most this many transfers are tracked at once; the oldest is abandoned ('evicted') beyond it. Default 10000. */
+  maxTransfers?: number;
+}
+
+type State = TransferInProgress['state'];
+
+/** One stream of data on its way to a final name. */
+interface Transfer {
+  readonly id: number;
+  /**
+   * Where its data may be now (keys of #byPath). Usually one path; an rsync
+   * transfer seen both by a scan and by queued events can briefly have two
+   * (`.~tmp~/x` and the `.x.XXXXXX` it was renamed from). Empty while 'moved'.
+   */
+  readonly locations: Set<string>;
+  /** The most recent location (kept when there is none left, for reports). */
+  lastPath: string;
+  /** Expected final pathname (a key of #byFinal). */
+  final: string;
+  /** Its locations are temporary names (rsync temp or held file): it never completes by closing. */
+  temp: boolean;
+  state: State;
+  readonly startedAt: number;
+  /** A 'start' was reported, so an 'abandoned' is owed if it does not complete. */
+  readonly announced: boolean;
+  /** Began with an IN_CREATE (a new file); otherwise an existing file is being rewritten in place. */
+  readonly created: boolean;
+  /** Written again after a close: completes as 'inplace' after the quiet period. */
+  reopened: boolean;
+  /** Last closed according to a scan of a new directory: completes as 'found'. */
+  found: boolean;
+  /** For 'vanished': the completion that was due when its file was missing. */
+  due: { via: ArrivalKind; tempPathname: string | undefined } | undefined;
+  /** Keys of #movedFrom that point at it. */
+  readonly movedFrom: Set<string>;
+  timer: NodeJS.Timeout | undefined;
+  timerMs: number;
+}
+
+const EMPTY_SET: ReadonlySet<Transfer> = new Set();
+/** CREATEs with no OPEN/write yet (symlinks, fifos and hard links never get one): kept this long at most. */
+const CREATED_TTL = 10_000;
+const CREATED_MAX = 4096;
+/**
+ * How long a file that is not a temp waits, once renamed away or found
+ * missing, for the events that explain it (a rename's second half, a
+ * delete): they are already queued, so they come within a batch or two.
+ */
+const MOVE_WINDOW = 1000;
+
+/**
+ * Reports each file arriving in a watched tree once, complete, under its
+ * final name. Use it as a processor (it is a {@link ProcessEvent}), or
+ * through {@link trackTransfers}, which builds the WatchManager and Notifier.
+ *
+ * Three ways to consume it:
+ * - pyinotify style: subclass and override `process_transfer_start`,
+ *   `process_transfer_complete`, `process_transfer_abandoned` (they may
+ *   return promises; a rejection is emitted as 'error'; `close()` awaits them);
+ * - events: `tracker.on('complete', (t) => ...)`, also 'start', 'abandoned',
+ *   'overflow', 'error';
+ * - `for await (const file of tracker)`: every completion, until closed.
+ *
+ * The raw `process_IN_*` hooks of a subclass still receive every event (the
+ * tracker sees each event first).
+ *
+ * @example
+ * ```ts
+ * class Incoming extends TransferTracker {
+ *   override process_transfer_complete(file: TransferComplete) {
+ *     console.log(file.via, file.pathname, file.size);
+ *   }
+ * }
+ * const wm = new WatchManager();
+ * wm.addWatch('/srv/incoming', TRANSFER_EVENTS, { rec: true, autoAdd: true });
+ * const tracker = new Incoming({ filter: '*.raw' });
+ * new Notifier(wm, tracker);
+ * ```
+ */
+export class TransferTracker extends ProcessEvent {
+  /** The effective quiet period (ms). */
+  readonly quietPeriod: number;
+  /** The effective settle time (ms). */
+  readonly settleTime: number;
+  /** The effective abandon timeout (ms). */
+  readonly abandonAfter: number;
+  /** The effective bound on transfers in progress. */
+  readonly maxTransfers: number;
+  readonly #matches: (pathname: string) => boolean;
+  readonly #names: NameClassifier;
+  readonly #emitter = new EventEmitter<TransferEvents>();
+  /** Every live transfer by id, oldest first (eviction order). */
+  readonly #transfers = new Map<number, Transfer>();
+  readonly #byPath = new Map<string, Transfer>();
+  readonly #byFinal = new Map<string, Set<Transfer>>();
+  /** Transfers whose file was renamed away, by the path it left: for the rename's IN_MOVED_TO. */
+  readonly #movedFrom = new Map<string, Transfer>();
+  /** Final names created (IN_CREATE) with nothing else seen yet. */
+  readonly #created = new Map<string, number>();
+  readonly #iterators = new Set<CompletionQueue>();
+  readonly #pending = new Set<Promise<unknown>>();
+  #outbox: TransferNotification[] = [];
+  /** How files reported by the scan that follows a directory event arrived. */
+  #scanVia: 'found' | 'moved-in' = 'found';
+  #nextId = 1;
+  #closed = false;
+  #onClose: (() => Promise<void>) | undefined;
+
+  /**
+   * @param options see {@link TransferTrackerOptions}; also passed to `my_init` (pyinotify's `**kargs`).
+   * @param pevent a processor to chain before this one's raw hooks (pyinotify's `pevent`).
+   */
+  constructor(options?: TransferTrackerOptions, pevent?: ChainedProcessor) {
+    const opts = validateOptions<TransferTrackerOptions>(options);
+    super(pevent, opts as Record<string, unknown>);
+    this.quietPeriod = duration(opts.quietPeriod, 'quietPeriod', 2000);
+    this.settleTime = duration(opts.settleTime, 'settleTime', 500);
+    this.abandonAfter = duration(opts.abandonAfter, 'abandonAfter', 600_000);
+    this.maxTransfers = duration(opts.maxTransfers, 'maxTransfers', 10_000);
+    if (this.maxTransfers < 1 || !Number.isInteger(this.maxTransfers)) throw outOfRange('options.maxTransfers', 'an integer >= 1', this.maxTransfers);
+    const extra = opts.tempPatterns ?? [];
+    if (!Array.isArray(extra) || !extra.every((p) => p instanceof RegExp)) {
+      throw invalidArgType('options.tempPatterns', 'an array of RegExp', extra);
+    }
+    const dirs = opts.tempDirs ?? [];
+    if (!Array.isArray(dirs) || !dirs.every((d) => typeof d === 'string' && d !== '' && !d.includes('/'))) {
+      throw invalidArgType('options.tempDirs', 'an array of directory names (no "/")', dirs);
+    }
+    const patterns = opts.defaultTempPatterns === false ? extra : [...DEFAULT_TEMP_PATTERNS, ...extra];
+    this.#names = new NameClassifier(patterns, [...DEFAULT_TEMP_DIRS, ...dirs]);
+    this.#matches = compileFilter(opts.filter) ?? (() => true);
+  }
+
+  // ---- hooks (pyinotify style) ------------------------------------------------
+
+  /** A transfer began. Override in a subclass; the default does nothing. */
+  process_transfer_start(_transfer: TransferStart): unknown {
+    return undefined;
+  }
+
+  /** A file arrived, complete. Override in a subclass; the default does nothing. */
+  process_transfer_complete(_transfer: TransferComplete): unknown {
+    return undefined;
+  }
+
+  /** A started transfer will not complete. Override in a subclass; the default does nothing. */
+  process_transfer_abandoned(_transfer: TransferAbandoned): unknown {
+    return undefined;
+  }
+
+  // ---- EventEmitter surface ------------------------------------------------------
+
+  /** Adds a listener for 'start', 'complete', 'abandoned', 'overflow' or 'error'. */
+  on<K extends keyof TransferEvents>(event: K, listener: (...args: TransferEvents[K]) => void): this {
+    this.#emitter.on(event, listener as never);
+    return this;
+  }
+
+  /** Adds a one-time listener. */
+  once<K extends keyof TransferEvents>(event: K, listener: (...args: TransferEvents[K]) => void): this {
+    this.#emitter.once(event, listener as never);
+    return this;
+  }
+
+  /** Removes a listener. */
+  off<K extends keyof TransferEvents>(event: K, listener: (...args: TransferEvents[K]) => void): this {
+    this.#emitter.off(event, listener as never);
+    return this;
+  }
+
+  /** Same as {@link TransferTracker.on}. */
+  addListener<K extends keyof TransferEvents>(event: K, listener: (...args: TransferEvents[K]) => void): this {
+    return this.on(event, listener);
+  }
+
+  /** Same as {@link TransferTracker.off}. */
+  removeListener<K extends keyof TransferEvents>(event: K, listener: (...args: TransferEvents[K]) => void): this {
+    return this.off(event, listener);
+  }
+
+  /** The number of listeners for `event`. */
+  listenerCount(event: keyof TransferEvents): number {
+    return this.#emitter.listenerCount(event);
+  }
+
+  /** Every completion from now on, until the tracker is closed; an 'error' rejects the iteration. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<TransferComplete> {
+    const queue = new CompletionQueue(() => this.#iterators.delete(queue));
+    if (this.#closed) queue.end();
+    else this.#iterators.add(queue);
+    return queue;
+  }
+
+  // ---- lifetime -------------------------------------------------------------------
+
+  /** True once closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The transfers in progress (a snapshot, oldest first). */
+  inProgress(): TransferInProgress[] {
+    return [...this.#transfers.values()].map((t) => ({
+      id: t.id, pathname: t.locations.size > 0 ? t.lastPath : undefined, finalPathname: t.final, state: t.state,
+      startedAt: t.startedAt,
+    }));
+  }
+
+  /**
+   * Stops tracking: timers are cleared, transfers in progress are forgotten
+   * without events, iterations end. With {@link trackTransfers}, also stops
+   * watching. Resolves once every pending asynchronous hook has settled.
+   * Idempotent.
+   */
+  async close(): Promise<void> {
+    this.#shutdown();
+    const onClose = this.#onClose;
+    this.#onClose = undefined;
+    if (onClose !== undefined) await onClose();
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+  }
+
+  /** `await using tracker = trackTransfers(dir)`: closes on scope exit. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** @internal Used by trackTransfers: what close() must also do, and where watcher errors go. */
+  _own(onClose: () => Promise<void>): { fail: (error: Error) => void; shutdown: () => void } {
+    this.#onClose = onClose;
+    return { fail: (error) => this.#fail(error), shutdown: () => this.#shutdown() };
+  }
+
+  #shutdown(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const t of this.#transfers.values()) clearTimeout(t.timer);
+    this.#transfers.clear();
+    this.#byPath.clear();
+    this.#byFinal.clear();
+    this.#movedFrom.clear();
+    this.#created.clear();
+    this.#outbox = [];
+    for (const queue of this.#iterators) queue.end();
+    this.#iterators.clear();
+  }
+
+  // ---- the event stream ---------------------------------------------------------------
+
+  /**
+   * Takes one event (the Notifier calls this), then runs the chained
+   * processor and the raw `process_IN_*` hooks as {@link ProcessEvent} does.
+   * Feed events in kernel order; `notifier.on('event', (e) => tracker.dispatch(e))` works too.
+   */
+  override dispatch(event: InotifyEvent): unknown {
+    if (!this.#closed) {
+      try {
+        this.#handle(event);
+      } finally {
+        this.#flush();
+      }
+    }
+    return super.dispatch(event);
+  }
+
+  #handle(event: InotifyEvent): void {
+    const mask = event.mask;
+    if (mask & IN_Q_OVERFLOW) {
+      this.#emitter.emit('overflow', event);
+      return;
+    }
+    if (event.name === '') return; // the watched path itself (its *_SELF events, IN_IGNORED)
+    if (event.dir) {
+      this.#directory(event);
+      return;
+    }
+    const path = event.pathname;
+    if (mask & IN_CREATE) this.#create(path, event.synthetic);
+    else if (mask & IN_OPEN) this.#open(path);
+    else if (mask & IN_MODIFY) this.#modify(path);
+    else if (mask & IN_CLOSE_WRITE) this.#closeWrite(path, event.synthetic);
+    else if (mask & (IN_ATTRIB | IN_CLOSE_NOWRITE)) this.#touch(path);
+    else if (mask & IN_MOVED_FROM) this.#movedAway(path);
+    else if (mask & IN_MOVED_TO) this.#movedIn(path, event.srcPathname);
+    else if (mask & IN_DELETE) this.#deleted(path);
+  }
+
+  #directory(event: InotifyEvent): void {
+    const mask = event.mask;
+    // The scan's synthetic events follow the real directory event that caused them (nested directories included).
+    if (mask & IN_CREATE) {
+      if (!event.synthetic) this.#scanVia = 'found';
+    } else if (mask & IN_MOVED_TO) {
+      this.#scanVia = 'moved-in';
+      if (event.srcPathname !== undefined) this.#repath(event.srcPathname, event.pathname);
+    } else if (mask & IN_DELETE) {
+      const prefix = `${event.pathname}/`;
+      for (const [path, t] of [...this.#byPath]) {
+        if (path.startsWith(prefix)) this.#lose(t, path, 'deleted');
+      }
+    }
+  }
+
+  #create(path: string, synthetic: boolean): void {
+    const cls = this.#names.classify(path);
+    if (cls.kind === 'temp') return;
+    if (cls.kind === 'final') {
+      if (!this.#matches(path)) return;
+      const there = this.#byPath.get(path);
+      if (there?.state === 'vanished') this.#abandon(there, 'replaced'); // a new file at the name it was last seen at
+      else if (there !== undefined) return;
+      this.#remember(path);
+      return;
+    }
+    if (!this.#matches(cls.final)) return;
+    const t = this.#byPath.get(path) ?? this.#rsyncTransferFor(cls.final, false) ?? this.#start(path, cls.final, true, synthetic, true);
+    this.#locate(t, path);
+    if (t.state === 'moved') t.state = 'writing';
+    this.#activity(t);
+  }
+
+  #open(path: string): void {
+    const t = this.#byPath.get(path);
+    if (t === undefined) {
+      // OPEN right after CREATE: a regular file being written (a symlink or fifo gets no OPEN).
+      if (this.#created.delete(path)) this.#activity(this.#start(path, path, false, false, true));
+      return;
+    }
+    if (t.state === 'settling') {
+      // Re-opened after its close (rsync --inplace does so to set attributes): wait for quiet.
+      t.reopened = true;
+      t.state = 'quiet';
+    }
+    this.#activity(t);
+  }
+
+  #modify(path: string): void {
+    const t = this.#byPath.get(path) ?? this.#begin(path, false);
+    if (t === undefined) return;
+    if (!t.temp && t.state !== 'vanished') {
+      // A second write session (a scan's synthetic close is no close: the writer may have been at work all along).
+      if ((t.state === 'settling' || t.state === 'quiet') && !t.found) t.reopened = true;
+      t.state = 'writing';
+      t.found = false;
+    }
+    this.#activity(t);
+  }
+
+  #closeWrite(path: string, synthetic: boolean): void {
+    if (synthetic && this.#scanVia === 'moved-in' && !this.#byPath.has(path)) {
+      // A regular file inside a directory that was moved in: it arrived whole with it.
+      this.#created.delete(path);
+      if (this.#names.classify(path).kind === 'final' && this.#matches(path)) this.#complete(undefined, path, 'moved-in', undefined);
+      return;
+    }
+    const t = this.#byPath.get(path) ?? this.#begin(path, synthetic);
+    if (t === undefined) return;
+    if (!t.temp && t.state !== 'vanished') {
+      t.found = synthetic;
+      // A new file closed once settles quickly; a rewrite of an existing file, a
+      // re-opened one or one found by a scan waits for the quiet period.
+      t.state = t.reopened || t.found || !t.created ? 'quiet' : 'settling';
+    }
+    this.#activity(t);
+  }
+
+  #touch(path: string): void {
+    const t = this.#byPath.get(path);
+    if (t !== undefined) this.#activity(t);
+  }
+
+  #movedAway(path: string): void {
+    this.#created.delete(path);
+    const t = this.#byPath.get(path);
+    if (t === undefined) return;
+    this.#unlocate(t, path);
+    this.#movedFrom.set(path, t);
+    t.movedFrom.add(path);
+    if (t.locations.size === 0) t.state = 'moved';
+    this.#activity(t);
+  }
+
+  #movedIn(path: string, source: string | undefined): void {
+    let from = source === undefined ? undefined : this.#movedFrom.get(source);
+    if (from !== undefined) {
+      this.#movedFrom.delete(source as string);
+      from.movedFrom.delete(source as string);
+    }
+    const cls = this.#names.classify(path);
+    if (cls.kind === 'temp' || !this.#matches(cls.kind === 'final' ? path : cls.final)) {
+      // Renamed to another program's temporary name (x -> x~), or to a name
+      // that does not matter: the data is out of sight.
+      if (from !== undefined && from.locations.size === 0) this.#abandon(from, 'renamed');
+      return;
+    }
+    if (cls.kind !== 'final') {
+      // Into a temporary name (rsync --delay-updates: `.x.XXXXXX` -> `.~tmp~/x`): still on its way.
+      const t = from ?? this.#byPath.get(path) ?? this.#rsyncTransferFor(cls.final, false)
+        ?? this.#start(path, cls.final, true, false, true);
+      this.#locate(t, path);
+      this.#setFinal(t, cls.final);
+      t.temp = true;
+      t.state = 'writing';
+      this.#activity(t);
+      return;
+    }
+
+    this.#created.delete(path);
+    const sourceClass = source === undefined ? undefined : this.#names.classify(source);
+    const fromRsync = sourceClass !== undefined && this.#names.isRsyncSourceOf(sourceClass, path);
+    // The rename of an rsync temp we lost track of (seen under another of its
+    // names), or, for a rename from outside the tree, the rsync transfer of
+    // this name whose data went out of sight (`.~tmp~` not watched in time).
+    if (from === undefined && fromRsync) from = this.#rsyncTransferFor(path, false);
+    if (from === undefined && source === undefined) from = this.#rsyncTransferFor(path, true);
+
+    // A transfer at this very name (a file being written there, or one
+    // followed after it vanished): the rename replaces its data. When the
+    // rename's source is untracked, the name's transfer is the one that
+    // completes (start -> complete by id); otherwise it is 'replaced'.
+    let there = this.#byPath.get(path);
+    if (there !== undefined && from !== undefined && there !== from) {
+      this.#abandon(there, 'replaced');
+      there = undefined;
+    }
+
+    if (from !== undefined) {
+      const via = from.due?.via ?? (fromRsync || source === undefined ? 'rsync' : 'atomic-rename');
+      this.#complete(from, path, via, from.due?.tempPathname ?? source ?? from.lastPath);
+    } else if (sourceClass !== undefined) {
+      if (sourceClass.kind !== 'final') {
+        this.#complete(there, path, fromRsync ? 'rsync' : 'atomic-rename', source);
+      } else if (!this.#matches(source as string)) {
+        this.#complete(there, path, 'atomic-rename', source); // renamed into the set of files that matter
+      } else {
+        // A rename between two names that matter, of a file already complete (or there before): not an arrival.
+        if (there !== undefined) this.#abandon(there, 'replaced');
+        debug('transfer: %s renamed to %s: a rename, not an arrival', source, path);
+      }
+    } else {
+      this.#complete(there, path, 'moved-in', undefined); // from outside the tree (or rsync --temp-dir)
+    }
+  }
+
+  #deleted(path: string): void {
+    this.#created.delete(path);
+    const t = this.#byPath.get(path);
+    if (t !== undefined) this.#lose(t, path, 'deleted');
+  }
+
+  // ---- transfers --------------------------------------------------------------------------
+
+  /**
+   * A write to a name with no transfer: start one when the name can hold a
+   * file that matters and the file is there (a descriptor still open on a
+   * deleted file keeps reporting writes and closes under its old name).
+   */
+  #begin(path: string, found: boolean): Transfer | undefined {
+    const cls = this.#names.classify(path);
+    if (cls.kind === 'temp') return undefined;
+    const final = cls.kind === 'final' ? path : cls.final;
+    if (!this.#matches(final)) return undefined;
+    const created = this.#created.delete(path);
+    if (!created && !fs.existsSync(path)) return undefined;
+    if (cls.kind === 'final') return this.#start(path, path, false, found, created);
+    const t = this.#rsyncTransferFor(final, false) ?? this.#start(path, final, true, found, true);
+    this.#locate(t, path);
+    return t;
+  }
+
+  #start(path: string, final: string, temp: boolean, found: boolean, created: boolean): Transfer {
+    const now = Date.now();
+    const t = this.#newTransfer(path, final, temp, true, created, now);
+    t.found = found;
+    this.#outbox.push({ type: 'start', id: t.id, pathname: path, finalPathname: final, time: now });
+    return t;
+  }
+
+  #newTransfer(path: string, final: string, temp: boolean, announced: boolean, created: boolean, now: number): Transfer {
+    const t: Transfer = {
+      id: this.#nextId++, locations: new Set(), lastPath: path, final, temp, state: 'writing', startedAt: now,
+      announced, created, reopened: false, found: false, due: undefined, movedFrom: new Set(), timer: undefined, timerMs: -1,
+    };
+    this.#transfers.set(t.id, t);
+    this.#index(t);
+    this.#locate(t, path);
+    if (this.#transfers.size > this.maxTransfers) {
+      const oldest = this.#transfers.values().next().value;
+      if (oldest !== undefined && oldest !== t) this.#abandon(oldest, 'evicted');
+    }
+    return t;
+  }
+
+  /**
+   * The rsync transfer (temp or held file) on its way to `final`, if any:
+   * at most one is tracked per final name, so the names one transfer goes
+   * through (`.x.XXXXXX`, `.~tmp~/x`, a --partial-dir file), in whatever
+   * order a scan and the queued events reveal them, stay one transfer.
+   * With `lost`, only one whose data is out of sight.
+   */
+  #rsyncTransferFor(final: string, lost: boolean): Transfer | undefined {
+    let best: Transfer | undefined;
+    for (const t of this.#byFinal.get(final) ?? EMPTY_SET) {
+      if (!t.temp) continue;
+      if (t.state === 'moved') return t;
+      if (!lost) best ??= t;
+    }
+    return best;
+  }
+
+  #locate(t: Transfer, path: string): void {
+    const other = this.#byPath.get(path);
+    if (other !== undefined && other !== t) this.#lose(other, path, 'replaced');
+    t.locations.add(path);
+    t.lastPath = path;
+    this.#byPath.set(path, t);
+  }
+
+  #unlocate(t: Transfer, path: string): void {
+    if (!t.locations.delete(path)) return;
+    if (this.#byPath.get(path) === t) this.#byPath.delete(path);
+    if (t.lastPath === path) for (const other of t.locations) t.lastPath = other; // the most recent left
+  }
+
+  /** One of its names is gone: when it was the last, the transfer is abandoned. */
+  #lose(t: Transfer, path: string, reason: AbandonReason): void {
+    this.#unlocate(t, path);
+    if (t.locations.size === 0 && t.state !== 'moved') {
+      t.lastPath = path;
+      this.#abandon(t, reason);
+    } else {
+      this.#activity(t);
+    }
+  }
+
+  #index(t: Transfer): void {
+    let set = this.#byFinal.get(t.final);
+    if (set === undefined) this.#byFinal.set(t.final, (set = new Set()));
+    set.add(t);
+  }
+
+  #unindex(t: Transfer): void {
+    const set = this.#byFinal.get(t.final);
+    set?.delete(t);
+    if (set?.size === 0) this.#byFinal.delete(t.final);
+  }
+
+  #setFinal(t: Transfer, final: string): void {
+    if (t.final === final) return;
+    this.#unindex(t);
+    t.final = final;
+    this.#index(t);
+  }
+
+  #end(t: Transfer): void {
+    clearTimeout(t.timer);
+    t.timer = undefined;
+    for (const path of t.locations) {
+      if (this.#byPath.get(path) === t) this.#byPath.delete(path);
+    }
+    t.locations.clear();
+    for (const path of t.movedFrom) {
+      if (this.#movedFrom.get(path) === t) this.#movedFrom.delete(path);
+    }
+    t.movedFrom.clear();
+    this.#transfers.delete(t.id);
+    this.#unindex(t);
+  }
+
+  #complete(t: Transfer | undefined, path: string, via: ArrivalKind, tempPathname: string | undefined): void {
+    let size: number | undefined;
+    try {
+      const stat = fs.statSync(path, { throwIfNoEntry: false });
+      if (stat === undefined || !stat.isFile()) {
+        this.#vanished(t, path, via, tempPathname);
+        return;
+      }
+      size = stat.size;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOTDIR') {
+        this.#vanished(t, path, via, tempPathname);
+        return;
+      }
+      debug('transfer: stat %s failed: %s', path, code);
+    }
+    const id = t?.id ?? this.#nextId++;
+    const startedAt = t?.announced === true ? t.startedAt : undefined;
+    if (t !== undefined) this.#end(t);
+    this.#outbox.push({ type: 'complete', id, pathname: path, via, tempPathname, size, startedAt, time: Date.now() });
+  }
+
+  /**
+   * The file was gone (or not a regular file) when it was due: keep following
+   * it at its name. The events that explain it are already queued: a rename
+   * completes it at the new name, a delete abandons it.
+   */
+  #vanished(t: Transfer | undefined, path: string, via: ArrivalKind, tempPathname: string | undefined): void {
+    debug('transfer: %s was complete but is gone; following it', path);
+    const target = t ?? this.#newTransfer(path, path, false, false, false, Date.now());
+    for (const old of [...target.locations]) this.#unlocate(target, old);
+    this.#locate(target, path);
+    this.#setFinal(target, path);
+    target.temp = false;
+    target.state = 'vanished';
+    target.due = { via, tempPathname };
+    this.#activity(target);
+  }
+
+  #abandon(t: Transfer, reason: AbandonReason): void {
+    const pathname = t.lastPath;
+    this.#end(t);
+    if (!t.announced) return;
+    this.#outbox.push({
+      type: 'abandoned', id: t.id, pathname, finalPathname: t.final, reason, startedAt: t.startedAt, time: Date.now(),
+    });
+  }
+
+  /** A watched directory was renamed inside the tree: transfers below it move with it. */
+  #repath(from: string, to: string): void {
+    const prefix = `${from}/`;
+    const rewrite = (p: string): string => (p.startsWith(prefix) ? to + p.slice(from.length) : p);
+    for (const t of this.#transfers.values()) {
+      const last = rewrite(t.lastPath);
+      for (const path of [...t.locations]) {
+        if (!path.startsWith(prefix)) continue;
+        this.#unlocate(t, path);
+        this.#locate(t, rewrite(path));
+      }
+      t.lastPath = last;
+      this.#setFinal(t, rewrite(t.final));
+      for (const path of [...t.movedFrom]) {
+        if (!path.startsWith(prefix)) continue;
+        t.movedFrom.delete(path);
+        this.#movedFrom.delete(path);
+        t.movedFrom.add(rewrite(path));
+        this.#movedFrom.set(rewrite(path), t);
+      }
+    }
+    for (const [path, time] of [...this.#created]) {
+      if (path.startsWith(prefix)) {
+        this.#created.delete(path);
+        this.#created.set(rewrite(path), time);
+      }
+    }
+  }
+
+  #remember(path: string): void {
+    const now = Date.now();
+    this.#created.delete(path);
+    this.#created.set(path, now);
+    for (const [old, time] of this.#created) {
+      if (this.#created.size <= CREATED_MAX && now - time < CREATED_TTL) break; // insertion order: the rest are newer
+      this.#created.delete(old);
+    }
+  }
+
+  // ---- timers ----------------------------------------------------------------------------
+
+  /** Something happened to `t`: (re)start the timer its state calls for. */
+  #activity(t: Transfer): void {
+    const ms = t.state === 'settling' ? this.settleTime
+      : t.state === 'quiet' ? this.quietPeriod
+      : t.state === 'vanished' || (t.state === 'moved' && !t.temp) ? Math.max(this.settleTime, MOVE_WINDOW)
+      : this.abandonAfter;
+    if (t.timer !== undefined && t.timerMs === ms) {
+      t.timer.refresh();
+      return;
+    }
+    clearTimeout(t.timer);
+    t.timerMs = ms;
+    t.timer = setTimeout(() => this.#expired(t), ms);
+    // The watcher keeps the process alive while it is open; a pending transfer alone does not.
+    t.timer.unref();
+  }
+
+  #expired(t: Transfer): void {
+    if (this.#closed || this.#transfers.get(t.id) !== t) return;
+    t.timer = undefined;
+    try {
+      if (t.state === 'settling') this.#complete(t, t.lastPath, 'close-write', undefined);
+      else if (t.state === 'quiet') this.#complete(t, t.lastPath, t.found && !t.reopened ? 'found' : 'inplace', undefined);
+      else this.#abandon(t, t.state === 'moved' && !t.temp ? 'renamed' : 'timeout');
+    } finally {
+      this.#flush();
+    }
+  }
+
+  // ---- delivery ----------------------------------------------------------------------------
+
+  /** Delivers what the last step decided, after the state is consistent again. */
+  #flush(): void {
+    if (this.#outbox.length === 0) return;
+    const outbox = this.#outbox;
+    this.#outbox = [];
+    let failed = false;
+    let failure: unknown;
+    for (const notification of outbox) {
+      try {
+        this.#deliver(notification);
+      } catch (error) {
+        if (!failed) failure = error;
+        failed = true;
+      }
+    }
+    // A throwing listener surfaces as it would from any EventEmitter, once every notification was delivered.
+    if (failed) throw failure;
+  }
+
+  #deliver(n: TransferNotification): void {
+    let result: unknown;
+    try {
+      if (n.type === 'start') result = this.process_transfer_start(n);
+      else if (n.type === 'complete') result = this.process_transfer_complete(n);
+      else result = this.process_transfer_abandoned(n);
+    } catch (error) {
+      this.#fail(error);
+    }
+    if (isPromiseLike(result)) this.#track(Promise.resolve(result));
+    if (n.type === 'complete') for (const queue of this.#iterators) queue.push(n);
+    if (n.type === 'start') this.#emitter.emit('start', n);
+    else if (n.type === 'complete') this.#emitter.emit('complete', n);
+    else this.#emitter.emit('abandoned', n);
+  }
+
+  #track(promise: Promise<unknown>): void {
+    const settled: Promise<void> = promise.then(() => undefined, (error: unknown) => this.#fail(error))
+      .finally(() => this.#pending.delete(settled));
+    this.#pending.add(settled);
+  }
+
+  #fail(reason: unknown): void {
+    const error = reason instanceof Error ? reason : new Error(String(reason));
+    const iterating = this.#iterators.size > 0;
+    for (const queue of [...this.#iterators]) queue.fail(error);
+    // With no listener, emit() throws, as an EventEmitter does; an iteration counts as a listener.
+    if (this.#emitter.listenerCount('error') > 0 || !iterating) this.#emitter.emit('error', error);
+  }
+}
+
+function duration(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number') throw invalidArgType(`options.${name}`, 'of type number', value);
+  if (!Number.isFinite(value) || value < 0 || value > 0x7fffffff) throw outOfRange(`options.${name}`, '>= 0 and <= 2147483647', value);
+  return value;
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
