@@ -16,6 +16,10 @@ namespace {
 // few calls into JS; small enough to be cheap per instance.
 constexpr size_t kBufferSize = 256 * 1024;
 
+// Full buffers handed to JS per readable wake-up before yielding to the loop:
+// 1 MiB, more than a full default queue (16384 records of up to 48 bytes).
+constexpr int kMaxBatchesPerWakeup = 4;
+
 const char* InitHint(int errnum) {
   if (errnum == EMFILE) {
     return "too many inotify instances: raise fs.inotify.max_user_instances, "
@@ -238,8 +242,12 @@ void Watcher::OnReadable(uv_poll_t* handle, int status, int /*events*/) {
 
 void Watcher::Drain() {
   // Read until the kernel queue is empty; hand JS a batch whenever the
-  // buffer cannot take one more record, and once at the end.
-  while (fd_ >= 0) {
+  // buffer cannot take one more record, and once at the end. At most
+  // kMaxBatchesPerWakeup full buffers, then back to the loop: the poll is
+  // level-triggered, so the rest is read on the next turn. Unbounded, a
+  // producer that refills the queue while JS handles each batch kept this
+  // loop going forever, and no timer or other I/O callback ever ran again.
+  for (int batches = 0; batches < kMaxBatchesPerWakeup && fd_ >= 0; batches++) {
     int errnum = 0;
     size_t length = ReadAvailable(fd_, bytes_, capacity_, 0, &errnum);
     bool full = capacity_ - length < kMinReadSpace;
