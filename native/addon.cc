@@ -3,9 +3,11 @@
 #include <napi.h>
 #include <sys/inotify.h>
 
+#include <string>
 #include <vector>
 
 #include "addon-data.h"
+#include "inotify.h"
 #include "watcher.h"
 
 namespace inotify_native {
@@ -56,6 +58,19 @@ Napi::Object Constants(Napi::Env env) {
   return constants;
 }
 
+// isOpenForWrite(path: string | Buffer): 1 | 0 | -errno (see inotify.h).
+Napi::Value IsOpenForWriteJs(const Napi::CallbackInfo& info) {
+  Napi::Value path = info[0];
+  std::string bytes;
+  if (path.IsBuffer()) {
+    auto buffer = path.As<Napi::Buffer<char>>();
+    bytes.assign(buffer.Data(), buffer.Length());
+  } else {
+    bytes = path.As<Napi::String>().Utf8Value();
+  }
+  return Napi::Number::New(info.Env(), IsOpenForWrite(bytes.c_str()));
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -65,6 +80,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->AddCleanupHook(env);
 
   exports.Set("Inotify", Watcher::DefineClass(env));
+  exports.Set("isOpenForWrite", Napi::Function::New<IsOpenForWriteJs>(env, "isOpenForWrite"));
   exports.Set("constants", Constants(env));
   return exports;
 }

@@ -2,6 +2,8 @@
 
 #include <cerrno>
 #include <climits>
+#include <csignal>
+#include <fcntl.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
@@ -25,6 +27,24 @@ int RemoveWatch(int fd, int wd) {
 
 void CloseInstance(int fd) {
   close(fd);
+}
+
+int IsOpenForWrite(const char* path) {
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  // A writer opening the file while the lease is held makes the kernel
+  // signal the holder, with SIGIO by default, which would end the process.
+  // SIGURG is ignored unless someone handles it.
+  int result = fcntl(fd, F_SETSIG, SIGURG) < 0 ? -errno : 0;
+  if (result == 0) {
+    if (fcntl(fd, F_SETLEASE, F_RDLCK) == 0) {
+      fcntl(fd, F_SETLEASE, F_UNLCK);
+    } else {
+      result = errno == EAGAIN ? 1 : -errno;
+    }
+  }
+  close(fd);
+  return result;
 }
 
 size_t ReadAvailable(int fd, uint8_t* buf, size_t capacity, size_t used, int* error) {

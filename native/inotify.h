@@ -26,6 +26,13 @@ void CloseInstance(int fd);
 // EAGAIN/EINTR if reading failed (0 otherwise).
 size_t ReadAvailable(int fd, uint8_t* buf, size_t capacity, size_t used, int* error);
 
+// Whether a regular file is open for writing by any process right now:
+// 1 yes, 0 no, -errno when it cannot be told (not the owner and not root,
+// leases disabled, a filesystem without leases, the file gone). Asks the
+// kernel to grant a read lease, which it refuses (EAGAIN) exactly while a
+// writer holds the file open; a granted lease is released at once.
+int IsOpenForWrite(const char* path);
+
 // Room for one record with the longest name: one read(2) never fails with
 // EINVAL for lack of space when at least this much is free.
 extern const size_t kMinReadSpace;

@@ -14,3 +14,4 @@ export type { PathLike } from './validate.js';
 export { CHANGE_EVENTS, watch, type EventStream, type WatchOptions } from './watch.js';
 export { WatchError, WatchManager, type AddWatchOptions, type Watch, type WatchFailure, type WatchManagerOptions } from './watch-manager.js';
 export * from './transfer/index.js';
+export { isOpenForWrite } from './writers.js';

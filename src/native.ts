@@ -61,4 +61,6 @@ export interface NativeConstants {
 export interface NativeBinding {
   readonly Inotify: NativeInotifyConstructor;
   readonly constants: NativeConstants;
+  /** 1 when a process has the regular file open for writing, 0 when none has, -errno when it cannot be told. */
+  isOpenForWrite(path: string | Buffer): number;
 }

@@ -14,6 +14,7 @@ import {
 import type { RawRecord } from './decode.js';
 import type { CodedError } from './errors.js';
 import { InotifyEvent, joinPath } from './event.js';
+import { EchoFilter } from './echo-filter.js';
 import { MoveTracker } from './move-tracker.js';
 import { ProcessEvent } from './process-event.js';
 import { validateOptions } from './validate.js';
@@ -96,6 +97,7 @@ export class Notifier extends EventEmitter<NotifierEvents> {
   readonly #moveTimeout: number;
   readonly #rescan: boolean;
   readonly #moves = new MoveTracker();
+  readonly #echoes = new EchoFilter();
   readonly #pending = new Set<Promise<unknown>>();
   readonly #iterators = new Set<EventQueue>();
   readonly #closeWaiters: Array<() => void> = [];
@@ -242,6 +244,7 @@ export class Notifier extends EventEmitter<NotifierEvents> {
         this.#index = 0;
         this.#seen = undefined;
         this.#moves.expire();
+        this.#echoes.expire();
       }
       finished = true;
     } finally {
@@ -269,6 +272,7 @@ export class Notifier extends EventEmitter<NotifierEvents> {
     const mask = record.mask;
     const pathname = joinPath(watch.path, record.name);
     if (this.#rescan) wm._noteRecord(record);
+    if (this.#echoes.isEcho(record)) return; // already reported by a scan, as synthetic
     if (mask & IN_IGNORED) {
       this.#offer(watch, new InotifyEvent(watch.wd, mask, '', watch.path, watch.path, false));
       wm._forget(watch.wd);
@@ -301,6 +305,7 @@ export class Notifier extends EventEmitter<NotifierEvents> {
 
   #offerSynthetic(synthetic: readonly SyntheticEntry[]): void {
     for (const entry of synthetic) {
+      if (entry.mask & IN_CREATE) this.#echoes.expect(entry.watch.wd, entry.name);
       const entryPath = joinPath(entry.watch.path, entry.name);
       const dir = (entry.mask & IN_ISDIR) !== 0 || ((entry.mask & (IN_DELETE_SELF | IN_MOVE_SELF)) !== 0 && entry.watch.dir);
       this.#offer(entry.watch, new InotifyEvent(

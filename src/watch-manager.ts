@@ -18,6 +18,7 @@ import { toExcludePredicate, type ExcludeFilterLike, type ExcludePredicate } fro
 import { expandGlob } from './glob.js';
 import { Inotify } from './inotify.js';
 import { limits, type InotifyLimits } from './limits.js';
+import { isOpenForWrite } from './writers.js';
 import { validateMask, validateOptions, validatePath, validateWd, type PathLike } from './validate.js';
 
 /** Options of {@link WatchManager.addWatch}. */
@@ -472,6 +473,14 @@ export class WatchManager {
         replaced.add(watch.path);
       }
     }
+    // Files still being written get their real IN_CLOSE_WRITE from the kernel.
+    const writing = new Map<WatchRecord, Set<string>>();
+    for (const [watch, listing] of listings) {
+      const known = entries.get(watch.wd);
+      writing.set(watch, this.#filesBeingWritten(watch, listing.filter((entry) => known?.has(entry.name) !== true), noise));
+    }
+    this.#drain(noise);
+    noise.clear();
     // Pass 3: the difference between what was known and what is there.
     for (const [watch, listing] of [...listings].sort(([a], [b]) => byPath(a, b))) {
       if (!this.#byWd.has(watch.wd)) continue;
@@ -494,7 +503,8 @@ export class WatchManager {
         out.push({ watch, name: entry.name, nameBytes: entry.bytes, mask: isDir ? (IN_CREATE | IN_ISDIR) >>> 0 : IN_CREATE });
         if (isDir) {
           if (watch.autoAdd) this.#armAndScan(watch, path, childBytes(watch, entry.name, entry.bytes), out, errors);
-        } else if (entry.dirent.isFile()) {
+        } else if (entry.dirent.isFile() && writing.get(watch)?.has(entry.name) !== true
+          && !((queued.get(noiseKey(watch.wd, entry.name)) ?? 0) & IN_CLOSE_WRITE)) {
           out.push({ watch, name: entry.name, nameBytes: entry.bytes, mask: IN_CLOSE_WRITE });
         }
       }
@@ -633,6 +643,7 @@ export class WatchManager {
       return; // removed again already: its IN_DELETE_SELF / IN_IGNORED are on their way
     }
     this.#remember(watch, entries);
+    const writing = this.#filesBeingWritten(watch, entries, noise);
     const after = this.#drain(noise);
     // What the kernel itself reports for this new watch: those entries are not synthesized.
     const reported = new Map<string, number>();
@@ -651,9 +662,9 @@ export class WatchManager {
       out.push({ watch, name: entry.name, nameBytes: entry.bytes, mask: isDir ? (IN_CREATE | IN_ISDIR) >>> 0 : IN_CREATE });
       if (isDir) {
         this.#armAndScan(watch, childPath, childBytes(watch, entry.name, entry.bytes), out, errors);
-      } else if (entry.dirent.isFile() && !(seen & (IN_MODIFY | IN_CLOSE_WRITE))) {
-        // Written before the watch existed (or still being written: then its
-        // real IN_CLOSE_WRITE follows too). See docs/ARCHITECTURE.md.
+      } else if (entry.dirent.isFile() && !(seen & (IN_MODIFY | IN_CLOSE_WRITE)) && !writing.has(entry.name)) {
+        // Written and closed before the watch existed. A file still open for
+        // writing gets its real IN_CLOSE_WRITE from the kernel instead.
         out.push({ watch, name: entry.name, nameBytes: entry.bytes, mask: IN_CLOSE_WRITE });
       }
     }
@@ -700,6 +711,23 @@ export class WatchManager {
     if (visited.has(id)) return false; // a symlink loop, or a directory reached twice
     visited.add(id);
     return true;
+  }
+
+  // The regular files of a fresh listing that a process still has open for
+  // writing. Probed between the readdir and the drain after it: the kernel
+  // queues IN_CLOSE_WRITE before it drops the writer count, so a file that
+  // is not open here either had its close drained already or closed before
+  // the watch existed. The probe's own open/close are recorded as noise.
+  #filesBeingWritten(watch: WatchRecord, entries: readonly DirEntry[], noise: Set<string>): Set<string> {
+    const writing = new Set<string>();
+    if (!(watch.mask & IN_CLOSE_WRITE)) return writing; // no synthetic close would be delivered
+    for (const entry of entries) {
+      if (!entry.dirent.isFile()) continue;
+      noise.add(fileNoiseKey(watch.wd, entry.name));
+      const path = childBytes(watch, entry.name, entry.bytes) ?? joinPath(watch.path, entry.name);
+      if (isOpenForWrite(path) === true) writing.add(entry.name);
+    }
+    return writing;
   }
 
   // readdir that keeps names that are not UTF-8 exact, and records the
@@ -779,8 +807,15 @@ function noiseKey(wd: number, name: string): string {
   return `${wd}\0${name}`;
 }
 
+// A file's open-for-write probe: its own IN_OPEN and IN_CLOSE_NOWRITE.
+function fileNoiseKey(wd: number, name: string): string {
+  return `${wd}\0${name}\0file`;
+}
+
 function isScanNoise(record: RawRecord, noise: Set<string>): boolean {
-  if (!(record.mask & IN_ISDIR)) return false;
+  if (!(record.mask & IN_ISDIR)) {
+    return (record.mask === IN_OPEN || record.mask === IN_CLOSE_NOWRITE) && noise.has(fileNoiseKey(record.wd, record.name));
+  }
   const kind = record.mask & ~IN_ISDIR;
   return (kind & SCAN_NOISE) === kind && noise.has(noiseKey(record.wd, record.name));
 }
