@@ -1,5 +1,6 @@
 /** The short path for the common case: `for await (const event of watch(dir))`. */
 import { IN_ACCESS, IN_ALL_EVENTS, IN_CLOSE_NOWRITE, IN_OPEN, parseMask } from './constants.js';
+import type { CodedError } from './errors.js';
 import type { InotifyEvent } from './event.js';
 import type { ExcludeFilterLike } from './exclude-filter.js';
 import { Notifier, type NotifierOptions } from './notifier.js';
@@ -27,6 +28,14 @@ export interface WatchOptions {
    * reports and costs). The 'overflow' event is in the stream either way.
    */
   rescan?: boolean;
+  /**
+   * Receives errors that leave watching intact: a new directory that could
+   * not be watched (EACCES, ENOSPC naming fs.inotify.max_user_watches,
+   * ENAMETOOLONG). Without it, such an error ends the iteration by rejecting
+   * it, so nothing is ever missed silently. A failed read of the inotify fd
+   * always ends it.
+   */
+  onError?: (error: Error) => void;
 }
 
 /** An async iterable of events that can also be closed directly. */
@@ -38,9 +47,9 @@ export interface EventStream extends AsyncIterableIterator<InotifyEvent> {
 }
 
 /**
- * Watches `path` and yields its events in kernel order. Errors from
- * processing (e.g. a new directory that could not be watched) end the
- * iteration by rejecting it; setup errors are thrown synchronously.
+ * Watches `path` and yields its events in kernel order. Setup errors are
+ * thrown synchronously; errors while watching go to `onError` or end the
+ * iteration by rejecting it (see {@link WatchOptions.onError}).
  *
  * @example
  * ```ts
@@ -70,7 +79,12 @@ export function watch(path: PathLike, options?: WatchOptions): EventStream {
   const notifier = new Notifier(wm, undefined, { rescan });
   const iterator = notifier[Symbol.asyncIterator]();
   let failure: Error | undefined;
+  const onError = opts.onError;
   notifier.on('error', (error) => {
+    if (onError !== undefined && (error as CodedError).syscall !== 'read') {
+      onError(error);
+      return;
+    }
     failure ??= error;
     notifier.stop();
   });

@@ -3,6 +3,7 @@
  * loop({ signal }), stop(), close(), Symbol.asyncDispose, coalesce, and the
  * watch() short path.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -165,6 +166,29 @@ describe('watch()', () => {
     }
     expect(seen).toStrictEqual(['IN_CLOSE_WRITE sub/a', 'IN_CLOSE_WRITE new/b', 'IN_MOVED_TO c']);
     expect(stream.notifier.closed).toBe(true);
+  });
+
+  // A directory deeper than PATH_MAX cannot be watched (ENAMETOOLONG): an error while watching.
+  const tooDeep = 'd=$(printf "a%.0s" $(seq 250)); for i in $(seq 18); do mkdir "$d" && cd "$d"; done';
+
+  test('an error while watching goes to onError and watching goes on', async () => {
+    const root = tempDir();
+    const errors: Error[] = [];
+    const stream = watch(root, { events: ['IN_CLOSE_WRITE'], onError: (error) => errors.push(error) });
+    execFileSync('bash', ['-c', tooDeep], { cwd: root });
+    for (let i = 0; i < 100 && errors.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    fs.writeFileSync(path.join(root, 'after'), 'x');
+    const next = await stream.next();
+    expect(next.value?.pathname).toBe(path.join(root, 'after'));
+    expect(errors[0]).toMatchObject({ code: 'ENAMETOOLONG', syscall: 'inotify_add_watch' });
+    await stream.close();
+  });
+
+  test('without onError, an error while watching rejects the iteration', async () => {
+    const root = tempDir();
+    const stream = watch(root, { events: ['IN_CLOSE_WRITE'] });
+    execFileSync('bash', ['-c', tooDeep], { cwd: root });
+    await expect(stream.next()).rejects.toMatchObject({ code: 'ENAMETOOLONG' });
   });
 
   test('close() ends the iteration; an unknown event name and a missing path throw at once', async () => {

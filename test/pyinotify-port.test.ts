@@ -1,10 +1,10 @@
 // The README's "Coming from pyinotify" port, run for real.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { main } from '../examples/pyinotify-port/watcher.js';
+import { tempDir } from './helpers/index.js';
 
 function waitForLine(lines: string[], stream: PassThrough, wanted: string, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -23,7 +23,7 @@ function waitForLine(lines: string[], stream: PassThrough, wanted: string, timeo
 
 describe('pyinotify port (examples/pyinotify-port)', () => {
   it('reports create, write, move and delete exactly as the pyinotify script would', async () => {
-    const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'port-')));
+    const dir = fs.realpathSync(tempDir());
     const out = new PassThrough();
     const lines: string[] = [];
     out.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter((l) => l !== '')));
@@ -48,6 +48,5 @@ describe('pyinotify port (examples/pyinotify-port)', () => {
       `moved ${dir}/sub/a.txt -> ${dir}/sub/b.txt`,
       `deleted ${dir}/sub/b.txt`,
     ]);
-    fs.rmSync(dir, { recursive: true, force: true });
   });
 });
