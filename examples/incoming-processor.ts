@@ -7,7 +7,7 @@
  *
  * Build and run (Node 20 cannot run TypeScript directly):
  *
- *   npm run build && npx tsc -p examples
+ *   npm run compile && npx tsc -p examples
  *   node examples/dist/incoming-processor.js /srv/incoming --jobs 4 --filter '*.raw'
  *   node examples/dist/incoming-processor.js /srv/incoming --exec gzip -k     # run a command per file
  *
