@@ -65,8 +65,9 @@ export function decodeRecords(bytes: Uint8Array, length: number = bytes.byteLeng
     let name = '';
     let nameBytes: Buffer | undefined;
     if (nameLength > 0) {
-      let nameEnd = buffer.indexOf(0, nameStart);
-      if (nameEnd < 0 || nameEnd > next) nameEnd = next;
+      // The name ends at its first NUL, searched for within the record only.
+      let nameEnd = nameStart;
+      while (nameEnd < next && buffer[nameEnd] !== 0) nameEnd++;
       name = buffer.toString('utf8', nameStart, nameEnd);
       // toString never throws: it writes U+FFFD for invalid bytes. Keep the
       // exact bytes only then, so the common path allocates nothing more.

@@ -1,5 +1,5 @@
 /** The event users receive: pyinotify's Event, with Node conventions. */
-import type { Buffer } from 'node:buffer';
+import { Buffer } from 'node:buffer';
 import { maskname } from './constants.js';
 
 /**
@@ -28,10 +28,12 @@ export class InotifyEvent {
   readonly synthetic: boolean;
   /** The exact bytes of `name` when they are not valid UTF-8 (then `name` shows U+FFFD for the bad bytes). */
   readonly nameBytes: Buffer | undefined;
+  /** The exact bytes of `path` when they are not valid UTF-8. */
+  readonly pathBytes: Buffer | undefined;
 
   constructor(
     wd: number, mask: number, name: string, path: string, pathname: string, dir: boolean,
-    cookie = 0, srcPathname?: string, synthetic = false, nameBytes?: Buffer,
+    cookie = 0, srcPathname?: string, synthetic = false, nameBytes?: Buffer, pathBytes?: Buffer,
   ) {
     this.wd = wd;
     this.mask = mask;
@@ -43,6 +45,19 @@ export class InotifyEvent {
     this.srcPathname = srcPathname;
     this.synthetic = synthetic;
     this.nameBytes = nameBytes;
+    this.pathBytes = pathBytes;
+  }
+
+  /**
+   * The exact bytes of `pathname`, for names that are not valid UTF-8:
+   * `fs.readFileSync(event.pathnameBytes())` opens the file whatever its name.
+   */
+  pathnameBytes(): Buffer {
+    if (this.nameBytes === undefined && this.pathBytes === undefined) return Buffer.from(this.pathname);
+    const path = this.pathBytes ?? Buffer.from(this.path);
+    if (this.name === '') return path;
+    const separator = this.path === '/' ? [] : [Buffer.from('/')];
+    return Buffer.concat([path, ...separator, this.nameBytes ?? Buffer.from(this.name)]);
   }
 
   /** pyinotify's name for the mask, e.g. `IN_CREATE|IN_ISDIR`. */

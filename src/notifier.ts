@@ -274,7 +274,7 @@ export class Notifier extends EventEmitter<NotifierEvents> {
     if (this.#rescan) wm._noteRecord(record);
     if (this.#echoes.isEcho(record)) return; // already reported by a scan, as synthetic
     if (mask & IN_IGNORED) {
-      this.#offer(watch, new InotifyEvent(watch.wd, mask, '', watch.path, watch.path, false));
+      this.#offer(watch, new InotifyEvent(watch.wd, mask, '', watch.path, watch.path, false, 0, undefined, false, undefined, watch.pathBytes));
       wm._forget(watch.wd);
       return;
     }
@@ -294,7 +294,7 @@ export class Notifier extends EventEmitter<NotifierEvents> {
     const selfEvent = (mask & (IN_DELETE_SELF | IN_MOVE_SELF)) !== 0;
     const dir = (mask & IN_ISDIR) !== 0 || (selfEvent && watch.dir);
     this.#offer(watch, new InotifyEvent(
-      watch.wd, mask, record.name, watch.path, pathname, dir, record.cookie, source, false, record.nameBytes,
+      watch.wd, mask, record.name, watch.path, pathname, dir, record.cookie, source, false, record.nameBytes, watch.pathBytes,
     ));
 
     if (mask & IN_MOVED_FROM && mask & IN_ISDIR) this.#settleDirectoryMove(record.cookie, pathname);
@@ -310,6 +310,7 @@ export class Notifier extends EventEmitter<NotifierEvents> {
       const dir = (entry.mask & IN_ISDIR) !== 0 || ((entry.mask & (IN_DELETE_SELF | IN_MOVE_SELF)) !== 0 && entry.watch.dir);
       this.#offer(entry.watch, new InotifyEvent(
         entry.watch.wd, entry.mask, entry.name, entry.watch.path, entryPath, dir, 0, undefined, true, entry.nameBytes,
+        entry.watch.pathBytes,
       ));
     }
   }

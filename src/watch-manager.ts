@@ -553,11 +553,8 @@ export class WatchManager {
       mask: events, flags: (flags & ~IN_MASK_ADD & ~IN_MASK_CREATE) >>> 0, autoAdd: settings.autoAdd,
       dir: knownDir ?? true, followSymlinks: settings.followSymlinks,
     };
-    // Children found by walks must still be directories and never symlinks
-    // when the kernel resolves them (the tree may change under the walk).
-    const childFlags = root ? 0 : (IN_ONLYDIR | (settings.followSymlinks ? 0 : IN_DONT_FOLLOW)) >>> 0;
     const track = this.#entries !== undefined;
-    let kernelMask = (kernelMaskFor(draft, !root, track) | childFlags | (flags & (IN_MASK_ADD | IN_MASK_CREATE))) >>> 0;
+    let kernelMask = (kernelMaskFor(draft, !root, track) | (flags & (IN_MASK_ADD | IN_MASK_CREATE))) >>> 0;
     let dir = knownDir;
     if (dir === undefined) {
       dir = isDirectory(bytes ?? path);
@@ -588,10 +585,23 @@ export class WatchManager {
 
   // Recursive add at addWatch time: each directory is armed before it is read,
   // so a subdirectory created meanwhile is caught by its parent's IN_CREATE.
+  // With followSymlinks, links are followed only after every real directory
+  // is armed, so a directory reachable both ways is known by its real path;
+  // `visited` (device:inode) ends loops and second visits.
   #walk(root: WatchRecord, noise: Set<string>, armed: Map<string, number>, failed: WatchFailure[]): void {
     const visited = root.followSymlinks ? new Set<string>([identity(root.pathBytes ?? root.path)]) : undefined;
     const stack: WatchRecord[] = [root];
-    for (let dir = stack.pop(); dir !== undefined; dir = stack.pop()) {
+    const links: Array<{ parent: WatchRecord; entry: DirEntry }> = [];
+    for (;;) {
+      const dir = stack.pop();
+      if (dir === undefined) {
+        const link = links.shift();
+        if (link === undefined) return;
+        if (!this.#isWalkableDir(link.parent, link.entry, visited)) continue;
+        const watch = this.#armFound(link.parent, link.entry, armed, failed);
+        if (watch !== undefined) stack.push(watch);
+        continue;
+      }
       let entries: DirEntry[];
       try {
         entries = this.#readdir(dir, noise);
@@ -608,18 +618,29 @@ export class WatchManager {
         noise.clear();
       }
       for (const entry of entries) {
-        if (!this.#isWalkableDir(dir, entry, visited)) continue;
-        const path = joinPath(dir.path, entry.name);
-        if (dir.exclude?.(path)) continue;
-        try {
-          const { watch } = this.#arm(path, childBytes(dir, entry.name, entry.bytes), dir.mask | dir.flags, dir, false, true);
-          armed.set(watch.path, watch.wd);
-          stack.push(watch);
-        } catch (error) {
-          if (!isCodedError(error)) throw error;
-          if (!GONE.has(error.code ?? '')) failed.push({ path, error });
+        if (entry.dirent.isDirectory()) {
+          if (visited !== undefined && !firstVisit(visited, childBytes(dir, entry.name, entry.bytes) ?? joinPath(dir.path, entry.name))) continue;
+          const watch = this.#armFound(dir, entry, armed, failed);
+          if (watch !== undefined) stack.push(watch);
+        } else if (visited !== undefined && entry.dirent.isSymbolicLink()) {
+          links.push({ parent: dir, entry });
         }
       }
+    }
+  }
+
+  // Arms a directory a walk found; failures other than "already gone" are recorded.
+  #armFound(parent: WatchRecord, entry: DirEntry, armed: Map<string, number>, failed: WatchFailure[]): WatchRecord | undefined {
+    const path = joinPath(parent.path, entry.name);
+    if (parent.exclude?.(path)) return undefined;
+    try {
+      const { watch } = this.#arm(path, childBytes(parent, entry.name, entry.bytes), parent.mask | parent.flags, parent, false, true);
+      armed.set(watch.path, watch.wd);
+      return watch;
+    } catch (error) {
+      if (!isCodedError(error)) throw error;
+      if (!GONE.has(error.code ?? '')) failed.push({ path, error });
+      return undefined;
     }
   }
 
@@ -706,11 +727,7 @@ export class WatchManager {
     if (!parent.followSymlinks || !entry.dirent.isSymbolicLink()) return false;
     const target = childBytes(parent, entry.name, entry.bytes) ?? joinPath(parent.path, entry.name);
     if (!isDirectory(target)) return false;
-    if (visited === undefined) return true;
-    const id = identity(target);
-    if (visited.has(id)) return false; // a symlink loop, or a directory reached twice
-    visited.add(id);
-    return true;
+    return visited === undefined || firstVisit(visited, target); // else a symlink loop, or a directory reached twice
   }
 
   // The regular files of a fresh listing that a process still has open for
@@ -782,10 +799,18 @@ export class WatchManager {
 
 const EMPTY: RawRecord[] = [];
 
-/** The kernel mask for a watch: what the user asked plus what the bookkeeping needs (with `track`, for listings). */
-function kernelMaskFor(watch: { mask: number; flags: number; autoAdd: boolean; dir: boolean }, child: boolean, track: boolean): number {
-  let mask = (watch.mask | (watch.flags & ~IN_ONLYDIR & ~IN_DONT_FOLLOW)) >>> 0;
-  if (child) mask |= IN_ONLYDIR;
+/**
+ * The kernel mask for a watch: what the user asked plus what the bookkeeping
+ * needs (with `track`, for listings). A path given to addWatch keeps the
+ * user's IN_ONLYDIR / IN_DONT_FOLLOW; a directory found by a walk must still
+ * be a directory, and not a symlink unless links are followed, when the
+ * kernel resolves its path (the tree may change under the walk).
+ */
+function kernelMaskFor(
+  watch: { mask: number; flags: number; autoAdd: boolean; dir: boolean; followSymlinks: boolean }, child: boolean, track: boolean,
+): number {
+  let mask = (watch.mask | watch.flags) >>> 0;
+  if (child) mask = ((mask & ~IN_DONT_FOLLOW) | IN_ONLYDIR | (watch.followSymlinks ? 0 : IN_DONT_FOLLOW)) >>> 0;
   if (watch.flags & IN_ONESHOT) return mask >>> 0; // one event was asked for: add nothing that could spend it
   mask |= IN_MOVE_SELF | IN_DELETE_SELF;
   if (watch.dir) mask |= IN_MOVED_FROM | IN_MOVED_TO;
@@ -831,6 +856,19 @@ function isDirectory(path: string | Buffer): boolean {
   } catch {
     return false;
   }
+}
+
+/** Records the directory at `path` as visited; false when it already was (or is gone). */
+function firstVisit(visited: Set<string>, path: string | Buffer): boolean {
+  let id: string;
+  try {
+    id = identity(path);
+  } catch {
+    return false;
+  }
+  if (visited.has(id)) return false;
+  visited.add(id);
+  return true;
 }
 
 function identity(path: string | Buffer): string {
