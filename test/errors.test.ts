@@ -4,11 +4,13 @@
  * carry Node's ERR_* codes and are thrown before anything reaches the kernel.
  */
 import { Buffer } from 'node:buffer';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { Inotify, IN_CREATE, IN_MODIFY, IN_ONESHOT, IN_ONLYDIR } from '../src/index.js';
-import { openInotify, tempDir } from './helpers/index.js';
+import { ensureLib } from './helpers/child.js';
+import { openInotify, repoRoot, tempDir } from './helpers/index.js';
 
 /** The error `run` throws (fails the test if it returns). */
 function thrownBy(run: () => unknown): NodeJS.ErrnoException {
@@ -71,39 +73,28 @@ describe('system errors from inotify_add_watch', () => {
     expect(error).toMatchObject({ errno: -22, code: 'EINVAL', syscall: 'inotify_add_watch', path: dir });
   });
 
-  const watchLimit = '/proc/sys/fs/inotify/max_user_watches';
-  const canSetWatchLimit = (() => {
-    try {
-      fs.accessSync(watchLimit, fs.constants.W_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  })();
+  // The limit is lowered only inside a child user namespace (its own inotify
+  // watch count, /proc/sys/user/max_inotify_watches): nothing else on the
+  // machine is affected, unlike writing fs.inotify.max_user_watches.
+  const userNamespaces = spawnSync('unshare', ['--user', '--map-root-user', 'sh', '-c', 'echo 0 > /proc/sys/user/max_inotify_watches'], { encoding: 'utf8' }).status === 0;
 
-  test.skipIf(!canSetWatchLimit)('ENOSPC names fs.inotify.max_user_watches', () => {
+  test.skipIf(!userNamespaces)('ENOSPC names fs.inotify.max_user_watches', () => {
+    ensureLib();
     const dir = tempDir();
-    const ino = openInotify();
-    const original = fs.readFileSync(watchLimit, 'utf8').trim();
-    let error: NodeJS.ErrnoException | undefined;
-    // A system-wide limit: the window between the two writes is one syscall long.
-    try {
-      fs.writeFileSync(watchLimit, '0');
-      try {
-        ino.addWatch(dir, IN_CREATE);
-      } catch (caught) {
-        error = caught as NodeJS.ErrnoException;
-      }
-    } finally {
-      fs.writeFileSync(watchLimit, original);
-    }
-    expect(fs.readFileSync(watchLimit, 'utf8').trim()).toBe(original);
-    expect(error).toBeInstanceOf(Error);
-    expect(error?.message.startsWith(`ENOSPC: no space left on device, inotify_add_watch '${dir}'`)).toBe(true);
-    expect(error?.message).toContain('fs.inotify.max_user_watches');
+    const script = `
+      const fs = require('node:fs');
+      const { Inotify, IN_CREATE } = require(process.argv[1]);
+      fs.writeFileSync('/proc/sys/user/max_inotify_watches', '0');
+      const ino = new Inotify();
+      try { ino.addWatch(process.argv[2], IN_CREATE); console.log('{}'); }
+      catch (e) { console.log(JSON.stringify({ message: e.message, errno: e.errno, code: e.code, syscall: e.syscall, path: e.path })); }
+      ino.close();`;
+    const run = spawnSync('unshare', ['--user', '--map-root-user', process.execPath, '-e', script, path.join(repoRoot, 'lib', 'index.js'), dir], { encoding: 'utf8', timeout: 20_000 });
+    expect(run.status, run.stderr).toBe(0);
+    const error = JSON.parse(run.stdout) as NodeJS.ErrnoException;
+    expect(error.message.startsWith(`ENOSPC: no space left on device, inotify_add_watch '${dir}'`)).toBe(true);
+    expect(error.message).toContain('fs.inotify.max_user_watches');
     expect(error).toMatchObject({ errno: -28, code: 'ENOSPC', syscall: 'inotify_add_watch', path: dir });
-    // With the limit restored the same call succeeds.
-    expect(ino.addWatch(dir, IN_CREATE)).toBeGreaterThan(0);
   });
 });
 
