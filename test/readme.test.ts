@@ -1,5 +1,5 @@
 // The README's examples are real: the first one runs, and the pyinotify port shown is the one tested.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ts from 'typescript';
@@ -44,6 +44,28 @@ describe('README', () => {
       expect(out).toMatch(/^IN_CLOSE_WRITE \/.*\/file\d+ $/m);
       child.kill('SIGINT');
       expect(await exited).toBe(0);
+    } finally {
+      fs.rmSync(scratch, { recursive: true, force: true });
+    }
+  });
+
+  test('every TypeScript block compiles against the package', () => {
+    ensureLib();
+    const all = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
+    expect(all.length).toBeGreaterThanOrEqual(3);
+    const scratch = fs.mkdtempSync(path.join(repo, '.readme-'));
+    try {
+      const files = all.map((code, i) => {
+        const file = path.join(scratch, `block${i}.mts`);
+        fs.writeFileSync(file, code.includes('export ') || code.includes('import ') ? code : `export {};\n${code}`);
+        return file;
+      });
+      const tsc = spawnSync(process.execPath, [
+        path.join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '--strict', '--module', 'nodenext',
+        '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node', '--skipLibCheck', ...files,
+      ], { cwd: repo, encoding: 'utf8' });
+      expect(tsc.stdout + tsc.stderr).toBe('');
+      expect(tsc.status).toBe(0);
     } finally {
       fs.rmSync(scratch, { recursive: true, force: true });
     }
