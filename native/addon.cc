@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "addon-data.h"
+#include "errors.h"
 #include "inotify.h"
 #include "watcher.h"
 
@@ -60,14 +61,7 @@ Napi::Object Constants(Napi::Env env) {
 
 // isOpenForWrite(path: string | Buffer): 1 | 0 | -errno (see inotify.h).
 Napi::Value IsOpenForWriteJs(const Napi::CallbackInfo& info) {
-  Napi::Value path = info[0];
-  std::string bytes;
-  if (path.IsBuffer()) {
-    auto buffer = path.As<Napi::Buffer<char>>();
-    bytes.assign(buffer.Data(), buffer.Length());
-  } else {
-    bytes = path.As<Napi::String>().Utf8Value();
-  }
+  std::string bytes = PathBytes(info[0]);
   return Napi::Number::New(info.Env(), IsOpenForWrite(bytes.c_str()));
 }
 

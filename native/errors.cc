@@ -5,25 +5,21 @@
 
 namespace inotify_native {
 
-namespace {
-
-std::string PathText(Napi::Value path) {
-  if (path.IsString()) return path.As<Napi::String>().Utf8Value();
+std::string PathBytes(Napi::Value path) {
   if (path.IsBuffer()) {
     auto bytes = path.As<Napi::Buffer<char>>();
     return std::string(bytes.Data(), bytes.Length());
   }
+  if (path.IsString()) return path.As<Napi::String>().Utf8Value();
   return std::string();
 }
-
-}  // namespace
 
 Napi::Error ErrnoError(Napi::Env env, int errnum, const char* syscall,
                        Napi::Value path, const char* hint) {
   const char* code = uv_err_name(-errnum);
   std::string message = std::string(code) + ": " + uv_strerror(-errnum) + ", " + syscall;
   bool has_path = !path.IsEmpty() && (path.IsString() || path.IsBuffer());
-  if (has_path) message += " '" + PathText(path) + "'";
+  if (has_path) message += " '" + PathBytes(path) + "'";
   if (hint != nullptr) message += " (" + std::string(hint) + ")";
 
   Napi::Error error = Napi::Error::New(env, message);

@@ -6,7 +6,13 @@
 
 #include <napi.h>
 
+#include <string>
+
 namespace inotify_native {
+
+// The bytes of a path argument given as a string (UTF-8) or a Buffer (any
+// bytes, for names that are not UTF-8). Arguments are checked in TS.
+std::string PathBytes(Napi::Value path);
 
 Napi::Error ErrnoError(Napi::Env env, int errnum, const char* syscall,
                        Napi::Value path = Napi::Value(), const char* hint = nullptr);

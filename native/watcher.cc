@@ -150,13 +150,7 @@ Napi::Value Watcher::AddWatch(const Napi::CallbackInfo& info) {
   if (ThrowIfClosed(env, "inotify_add_watch", path)) return env.Undefined();
   uint32_t mask = info[1].As<Napi::Number>().Uint32Value();
 
-  std::string bytes;
-  if (path.IsBuffer()) {
-    auto buffer = path.As<Napi::Buffer<char>>();
-    bytes.assign(buffer.Data(), buffer.Length());
-  } else {
-    bytes = path.As<Napi::String>().Utf8Value();
-  }
+  std::string bytes = PathBytes(path);
   int wd = inotify_native::AddWatch(fd_, bytes.c_str(), mask);
   if (wd < 0) {
     ErrnoError(env, -wd, "inotify_add_watch", path, AddWatchHint(-wd)).ThrowAsJavaScriptException();

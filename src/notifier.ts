@@ -14,6 +14,7 @@ import {
 import type { RawRecord } from './decode.js';
 import type { CodedError } from './errors.js';
 import { InotifyEvent, joinPath } from './event.js';
+import { AsyncQueue } from './async-queue.js';
 import { EchoFilter } from './echo-filter.js';
 import { MoveTracker } from './move-tracker.js';
 import { ProcessEvent } from './process-event.js';
@@ -99,7 +100,7 @@ export class Notifier extends EventEmitter<NotifierEvents> {
   readonly #moves = new MoveTracker();
   readonly #echoes = new EchoFilter();
   readonly #pending = new Set<Promise<unknown>>();
-  readonly #iterators = new Set<EventQueue>();
+  readonly #iterators = new Set<AsyncQueue<InotifyEvent>>();
   readonly #closeWaiters: Array<() => void> = [];
   #queue: RawRecord[] = [];
   #index = 0;
@@ -195,7 +196,7 @@ export class Notifier extends EventEmitter<NotifierEvents> {
 
   /** Iterates over events until the notifier stops; events are buffered while the loop body runs. */
   [Symbol.asyncIterator](): AsyncIterableIterator<InotifyEvent> {
-    const queue = new EventQueue(() => this.#iterators.delete(queue));
+    const queue = new AsyncQueue<InotifyEvent>(() => this.#iterators.delete(queue));
     if (this.#closed) queue.end();
     else this.#iterators.add(queue);
     return queue;
@@ -451,58 +452,4 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
 
 function bytesOf(parent: WatchRecord, nameBytes: Buffer): Buffer {
   return Buffer.concat([parent.pathBytes ?? Buffer.from(parent.path), Buffer.from('/'), nameBytes]);
-}
-
-/** The buffer behind one `for await` loop over a Notifier. */
-class EventQueue implements AsyncIterableIterator<InotifyEvent> {
-  #events: InotifyEvent[] = [];
-  #head = 0;
-  #waiting: ((result: IteratorResult<InotifyEvent>) => void) | undefined;
-  #ended = false;
-
-  constructor(private readonly detach: () => void) {}
-
-  push(event: InotifyEvent): void {
-    if (this.#waiting !== undefined) {
-      const resolve = this.#waiting;
-      this.#waiting = undefined;
-      resolve({ value: event, done: false });
-    } else {
-      this.#events.push(event);
-    }
-  }
-
-  end(): void {
-    this.#ended = true;
-    if (this.#waiting !== undefined) {
-      const resolve = this.#waiting;
-      this.#waiting = undefined;
-      resolve({ value: undefined, done: true });
-    }
-  }
-
-  next(): Promise<IteratorResult<InotifyEvent>> {
-    if (this.#head < this.#events.length) {
-      const value = this.#events[this.#head++] as InotifyEvent;
-      if (this.#head > 1024 && this.#head * 2 > this.#events.length) {
-        this.#events = this.#events.slice(this.#head);
-        this.#head = 0;
-      }
-      return Promise.resolve({ value, done: false });
-    }
-    if (this.#ended) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve) => {
-      this.#waiting = resolve;
-    });
-  }
-
-  return(): Promise<IteratorResult<InotifyEvent>> {
-    this.end();
-    this.detach();
-    return Promise.resolve({ value: undefined, done: true });
-  }
-
-  [Symbol.asyncIterator](): AsyncIterableIterator<InotifyEvent> {
-    return this;
-  }
 }

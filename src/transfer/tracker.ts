@@ -17,7 +17,7 @@ import { invalidArgType, outOfRange } from '../errors.js';
 import type { InotifyEvent } from '../event.js';
 import { ProcessEvent, type ChainedProcessor } from '../process-event.js';
 import { validateOptions } from '../validate.js';
-import { CompletionQueue } from './completion-queue.js';
+import { AsyncQueue } from '../async-queue.js';
 import {
   compileFilter, DEFAULT_TEMP_DIRS, DEFAULT_TEMP_PATTERNS, NameClassifier, type TransferFilter,
 } from './names.js';
@@ -266,7 +266,7 @@ export class TransferTracker extends ProcessEvent {
   readonly #movedFrom = new Map<string, Transfer>();
   /** Final names created (IN_CREATE) with nothing else seen yet. */
   readonly #created = new Map<string, number>();
-  readonly #iterators = new Set<CompletionQueue>();
+  readonly #iterators = new Set<AsyncQueue<TransferComplete>>();
   readonly #pending = new Set<Promise<unknown>>();
   #outbox: TransferNotification[] = [];
   /** How files reported by the scan that follows a directory event arrived. */
@@ -354,7 +354,7 @@ export class TransferTracker extends ProcessEvent {
 
   /** Every completion from now on, until the tracker is closed; an 'error' rejects the iteration. */
   [Symbol.asyncIterator](): AsyncIterableIterator<TransferComplete> {
-    const queue = new CompletionQueue(() => this.#iterators.delete(queue));
+    const queue = new AsyncQueue<TransferComplete>(() => this.#iterators.delete(queue));
     if (this.#closed) queue.end();
     else this.#iterators.add(queue);
     return queue;

@@ -1,17 +1,20 @@
-/** The buffer behind one `for await` loop over a TransferTracker: completions in order, then the end or an error. */
-import type { TransferComplete } from './tracker.js';
-
-/** @internal */
-export class CompletionQueue implements AsyncIterableIterator<TransferComplete> {
-  #items: TransferComplete[] = [];
+/**
+ * The buffer behind one `for await` loop over an event source (a Notifier,
+ * a TransferTracker): items in order, then the end or an error. Items wait
+ * here while the loop body runs.
+ * @internal
+ */
+export class AsyncQueue<T> implements AsyncIterableIterator<T> {
+  #items: T[] = [];
   #head = 0;
-  #waiting: { resolve: (result: IteratorResult<TransferComplete>) => void; reject: (error: Error) => void } | undefined;
+  #waiting: { resolve: (result: IteratorResult<T>) => void; reject: (error: Error) => void } | undefined;
   #ended = false;
   #error: Error | undefined;
 
+  /** @param detach called once the loop ends, to stop feeding this queue. */
   constructor(private readonly detach: () => void) {}
 
-  push(item: TransferComplete): void {
+  push(item: T): void {
     if (this.#waiting !== undefined) {
       const { resolve } = this.#waiting;
       this.#waiting = undefined;
@@ -43,9 +46,9 @@ export class CompletionQueue implements AsyncIterableIterator<TransferComplete> 
     }
   }
 
-  next(): Promise<IteratorResult<TransferComplete>> {
+  next(): Promise<IteratorResult<T>> {
     if (this.#head < this.#items.length) {
-      const value = this.#items[this.#head++] as TransferComplete;
+      const value = this.#items[this.#head++] as T;
       if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
         this.#items = this.#items.slice(this.#head);
         this.#head = 0;
@@ -63,13 +66,13 @@ export class CompletionQueue implements AsyncIterableIterator<TransferComplete> 
     });
   }
 
-  return(): Promise<IteratorResult<TransferComplete>> {
+  return(): Promise<IteratorResult<T>> {
     this.end();
     this.detach();
     return Promise.resolve({ value: undefined, done: true });
   }
 
-  [Symbol.asyncIterator](): AsyncIterableIterator<TransferComplete> {
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
     return this;
   }
 }
