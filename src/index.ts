@@ -12,6 +12,7 @@ export { Notifier, type NotifierEvents, type NotifierOptions, type Processor } f
 export { ChainIfTrue, PrintAllEvents, ProcessEvent, Stats, type ChainedProcessor, type EventHook } from './process-event.js';
 export type { PathLike } from './validate.js';
 export { CHANGE_EVENTS, watch, type EventStream, type WatchOptions } from './watch.js';
-export { WatchError, WatchManager, type AddWatchOptions, type Watch, type WatchFailure, type WatchManagerOptions } from './watch-manager.js';
+export { WatchError, type WatchFailure } from './watch-error.js';
+export { WatchManager, type AddWatchOptions, type Watch, type WatchManagerOptions } from './watch-manager.js';
 export * from './transfer/index.js';
 export { isOpenForWrite } from './writers.js';

@@ -7,9 +7,9 @@ import { Buffer, isUtf8 } from 'node:buffer';
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import {
-  IN_ACCESS, IN_ALL_EVENTS, IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_DONT_FOLLOW,
+  IN_ALL_EVENTS, IN_CLOSE_WRITE, IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_DONT_FOLLOW,
   IN_IGNORED, IN_ISDIR, IN_MASK_ADD, IN_MASK_CREATE, IN_MODIFY, IN_MOVE_SELF, IN_MOVED_FROM, IN_MOVED_TO, IN_ONESHOT,
-  IN_ONLYDIR, IN_OPEN,
+  IN_ONLYDIR,
 } from './constants.js';
 import type { RawRecord } from './decode.js';
 import { isCodedError, systemError, type CodedError } from './errors.js';
@@ -18,6 +18,8 @@ import { toExcludePredicate, type ExcludeFilterLike, type ExcludePredicate } fro
 import { expandGlob } from './glob.js';
 import { Inotify } from './inotify.js';
 import { limits, type InotifyLimits } from './limits.js';
+import { entryKey, ScanNoise } from './scan-noise.js';
+import { WatchError, type WatchFailure } from './watch-error.js';
 import { isOpenForWrite } from './writers.js';
 import { validateMask, validateOptions, validatePath, validateWd, type PathLike } from './validate.js';
 
@@ -53,38 +55,6 @@ export interface Watch {
   readonly dir: boolean;
   /** True for a path given to addWatch (not found by a walk or auto-add). */
   readonly root: boolean;
-}
-
-/** One failure inside a (recursive) addWatch. */
-export interface WatchFailure {
-  readonly path: string;
-  readonly error: CodedError;
-}
-
-/**
- * Thrown by {@link WatchManager.addWatch} when some paths could not be
- * watched. It carries the first failure's `code`, `errno`, `syscall` and
- * `path`, plus what was armed (still watched: remove it with `rmWatch` to
- * roll back) and every failure.
- */
-export class WatchError extends Error {
-  readonly code: string;
-  readonly errno: number | undefined;
-  readonly syscall: string | undefined;
-  readonly path: string | undefined;
-
-  constructor(
-    readonly armed: Map<string, number>,
-    readonly failed: readonly WatchFailure[],
-  ) {
-    const first = failed[0]?.error;
-    super(`${first?.message ?? 'addWatch failed'}; ${failed.length} path(s) could not be watched, ${armed.size} watched`);
-    this.name = 'WatchError';
-    this.code = first?.code ?? 'ERR_INOTIFY_WATCH';
-    this.errno = first?.errno;
-    this.syscall = first?.syscall;
-    this.path = first?.path;
-  }
 }
 
 /** @internal A mutable watch record; users see it through the readonly {@link Watch}. */
@@ -131,7 +101,6 @@ export interface WatchManagerOptions {
   trackEntries?: boolean;
 }
 
-const SCAN_NOISE = (IN_OPEN | IN_ACCESS | IN_CLOSE_NOWRITE) >>> 0;
 /** What a directory watch must report for its listing to stay exact. */
 const LISTING_EVENTS = (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO) >>> 0;
 const GONE = new Set(['ENOENT', 'ENOTDIR', 'ELOOP']);
@@ -216,7 +185,7 @@ export class WatchManager {
 
     const armed = new Map<string, number>();
     const failed: WatchFailure[] = [];
-    const noise = new Set<string>();
+    const noise = new ScanNoise();
     this.#drain();
     for (const given of paths) {
       const { path: resolved, bytes } = this.#normalize(given);
@@ -385,7 +354,7 @@ export class WatchManager {
     if (this.#entries !== undefined) return;
     const entries = new Map<number, Map<string, boolean>>();
     this.#entries = entries;
-    const noise = new Set<string>();
+    const noise = new ScanNoise();
     this.#drain();
     for (const watch of [...this.#byWd.values()]) {
       if (!tracks(watch)) continue;
@@ -431,7 +400,7 @@ export class WatchManager {
     // Pass 1: is each directory still the one watched, and what does it hold now?
     const listings = new Map<WatchRecord, DirEntry[]>();
     const stale: WatchRecord[] = [];
-    const noise = new Set<string>();
+    const noise = new ScanNoise();
     const tracked = [...this.#byWd.values()].filter((watch) => entries.has(watch.wd)).sort(byPath);
     for (const watch of tracked) {
       const found = this.#probe(watch, watch.path, watch.pathBytes, watch.kernelMask);
@@ -452,7 +421,7 @@ export class WatchManager {
     const queued = new Map<string, number>();
     for (const records of [pending, this.#drained]) {
       for (const record of records) {
-        const key = noiseKey(record.wd, record.name);
+        const key = entryKey(record.wd, record.name);
         queued.set(key, (queued.get(key) ?? 0) | record.mask);
       }
     }
@@ -490,21 +459,21 @@ export class WatchManager {
       for (const [name, isDir] of known) {
         const path = joinPath(watch.path, name);
         if (now.has(name) && !replaced.has(path)) continue;
-        if ((queued.get(noiseKey(watch.wd, name)) ?? 0) & (IN_DELETE | IN_MOVED_FROM)) continue;
+        if ((queued.get(entryKey(watch.wd, name)) ?? 0) & (IN_DELETE | IN_MOVED_FROM)) continue;
         if (watch.exclude?.(path)) continue;
         out.push({ watch, name, nameBytes: undefined, mask: isDir ? (IN_DELETE | IN_ISDIR) >>> 0 : IN_DELETE });
       }
       for (const entry of listing) {
         const path = joinPath(watch.path, entry.name);
         if (known.has(entry.name) && !replaced.has(path)) continue;
-        if ((queued.get(noiseKey(watch.wd, entry.name)) ?? 0) & (IN_CREATE | IN_MOVED_TO)) continue;
+        if ((queued.get(entryKey(watch.wd, entry.name)) ?? 0) & (IN_CREATE | IN_MOVED_TO)) continue;
         if (watch.exclude?.(path)) continue;
         const isDir = this.#isWalkableDir(watch, entry, undefined);
         out.push({ watch, name: entry.name, nameBytes: entry.bytes, mask: isDir ? (IN_CREATE | IN_ISDIR) >>> 0 : IN_CREATE });
         if (isDir) {
           if (watch.autoAdd) this.#armAndScan(watch, path, childBytes(watch, entry.name, entry.bytes), out, errors);
         } else if (entry.dirent.isFile() && writing.get(watch)?.has(entry.name) !== true
-          && !((queued.get(noiseKey(watch.wd, entry.name)) ?? 0) & IN_CLOSE_WRITE)) {
+          && !((queued.get(entryKey(watch.wd, entry.name)) ?? 0) & IN_CLOSE_WRITE)) {
           out.push({ watch, name: entry.name, nameBytes: entry.bytes, mask: IN_CLOSE_WRITE });
         }
       }
@@ -588,7 +557,7 @@ export class WatchManager {
   // With followSymlinks, links are followed only after every real directory
   // is armed, so a directory reachable both ways is known by its real path;
   // `visited` (device:inode) ends loops and second visits.
-  #walk(root: WatchRecord, noise: Set<string>, armed: Map<string, number>, failed: WatchFailure[]): void {
+  #walk(root: WatchRecord, noise: ScanNoise, armed: Map<string, number>, failed: WatchFailure[]): void {
     const visited = root.followSymlinks ? new Set<string>([identity(root.pathBytes ?? root.path)]) : undefined;
     const stack: WatchRecord[] = [root];
     const links: Array<{ parent: WatchRecord; entry: DirEntry }> = [];
@@ -655,7 +624,7 @@ export class WatchManager {
     }
     if (!result.created) return; // already watched, so already scanned
     const watch = result.watch;
-    const noise = new Set<string>();
+    const noise = new ScanNoise();
     const before = this.#drain();
     let entries: DirEntry[];
     try {
@@ -735,12 +704,12 @@ export class WatchManager {
   // queues IN_CLOSE_WRITE before it drops the writer count, so a file that
   // is not open here either had its close drained already or closed before
   // the watch existed. The probe's own open/close are recorded as noise.
-  #filesBeingWritten(watch: WatchRecord, entries: readonly DirEntry[], noise: Set<string>): Set<string> {
+  #filesBeingWritten(watch: WatchRecord, entries: readonly DirEntry[], noise: ScanNoise): Set<string> {
     const writing = new Set<string>();
     if (!(watch.mask & IN_CLOSE_WRITE)) return writing; // no synthetic close would be delivered
     for (const entry of entries) {
       if (!entry.dirent.isFile()) continue;
-      noise.add(fileNoiseKey(watch.wd, entry.name));
+      noise.fileProbed(watch.wd, entry.name);
       const path = childBytes(watch, entry.name, entry.bytes) ?? joinPath(watch.path, entry.name);
       if (isOpenForWrite(path) === true) writing.add(entry.name);
     }
@@ -749,10 +718,10 @@ export class WatchManager {
 
   // readdir that keeps names that are not UTF-8 exact, and records the
   // OPEN/ACCESS/CLOSE_NOWRITE the read itself causes, so they are not reported.
-  #readdir(dir: WatchRecord, noise: Set<string>): DirEntry[] {
-    noise.add(noiseKey(dir.wd, ''));
+  #readdir(dir: WatchRecord, noise: ScanNoise): DirEntry[] {
+    noise.directoryRead(dir.wd, '');
     const parent = this.#byPath.get(nodePath.dirname(dir.path));
-    if (parent !== undefined && parent !== dir) noise.add(noiseKey(parent.wd, nodePath.basename(dir.path)));
+    if (parent !== undefined && parent !== dir) noise.directoryRead(parent.wd, nodePath.basename(dir.path));
     const target = dir.pathBytes ?? dir.path;
     const dirents = fs.readdirSync(target, { withFileTypes: true });
     if (!dirents.some((d) => d.name.includes('\uFFFD'))) return dirents.map((dirent) => ({ name: dirent.name, bytes: undefined, dirent }));
@@ -764,10 +733,10 @@ export class WatchManager {
 
   // Reads what the kernel queued so far into the drained list; with `noise`,
   // drops the scan's own directory open/read/close events.
-  #drain(noise?: Set<string>): RawRecord[] {
+  #drain(noise?: ScanNoise): RawRecord[] {
     if (this.inotify.closed) return EMPTY;
     const records = this.inotify.readSync();
-    const kept = noise === undefined || noise.size === 0 ? records : records.filter((r) => !isScanNoise(r, noise));
+    const kept = noise === undefined || noise.empty ? records : records.filter((r) => !noise.matches(r));
     for (const record of kept) this.#drained.push(record);
     return kept;
   }
@@ -826,23 +795,6 @@ function tracks(watch: WatchRecord): boolean {
 
 function byPath(a: WatchRecord, b: WatchRecord): number {
   return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
-}
-
-function noiseKey(wd: number, name: string): string {
-  return `${wd}\0${name}`;
-}
-
-// A file's open-for-write probe: its own IN_OPEN and IN_CLOSE_NOWRITE.
-function fileNoiseKey(wd: number, name: string): string {
-  return `${wd}\0${name}\0file`;
-}
-
-function isScanNoise(record: RawRecord, noise: Set<string>): boolean {
-  if (!(record.mask & IN_ISDIR)) {
-    return (record.mask === IN_OPEN || record.mask === IN_CLOSE_NOWRITE) && noise.has(fileNoiseKey(record.wd, record.name));
-  }
-  const kind = record.mask & ~IN_ISDIR;
-  return (kind & SCAN_NOISE) === kind && noise.has(noiseKey(record.wd, record.name));
 }
 
 function childBytes(parent: Watch, name: string, nameBytes: Buffer | undefined): Buffer | undefined {
