@@ -21,7 +21,7 @@ started=$(date +%s)
 
 default_tests=(
   test/decode.test.ts test/events.test.ts test/errors.test.ts test/lifetime.test.ts
-  test/fuzz.test.ts test/workers.test.ts test/reliability-native.test.ts
+  test/fuzz.test.ts test/workers.test.ts test/reliability-native.test.ts test/writers.test.ts test/core-autoadd.test.ts
 )
 tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then
