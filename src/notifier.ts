@@ -423,7 +423,7 @@ export class Notifier extends EventEmitter<NotifierEvents> {
 
   #deliver(event: InotifyEvent): void {
     this.emit('event', event);
-    for (const iterator of this.#iterators) iterator.push(event);
+    if (this.#iterators.size !== 0) for (const iterator of this.#iterators) iterator.push(event);
     if (this.#processor === undefined) return;
     let result: unknown;
     try {
