@@ -4,7 +4,7 @@
 // ctx.root recursively, calls ctx.record(kind, path) for every event it gets and
 // resolves with { close(), watchPid?, info? } once the watch is fully armed.
 // Everything observed is kept in memory and only written out after STOP, so the
-// measurement pays for one array push and one clock read per event.
+// measurement pays for one clock read and one EventLog.add per event.
 
 import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -23,8 +23,7 @@ export function runAdapter({ start }) {
   const dumpFile = args.dump;
   const out = (line) => process.stdout.write(line + '\n');
 
-  // events: flat [tNs, kind, path, tNs, kind, path, ...] to keep per-event cost down
-  const events = [];
+  const log = new EventLog();
   const waits = new Set();
   let overflow = null;
   let lastCount = 0;
@@ -33,7 +32,7 @@ export function runAdapter({ start }) {
     root,
     mask: args.mask ? Number(args.mask) : undefined,
     record(kind, path, t = nowNs()) {
-      events.push(t, kind, path);
+      log.add(t, kind, path);
       // Usually one name is awaited: an endsWith per event, no basename() allocation.
       if (waits.size !== 0) {
         for (const name of waits) {
@@ -89,7 +88,7 @@ export function runAdapter({ start }) {
   function serve(handle) {
     let stopping = false;
     const progress = setInterval(() => {
-      const n = events.length / 3;
+      const n = log.n;
       if (n !== lastCount) out(`PROGRESS ${n}`);
       lastCount = n;
     }, 1000);
@@ -111,16 +110,21 @@ export function runAdapter({ start }) {
     function command(line) {
       if (line.startsWith('WAIT ')) {
         const name = line.slice(5);
-        for (let k = events.length - 3; k >= 0; k -= 3) {
-          if (basename(events[k + 2]) === name) {
-            out(`SEEN ${name} ${events[k]}`);
-            return;
+        // Already seen? The driver sends WAIT before the event can happen, so this
+        // look-back is a fallback.
+        if (log.n) {
+          const paths = log.paths;
+          for (let k = paths.length - 1; k >= 0; k--) {
+            if (basename(paths[k]) === name) {
+              out(`SEEN ${name} ${log.times[k]}`);
+              return;
+            }
           }
         }
         waits.add(name);
       } else if (line === 'COUNT') {
-        const n = events.length / 3;
-        out(`COUNT ${n} ${n ? events[events.length - 3] : 0}`);
+        const n = log.n;
+        out(`COUNT ${n} ${n ? log.times[n - 1] : 0}`);
       } else if (line === 'STOP') {
         stop();
       }
@@ -136,16 +140,68 @@ export function runAdapter({ start }) {
         out(`ERROR close: ${String(err).replace(/\n/g, ' ')}`);
       }
       const rows = [];
-      for (let k = 0; k < events.length; k += 3) {
-        let p = events[k + 2];
+      const paths = log.paths;
+      for (let k = 0; k < log.n; k++) {
+        let p = paths[k];
         if (p.startsWith(root + '/')) p = p.slice(root.length + 1);
         else if (p === root) p = '';
-        rows.push(JSON.stringify([events[k], events[k + 1], p]));
+        rows.push(JSON.stringify([log.times[k], log.kind(k), p]));
       }
       writeFileSync(dumpFile, `{"overflow":${JSON.stringify(overflow)},"events":[\n${rows.join(',\n')}\n]}\n`);
       out('DONE');
       process.exit(0);
     }
+  }
+}
+
+/**
+ * The in-memory event log: times and kinds in typed arrays (no boxed number
+ * per event), paths in a plain array (the strings the library handed us, not
+ * copies). Measured on our Notifier's backlog drain (15,003 events, median of
+ * rounds 5-20): counting only 7 ms; this layout 9-10 ms; a plain
+ * [t, kind, path] array 11-14 ms; copying paths into a UTF-8 arena 4,096 at a
+ * time 16-34 ms. Kinds are numbers (raw masks) or strings, interned to
+ * negative codes.
+ */
+class EventLog {
+  n = 0;
+  times = new Float64Array(1 << 16);
+  kinds = new Float64Array(1 << 16);
+  paths = [];
+  #codes = new Map();
+  #names = [];
+
+  add(t, kind, path) {
+    const n = this.n;
+    if (n === this.times.length) this.#grow();
+    this.times[n] = t;
+    if (typeof kind === 'number') this.kinds[n] = kind;
+    else {
+      let code = this.#codes.get(kind);
+      if (code === undefined) {
+        code = -1 - this.#names.length;
+        this.#codes.set(kind, code);
+        this.#names.push(kind);
+      }
+      this.kinds[n] = code;
+    }
+    this.paths.push(path);
+    this.n = n + 1;
+  }
+
+  #grow() {
+    const cap = this.times.length * 2;
+    const t = new Float64Array(cap);
+    t.set(this.times);
+    this.times = t;
+    const k = new Float64Array(cap);
+    k.set(this.kinds);
+    this.kinds = k;
+  }
+
+  kind(i) {
+    const k = this.kinds[i];
+    return k < 0 ? this.#names[-1 - k] : k;
   }
 }
 

@@ -31,6 +31,7 @@ export class AdapterProc {
     this.exited = false;
     this.exitCode = null;
     this.seen = new Map(); // name -> t_ns
+    this.armed = new Set(); // names already sent as WAIT
     this.seenWaiters = new Map(); // name -> [resolve]
     this.countWaiters = [];
     this.readyInfo = null;
@@ -173,9 +174,19 @@ export class AdapterProc {
     return this.until(() => this.readyInfo, deadlineNs, 'READY');
   }
 
+  /**
+   * Sends WAIT for `name` and waits for a COUNT round trip, so the adapter has
+   * read the WAIT (it handles stdin lines in order) before the event happens.
+   */
+  async arm(name, deadlineNs) {
+    this.armed.add(name);
+    this.send(`WAIT ${name}`);
+    await this.count(deadlineNs);
+  }
+
   /** Asks the adapter to report `name`; resolves with the event time or rejects. */
   waitSeen(name, deadlineNs) {
-    this.send(`WAIT ${name}`);
+    if (!this.armed.has(name)) this.send(`WAIT ${name}`);
     return this.until(() => this.seen.get(name), deadlineNs, `event for ${name}`);
   }
 
@@ -192,7 +203,7 @@ export class AdapterProc {
    * (then it dropped it). Returns the sentinel time or null.
    */
   async sentinelOrIdle(name, deadlineNs, idleMs) {
-    this.send(`WAIT ${name}`);
+    if (!this.armed.has(name)) this.send(`WAIT ${name}`);
     let lastN = -1;
     let lastChange = nowNs();
     for (;;) {

@@ -82,6 +82,7 @@ export async function setup(ctx, tree, prefix) {
     }
     const probe = `probe-${ctx.adapter.name}-${ctx.run}`;
     const probePath = join(tree.last, probe);
+    await proc.arm(probe, deadline);
     writeFileSync(probePath, 'x\n');
     let probeOk = true;
     try {
@@ -108,7 +109,7 @@ export async function throughput(ctx) {
     return await withAdapter(ctx, dir, ctx.cfg.timeouts.throughput, async (proc, deadline, dump, partial) => {
       const m = partial.metrics;
       const cpu0 = proc.cpuMs();
-      proc.send('WAIT sentinel');
+      await proc.arm('sentinel', deadline);
       const out = await runProgram(ctx.bins.writer, ['burst', dir, String(n)]);
       const tStart = Number(/START (\d+)/.exec(out)[1]);
       const [, tEnd, tSent] = /END (\d+) (\d+)/.exec(out).map(Number);
@@ -155,8 +156,9 @@ async function backlog(ctx, proc, dir, deadline, m, detail) {
   const k = Math.min(ctx.cfg.sizes.backlogFiles, Math.floor((ctx.limits.max_queued_events - 64) / perFile) - 1);
   const rounds = [];
   for (let r = 0; r < ctx.cfg.backlogRounds; r++) {
-    const before = await proc.count(deadline);
     const sentinel = `sentinel2-${r}`;
+    await proc.arm(sentinel, deadline); // WAIT first, so the adapter matches it as it arrives
+    const before = await proc.count(deadline);
     process.kill(-proc.pid, 'SIGSTOP');
     let tCont;
     let cpu0;
@@ -168,12 +170,14 @@ async function backlog(ctx, proc, dir, deadline, m, detail) {
       process.kill(-proc.pid, 'SIGCONT');
     }
     const tSeen = await proc.sentinelOrIdle(sentinel, deadline, 3000);
+    // CPU read as soon as the sentinel is reported: later the adapter's GC
+    // (of its own in-memory event log too) would be counted as drain work.
+    const cpuMs = proc.cpuMs() - cpu0;
     if (tSeen === null) {
       rounds.push({ lost: true });
       continue;
     }
     const after = await proc.drain(Math.min(ctx.cfg.quietMs, 300), 5000, deadline);
-    const cpuMs = proc.cpuMs() - cpu0;
     const ms = (tSeen - tCont) / 1e6;
     rounds.push({ ms, cpuMs, events: after.n - before.n });
   }
@@ -204,7 +208,7 @@ export async function latency(ctx) {
   try {
     return await withAdapter(ctx, dir, ctx.cfg.timeouts.latency, async (proc, deadline, dump, partial) => {
       const m = partial.metrics;
-      proc.send('WAIT sentinel');
+      await proc.arm('sentinel', deadline);
       const out = await runProgram(ctx.bins.writer, ['latency', dir, String(n), String(ctx.cfg.latencyIntervalUs)]);
       const writes = new Map();
       for (const [, i, t] of out.matchAll(/^W (\d+) (\d+)$/gm)) writes.set(`lat${i.padStart(5, '0')}`, Number(t));
@@ -244,7 +248,7 @@ export async function race(ctx) {
   try {
     return await withAdapter(ctx, dir, ctx.cfg.timeouts.race, async (proc, deadline, dump, partial) => {
       const m = partial.metrics;
-      proc.send('WAIT sentinel');
+      await proc.arm('sentinel', deadline);
       await runProgram('sh', [
         '-c',
         `for i in $(seq -w 1 ${n}); do mkdir -p r$i/b/c/d && echo x > r$i/b/c/d/f; done; echo x > sentinel`,
@@ -275,7 +279,7 @@ export async function rsync(ctx, src, names) {
   try {
     return await withAdapter(ctx, dir, ctx.cfg.timeouts.rsync, async (proc, deadline, dump, partial) => {
       const m = partial.metrics;
-      proc.send('WAIT sentinel');
+      await proc.arm('sentinel', deadline);
       await runProgram('rsync', ['-a', `${src}/`, `${dir}/`]);
       writeFileSync(join(dir, 'sentinel'), 'x\n');
       await proc.sentinelOrIdle('sentinel', deadline, 3000);
