@@ -7,9 +7,9 @@ import { Buffer, isUtf8 } from 'node:buffer';
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import {
-  IN_ALL_EVENTS, IN_CLOSE_WRITE, IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_DONT_FOLLOW,
+  IN_ACCESS, IN_ALL_EVENTS, IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_DONT_FOLLOW,
   IN_IGNORED, IN_ISDIR, IN_MASK_ADD, IN_MASK_CREATE, IN_MODIFY, IN_MOVE_SELF, IN_MOVED_FROM, IN_MOVED_TO, IN_ONESHOT,
-  IN_ONLYDIR,
+  IN_ONLYDIR, IN_OPEN,
 } from './constants.js';
 import type { RawRecord } from './decode.js';
 import { isCodedError, systemError, type CodedError } from './errors.js';
@@ -124,6 +124,7 @@ export class WatchManager {
   // Records read synchronously while scanning, waiting for the Notifier.
   #drained: RawRecord[] = [];
   #onDrained: (() => void) | undefined;
+  #drainInterval: number | undefined;
   // The names in each watched directory (true for a directory), kept only
   // for an overflow rescan: see _trackEntries.
   #entries: Map<number, Map<string, boolean>> | undefined;
@@ -552,6 +553,21 @@ export class WatchManager {
     return { watch, created: true };
   }
 
+  // Directories a walk reads between two drains: each read queues up to six
+  // records, kept well below the kernel's queue limit (at most 256).
+  #drainEvery(): number {
+    if (this.#drainInterval === undefined) {
+      let queued = 16_384;
+      try {
+        queued = limits().maxQueuedEvents;
+      } catch {
+        // /proc not mounted: assume the kernel's default.
+      }
+      this.#drainInterval = Math.max(1, Math.min(256, Math.floor(queued / 24)));
+    }
+    return this.#drainInterval;
+  }
+
   // Recursive add at addWatch time: each directory is armed before it is read,
   // so a subdirectory created meanwhile is caught by its parent's IN_CREATE.
   // With followSymlinks, links are followed only after every real directory
@@ -561,6 +577,7 @@ export class WatchManager {
     const visited = root.followSymlinks ? new Set<string>([identity(root.pathBytes ?? root.path)]) : undefined;
     const stack: WatchRecord[] = [root];
     const links: Array<{ parent: WatchRecord; entry: DirEntry }> = [];
+    let readSinceDrain = 0;
     for (;;) {
       const dir = stack.pop();
       if (dir === undefined) {
@@ -580,11 +597,15 @@ export class WatchManager {
         continue;
       } finally {
         // Each readdir of an armed directory queues its OPEN/ACCESS/CLOSE_NOWRITE
-        // on two watches: left in the kernel until the walk ends they overflow
-        // the queue (max_queued_events, 16384 by default, is ~2,700 directories
-        // with IN_ALL_EVENTS), so drop them as they come.
-        this.#drain(noise);
-        noise.clear();
+        // (when the mask asks for them) on two watches, up to six records: left
+        // in the kernel until the walk ends they overflow the queue
+        // (max_queued_events, 16384 by default, is ~2,700 directories), so
+        // drop them every DRAIN_EVERY directories (one read(2) each time).
+        if (dir.mask & SCAN_EVENTS && ++readSinceDrain >= this.#drainEvery()) {
+          readSinceDrain = 0;
+          this.#drain(noise);
+          noise.clear();
+        }
       }
       for (const entry of entries) {
         if (entry.dirent.isDirectory()) {
@@ -767,6 +788,11 @@ export class WatchManager {
 }
 
 const EMPTY: RawRecord[] = [];
+
+/** What reading a watched directory makes the kernel report, when asked. */
+const SCAN_EVENTS = (IN_OPEN | IN_ACCESS | IN_CLOSE_NOWRITE) >>> 0;
+
+
 
 /**
  * The kernel mask for a watch: what the user asked plus what the bookkeeping
