@@ -29,9 +29,14 @@ export type ExcludeFilterLike = ExcludePredicate | ReadonlyArray<RegExp | string
 export class ExcludeFilter {
   readonly patterns: readonly RegExp[];
 
-  constructor(patterns: ReadonlyArray<RegExp | string>) {
-    if (!Array.isArray(patterns)) throw invalidArgType('patterns', 'an array of RegExp or string', patterns);
-    this.patterns = patterns.map((pattern) => {
+  /**
+   * @param patterns the patterns, or the path of a file of patterns (as
+   * pyinotify's `ExcludeFilter(filename)`; see {@link ExcludeFilter.fromFile}).
+   */
+  constructor(patterns: ReadonlyArray<RegExp | string> | string) {
+    const list = typeof patterns === 'string' ? readPatterns(patterns) : patterns;
+    if (!Array.isArray(list)) throw invalidArgType('patterns', 'an array of RegExp or string, or a file name', patterns);
+    this.patterns = list.map((pattern) => {
       if (pattern instanceof RegExp) return pattern;
       if (typeof pattern === 'string') return new RegExp(`^(?:${pattern})`);
       throw invalidArgType('patterns[]', 'a RegExp or a string', pattern);
@@ -40,8 +45,7 @@ export class ExcludeFilter {
 
   /** Reads patterns from a file: one per line; blank lines and lines starting with `#` are skipped. */
   static fromFile(file: string): ExcludeFilter {
-    const lines = fs.readFileSync(file, 'utf8').split('\n');
-    return new ExcludeFilter(lines.map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#')));
+    return new ExcludeFilter(readPatterns(file));
   }
 
   /** True when `pathname` matches one of the patterns. */
@@ -52,6 +56,11 @@ export class ExcludeFilter {
     }
     return false;
   }
+}
+
+function readPatterns(file: string): string[] {
+  const lines = fs.readFileSync(file, 'utf8').split('\n');
+  return lines.map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#'));
 }
 
 /** Turns any accepted form into one predicate (undefined when nothing is excluded). */

@@ -132,6 +132,8 @@ describe('exclusion', () => {
     expect(filter.matches('/home/tmp/a.swp')).toBe(false);
     expect(filter.matches('/srv/www/data')).toBe(false);
     expect(() => ExcludeFilter.fromFile(path.join(dir, 'missing'))).toThrow(expect.objectContaining({ code: 'ENOENT' }) as Error);
+    // pyinotify's spelling: ExcludeFilter(filename).
+    expect(new ExcludeFilter(file).patterns.map(String)).toStrictEqual(filter.patterns.map(String));
 
     const root = tempDir();
     fs.mkdirSync(path.join(root, 'keep'));
