@@ -10,7 +10,12 @@
         "native/inotify.cc"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api"],
-      "defines": ["NAPI_VERSION=8"],
+      "defines": [
+        "NAPI_VERSION=8",
+        # A throw while a worker is being terminated cannot reach JS; without
+        # this, node-addon-api turns that into a fatal error (process abort).
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"
+      ],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Werror", "-fvisibility=hidden"],
       "conditions": [
         ["sanitize==1", {

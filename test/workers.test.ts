@@ -125,7 +125,65 @@ if (isMainThread) {
 }
 `;
 
+// Workers that spend nearly all their time inside addon calls that throw,
+// terminated from outside: the throw often lands after termination began,
+// when JS can no longer receive it. (Before NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS
+// node-addon-api aborted the process there, in 5 runs out of 5.)
+const THROWING_SCRIPT = String.raw`
+'use strict';
+const { Worker, isMainThread, workerData, parentPort } = require('node:worker_threads');
+if (isMainThread) {
+  const [lib, roundsText] = process.argv.slice(2);
+  (async () => {
+    let terminated = 0;
+    for (let round = 0; round < Number(roundsText); round++) {
+      const workers = Array.from({ length: 4 }, () => new Worker(__filename, { workerData: { lib } }));
+      await Promise.all(workers.map((w) => new Promise((resolve) => w.once('message', resolve))));
+      await new Promise((resolve) => setTimeout(resolve, (round * 7) % 20));
+      await Promise.all(workers.map((w) => w.terminate()));
+      terminated += workers.length;
+    }
+    const { Inotify } = require(lib);
+    const ino = new Inotify();
+    ino.addWatch(__dirname, 0x100);
+    ino.close();
+    console.log('DONE terminated=' + terminated);
+  })();
+} else {
+  const { Inotify } = require(workerData.lib);
+  const open = new Inotify();
+  const closed = new Inotify();
+  closed.close();
+  parentPort.postMessage('ready');
+  for (let i = 0; ; i++) {
+    try { open.addWatch('/nonexistent/' + i, 0x100); } catch {}
+    try { closed.addWatch('/tmp', 0x100); } catch {}
+    try { open.rmWatch(123456); } catch {}
+    try { closed.readSync(); } catch {}
+    try { closed.ref(); } catch {}
+    if (i % 64 === 0) new Inotify().close();
+  }
+}
+`;
+
 describe('worker threads', () => {
+  it('workers terminated while inside throwing addon calls, 20 rounds of 4: no abort, main thread still works', async () => {
+    const lib = ensureLib();
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'inotify-throwing-'));
+    try {
+      const script = path.join(root, 'throwing.cjs');
+      fs.writeFileSync(script, THROWING_SCRIPT);
+      const result = await spawnNode([script, lib, '20']).waitForExit(60_000);
+      const context = `exit ${result.code} signal ${result.signal}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
+      expect(result.signal, context).toBeNull();
+      expect(result.code, context).toBe(0);
+      expect(result.stdout.trim(), context).toBe('DONE terminated=80');
+      expect(result.stderr, context).not.toMatch(/FATAL|Assertion|Segmentation|AddressSanitizer|runtime error/);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  }, 90_000);
+
   it('8 watching workers ended mid-burst (terminate, process.exit, uncaught throw), 3 rounds: no crash, no leaked fd, main thread still works', async () => {
     const lib = ensureLib();
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'inotify-workers-'));
