@@ -6,7 +6,8 @@ import type { ExcludeFilterLike } from '../exclude-filter.js';
 import { Notifier } from '../notifier.js';
 import { validateOptions, validatePath, type PathLike } from '../validate.js';
 import { WatchManager } from '../watch-manager.js';
-import { TRANSFER_EVENTS, TransferTracker, type TransferTrackerOptions } from './tracker.js';
+import { TransferTracker } from './tracker.js';
+import { TRANSFER_EVENTS, type TransferTrackerOptions } from './types.js';
 
 /** Options of {@link trackTransfers}: the tracker's, plus how to watch. */
 export interface TrackTransfersOptions extends TransferTrackerOptions {
