@@ -18,6 +18,8 @@ import type { InotifyEvent } from '../event.js';
 import { ProcessEvent, type ChainedProcessor } from '../process-event.js';
 import { validateOptions } from '../validate.js';
 import { AsyncQueue } from '../async-queue.js';
+import { RecentCreates } from './recent-creates.js';
+import { TransferRegistry, type Transfer } from './registry.js';
 import { compileFilter, DEFAULT_TEMP_DIRS, DEFAULT_TEMP_PATTERNS, NameClassifier } from './names.js';
 import type {
   AbandonReason, ArrivalKind, TransferAbandoned, TransferComplete, TransferEvents, TransferInProgress,
@@ -26,45 +28,6 @@ import type {
 
 const debug = debuglog('inotify');
 
-type State = TransferInProgress['state'];
-
-/** One stream of data on its way to a final name. */
-interface Transfer {
-  readonly id: number;
-  /**
-   * Where its data may be now (keys of #byPath). Usually one path; an rsync
-   * transfer seen both by a scan and by queued events can briefly have two
-   * (`.~tmp~/x` and the `.x.XXXXXX` it was renamed from). Empty while 'moved'.
-   */
-  readonly locations: Set<string>;
-  /** The most recent location (kept when there is none left, for reports). */
-  lastPath: string;
-  /** Expected final pathname (a key of #byFinal). */
-  final: string;
-  /** Its locations are temporary names (rsync temp or held file): it never completes by closing. */
-  temp: boolean;
-  state: State;
-  readonly startedAt: number;
-  /** A 'start' was reported, so an 'abandoned' is owed if it does not complete. */
-  readonly announced: boolean;
-  /** Began with an IN_CREATE (a new file); otherwise an existing file is being rewritten in place. */
-  readonly created: boolean;
-  /** Written again after a close: completes as 'inplace' after the quiet period. */
-  reopened: boolean;
-  /** Last closed according to a scan of a new directory: completes as 'found'. */
-  found: boolean;
-  /** For 'vanished': the completion that was due when its file was missing. */
-  due: { via: ArrivalKind; tempPathname: string | undefined } | undefined;
-  /** Keys of #movedFrom that point at it. */
-  readonly movedFrom: Set<string>;
-  timer: NodeJS.Timeout | undefined;
-  timerMs: number;
-}
-
-const EMPTY_SET: ReadonlySet<Transfer> = new Set();
-/** CREATEs with no OPEN/write yet (symlinks, fifos and hard links never get one): kept this long at most. */
-const CREATED_TTL = 10_000;
-const CREATED_MAX = 4096;
 /**
  * How long a file that is not a temp waits, once renamed away or found
  * missing, for the events that explain it (a rename's second half, a
@@ -113,20 +76,13 @@ export class TransferTracker extends ProcessEvent {
   readonly #matches: (pathname: string) => boolean;
   readonly #names: NameClassifier;
   readonly #emitter = new EventEmitter<TransferEvents>();
-  /** Every live transfer by id, oldest first (eviction order). */
-  readonly #transfers = new Map<number, Transfer>();
-  readonly #byPath = new Map<string, Transfer>();
-  readonly #byFinal = new Map<string, Set<Transfer>>();
-  /** Transfers whose file was renamed away, by the path it left: for the rename's IN_MOVED_TO. */
-  readonly #movedFrom = new Map<string, Transfer>();
-  /** Final names created (IN_CREATE) with nothing else seen yet. */
-  readonly #created = new Map<string, number>();
+  readonly #registry = new TransferRegistry();
+  readonly #created = new RecentCreates();
   readonly #iterators = new Set<AsyncQueue<TransferComplete>>();
   readonly #pending = new Set<Promise<unknown>>();
   #outbox: TransferNotification[] = [];
   /** How files reported by the scan that follows a directory event arrived. */
   #scanVia: 'found' | 'moved-in' = 'found';
-  #nextId = 1;
   #closed = false;
   #onClose: (() => Promise<void>) | undefined;
 
@@ -224,7 +180,7 @@ export class TransferTracker extends ProcessEvent {
 
   /** The transfers in progress (a snapshot, oldest first). */
   inProgress(): TransferInProgress[] {
-    return [...this.#transfers.values()].map((t) => ({
+    return [...this.#registry.values()].map((t) => ({
       id: t.id, pathname: t.locations.size > 0 ? t.lastPath : undefined, finalPathname: t.final, state: t.state,
       startedAt: t.startedAt,
     }));
@@ -258,11 +214,7 @@ export class TransferTracker extends ProcessEvent {
   #shutdown(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const t of this.#transfers.values()) clearTimeout(t.timer);
-    this.#transfers.clear();
-    this.#byPath.clear();
-    this.#byFinal.clear();
-    this.#movedFrom.clear();
+    this.#registry.clear();
     this.#created.clear();
     this.#outbox = [];
     for (const queue of this.#iterators) queue.end();
@@ -318,10 +270,7 @@ export class TransferTracker extends ProcessEvent {
       this.#scanVia = 'moved-in';
       if (event.srcPathname !== undefined) this.#repath(event.srcPathname, event.pathname);
     } else if (mask & IN_DELETE) {
-      const prefix = `${event.pathname}/`;
-      for (const [path, t] of [...this.#byPath]) {
-        if (path.startsWith(prefix)) this.#lose(t, path, 'deleted');
-      }
+      for (const { transfer, path } of this.#registry.below(event.pathname)) this.#lose(transfer, path, 'deleted');
     }
   }
 
@@ -330,24 +279,24 @@ export class TransferTracker extends ProcessEvent {
     if (cls.kind === 'temp') return;
     if (cls.kind === 'final') {
       if (!this.#matches(path)) return;
-      const there = this.#byPath.get(path);
+      const there = this.#registry.at(path);
       if (there?.state === 'vanished') this.#abandon(there, 'replaced'); // a new file at the name it was last seen at
       else if (there !== undefined) return;
-      this.#remember(path);
+      this.#created.add(path);
       return;
     }
     if (!this.#matches(cls.final)) return;
-    const t = this.#byPath.get(path) ?? this.#rsyncTransferFor(cls.final, false) ?? this.#start(path, cls.final, true, synthetic, true);
+    const t = this.#registry.at(path) ?? this.#registry.rsyncTransferFor(cls.final, false) ?? this.#start(path, cls.final, true, synthetic, true);
     this.#locate(t, path);
     if (t.state === 'moved') t.state = 'writing';
     this.#activity(t);
   }
 
   #open(path: string): void {
-    const t = this.#byPath.get(path);
+    const t = this.#registry.at(path);
     if (t === undefined) {
       // OPEN right after CREATE: a regular file being written (a symlink or fifo gets no OPEN).
-      if (this.#created.delete(path)) this.#activity(this.#start(path, path, false, false, true));
+      if (this.#created.take(path)) this.#activity(this.#start(path, path, false, false, true));
       return;
     }
     if (t.state === 'settling') {
@@ -359,7 +308,7 @@ export class TransferTracker extends ProcessEvent {
   }
 
   #modify(path: string): void {
-    const t = this.#byPath.get(path) ?? this.#begin(path, false);
+    const t = this.#registry.at(path) ?? this.#begin(path, false);
     if (t === undefined) return;
     if (!t.temp && t.state !== 'vanished') {
       // A second write session (a scan's synthetic close is no close: the writer may have been at work all along).
@@ -371,13 +320,13 @@ export class TransferTracker extends ProcessEvent {
   }
 
   #closeWrite(path: string, synthetic: boolean): void {
-    if (synthetic && this.#scanVia === 'moved-in' && !this.#byPath.has(path)) {
+    if (synthetic && this.#scanVia === 'moved-in' && this.#registry.at(path) === undefined) {
       // A regular file inside a directory that was moved in: it arrived whole with it.
-      this.#created.delete(path);
+      this.#created.take(path);
       if (this.#names.classify(path).kind === 'final' && this.#matches(path)) this.#complete(undefined, path, 'moved-in', undefined);
       return;
     }
-    const t = this.#byPath.get(path) ?? this.#begin(path, synthetic);
+    const t = this.#registry.at(path) ?? this.#begin(path, synthetic);
     if (t === undefined) return;
     if (!t.temp && t.state !== 'vanished') {
       t.found = synthetic;
@@ -389,27 +338,21 @@ export class TransferTracker extends ProcessEvent {
   }
 
   #touch(path: string): void {
-    const t = this.#byPath.get(path);
+    const t = this.#registry.at(path);
     if (t !== undefined) this.#activity(t);
   }
 
   #movedAway(path: string): void {
-    this.#created.delete(path);
-    const t = this.#byPath.get(path);
+    this.#created.take(path);
+    const t = this.#registry.at(path);
     if (t === undefined) return;
-    this.#unlocate(t, path);
-    this.#movedFrom.set(path, t);
-    t.movedFrom.add(path);
+    this.#registry.movedAway(t, path);
     if (t.locations.size === 0) t.state = 'moved';
     this.#activity(t);
   }
 
   #movedIn(path: string, source: string | undefined): void {
-    let from = source === undefined ? undefined : this.#movedFrom.get(source);
-    if (from !== undefined) {
-      this.#movedFrom.delete(source as string);
-      from.movedFrom.delete(source as string);
-    }
+    let from = source === undefined ? undefined : this.#registry.takeMovedFrom(source);
     const cls = this.#names.classify(path);
     if (cls.kind === 'temp' || !this.#matches(cls.kind === 'final' ? path : cls.final)) {
       // Renamed to another program's temporary name (x -> x~), or to a name
@@ -419,30 +362,30 @@ export class TransferTracker extends ProcessEvent {
     }
     if (cls.kind !== 'final') {
       // Into a temporary name (rsync --delay-updates: `.x.XXXXXX` -> `.~tmp~/x`): still on its way.
-      const t = from ?? this.#byPath.get(path) ?? this.#rsyncTransferFor(cls.final, false)
+      const t = from ?? this.#registry.at(path) ?? this.#registry.rsyncTransferFor(cls.final, false)
         ?? this.#start(path, cls.final, true, false, true);
       this.#locate(t, path);
-      this.#setFinal(t, cls.final);
+      this.#registry.setFinal(t, cls.final);
       t.temp = true;
       t.state = 'writing';
       this.#activity(t);
       return;
     }
 
-    this.#created.delete(path);
+    this.#created.take(path);
     const sourceClass = source === undefined ? undefined : this.#names.classify(source);
     const fromRsync = sourceClass !== undefined && this.#names.isRsyncSourceOf(sourceClass, path);
     // The rename of an rsync temp we lost track of (seen under another of its
     // names), or, for a rename from outside the tree, the rsync transfer of
     // this name whose data went out of sight (`.~tmp~` not watched in time).
-    if (from === undefined && fromRsync) from = this.#rsyncTransferFor(path, false);
-    if (from === undefined && source === undefined) from = this.#rsyncTransferFor(path, true);
+    if (from === undefined && fromRsync) from = this.#registry.rsyncTransferFor(path, false);
+    if (from === undefined && source === undefined) from = this.#registry.rsyncTransferFor(path, true);
 
     // A transfer at this very name (a file being written there, or one
     // followed after it vanished): the rename replaces its data. When the
     // rename's source is untracked, the name's transfer is the one that
     // completes (start -> complete by id); otherwise it is 'replaced'.
-    let there = this.#byPath.get(path);
+    let there = this.#registry.at(path);
     if (there !== undefined && from !== undefined && there !== from) {
       this.#abandon(there, 'replaced');
       there = undefined;
@@ -467,8 +410,8 @@ export class TransferTracker extends ProcessEvent {
   }
 
   #deleted(path: string): void {
-    this.#created.delete(path);
-    const t = this.#byPath.get(path);
+    this.#created.take(path);
+    const t = this.#registry.at(path);
     if (t !== undefined) this.#lose(t, path, 'deleted');
   }
 
@@ -484,10 +427,10 @@ export class TransferTracker extends ProcessEvent {
     if (cls.kind === 'temp') return undefined;
     const final = cls.kind === 'final' ? path : cls.final;
     if (!this.#matches(final)) return undefined;
-    const created = this.#created.delete(path);
+    const created = this.#created.take(path);
     if (!created && !fs.existsSync(path)) return undefined;
     if (cls.kind === 'final') return this.#start(path, path, false, found, created);
-    const t = this.#rsyncTransferFor(final, false) ?? this.#start(path, final, true, found, true);
+    const t = this.#registry.rsyncTransferFor(final, false) ?? this.#start(path, final, true, found, true);
     this.#locate(t, path);
     return t;
   }
@@ -501,94 +444,29 @@ export class TransferTracker extends ProcessEvent {
   }
 
   #newTransfer(path: string, final: string, temp: boolean, announced: boolean, created: boolean, now: number): Transfer {
-    const t: Transfer = {
-      id: this.#nextId++, locations: new Set(), lastPath: path, final, temp, state: 'writing', startedAt: now,
-      announced, created, reopened: false, found: false, due: undefined, movedFrom: new Set(), timer: undefined, timerMs: -1,
-    };
-    this.#transfers.set(t.id, t);
-    this.#index(t);
-    this.#locate(t, path);
-    if (this.#transfers.size > this.maxTransfers) {
-      const oldest = this.#transfers.values().next().value;
-      if (oldest !== undefined && oldest !== t) this.#abandon(oldest, 'evicted');
+    const { transfer, displaced } = this.#registry.add(path, final, temp, announced, created, now);
+    if (displaced !== undefined) this.#lose(displaced.transfer, displaced.path, 'replaced');
+    if (this.#registry.size > this.maxTransfers) {
+      const oldest = this.#registry.oldest();
+      if (oldest !== undefined && oldest !== transfer) this.#abandon(oldest, 'evicted');
     }
-    return t;
-  }
-
-  /**
-   * The rsync transfer (temp or held file) on its way to `final`, if any:
-   * at most one is tracked per final name, so the names one transfer goes
-   * through (`.x.XXXXXX`, `.~tmp~/x`, a --partial-dir file), in whatever
-   * order a scan and the queued events reveal them, stay one transfer.
-   * With `lost`, only one whose data is out of sight.
-   */
-  #rsyncTransferFor(final: string, lost: boolean): Transfer | undefined {
-    let best: Transfer | undefined;
-    for (const t of this.#byFinal.get(final) ?? EMPTY_SET) {
-      if (!t.temp) continue;
-      if (t.state === 'moved') return t;
-      if (!lost) best ??= t;
-    }
-    return best;
+    return transfer;
   }
 
   #locate(t: Transfer, path: string): void {
-    const other = this.#byPath.get(path);
-    if (other !== undefined && other !== t) this.#lose(other, path, 'replaced');
-    t.locations.add(path);
-    t.lastPath = path;
-    this.#byPath.set(path, t);
-  }
-
-  #unlocate(t: Transfer, path: string): void {
-    if (!t.locations.delete(path)) return;
-    if (this.#byPath.get(path) === t) this.#byPath.delete(path);
-    if (t.lastPath === path) for (const other of t.locations) t.lastPath = other; // the most recent left
+    const displaced = this.#registry.locate(t, path);
+    if (displaced !== undefined) this.#lose(displaced.transfer, displaced.path, 'replaced');
   }
 
   /** One of its names is gone: when it was the last, the transfer is abandoned. */
   #lose(t: Transfer, path: string, reason: AbandonReason): void {
-    this.#unlocate(t, path);
+    this.#registry.unlocate(t, path);
     if (t.locations.size === 0 && t.state !== 'moved') {
       t.lastPath = path;
       this.#abandon(t, reason);
     } else {
       this.#activity(t);
     }
-  }
-
-  #index(t: Transfer): void {
-    let set = this.#byFinal.get(t.final);
-    if (set === undefined) this.#byFinal.set(t.final, (set = new Set()));
-    set.add(t);
-  }
-
-  #unindex(t: Transfer): void {
-    const set = this.#byFinal.get(t.final);
-    set?.delete(t);
-    if (set?.size === 0) this.#byFinal.delete(t.final);
-  }
-
-  #setFinal(t: Transfer, final: string): void {
-    if (t.final === final) return;
-    this.#unindex(t);
-    t.final = final;
-    this.#index(t);
-  }
-
-  #end(t: Transfer): void {
-    clearTimeout(t.timer);
-    t.timer = undefined;
-    for (const path of t.locations) {
-      if (this.#byPath.get(path) === t) this.#byPath.delete(path);
-    }
-    t.locations.clear();
-    for (const path of t.movedFrom) {
-      if (this.#movedFrom.get(path) === t) this.#movedFrom.delete(path);
-    }
-    t.movedFrom.clear();
-    this.#transfers.delete(t.id);
-    this.#unindex(t);
   }
 
   #complete(t: Transfer | undefined, path: string, via: ArrivalKind, tempPathname: string | undefined): void {
@@ -608,9 +486,9 @@ export class TransferTracker extends ProcessEvent {
       }
       debug('transfer: stat %s failed: %s', path, code);
     }
-    const id = t?.id ?? this.#nextId++;
+    const id = t?.id ?? this.#registry.nextId();
     const startedAt = t?.announced === true ? t.startedAt : undefined;
-    if (t !== undefined) this.#end(t);
+    if (t !== undefined) this.#registry.end(t);
     this.#outbox.push({ type: 'complete', id, pathname: path, via, tempPathname, size, startedAt, time: Date.now() });
   }
 
@@ -622,9 +500,9 @@ export class TransferTracker extends ProcessEvent {
   #vanished(t: Transfer | undefined, path: string, via: ArrivalKind, tempPathname: string | undefined): void {
     debug('transfer: %s was complete but is gone; following it', path);
     const target = t ?? this.#newTransfer(path, path, false, false, false, Date.now());
-    for (const old of [...target.locations]) this.#unlocate(target, old);
+    for (const old of [...target.locations]) this.#registry.unlocate(target, old);
     this.#locate(target, path);
-    this.#setFinal(target, path);
+    this.#registry.setFinal(target, path);
     target.temp = false;
     target.state = 'vanished';
     target.due = { via, tempPathname };
@@ -633,7 +511,7 @@ export class TransferTracker extends ProcessEvent {
 
   #abandon(t: Transfer, reason: AbandonReason): void {
     const pathname = t.lastPath;
-    this.#end(t);
+    this.#registry.end(t);
     if (!t.announced) return;
     this.#outbox.push({
       type: 'abandoned', id: t.id, pathname, finalPathname: t.final, reason, startedAt: t.startedAt, time: Date.now(),
@@ -642,41 +520,8 @@ export class TransferTracker extends ProcessEvent {
 
   /** A watched directory was renamed inside the tree: transfers below it move with it. */
   #repath(from: string, to: string): void {
-    const prefix = `${from}/`;
-    const rewrite = (p: string): string => (p.startsWith(prefix) ? to + p.slice(from.length) : p);
-    for (const t of this.#transfers.values()) {
-      const last = rewrite(t.lastPath);
-      for (const path of [...t.locations]) {
-        if (!path.startsWith(prefix)) continue;
-        this.#unlocate(t, path);
-        this.#locate(t, rewrite(path));
-      }
-      t.lastPath = last;
-      this.#setFinal(t, rewrite(t.final));
-      for (const path of [...t.movedFrom]) {
-        if (!path.startsWith(prefix)) continue;
-        t.movedFrom.delete(path);
-        this.#movedFrom.delete(path);
-        t.movedFrom.add(rewrite(path));
-        this.#movedFrom.set(rewrite(path), t);
-      }
-    }
-    for (const [path, time] of [...this.#created]) {
-      if (path.startsWith(prefix)) {
-        this.#created.delete(path);
-        this.#created.set(rewrite(path), time);
-      }
-    }
-  }
-
-  #remember(path: string): void {
-    const now = Date.now();
-    this.#created.delete(path);
-    this.#created.set(path, now);
-    for (const [old, time] of this.#created) {
-      if (this.#created.size <= CREATED_MAX && now - time < CREATED_TTL) break; // insertion order: the rest are newer
-      this.#created.delete(old);
-    }
+    for (const { transfer, path } of this.#registry.repath(from, to)) this.#lose(transfer, path, 'replaced');
+    this.#created.repath(from, to);
   }
 
   // ---- timers ----------------------------------------------------------------------------
@@ -699,7 +544,7 @@ export class TransferTracker extends ProcessEvent {
   }
 
   #expired(t: Transfer): void {
-    if (this.#closed || this.#transfers.get(t.id) !== t) return;
+    if (this.#closed || !this.#registry.isLive(t)) return;
     t.timer = undefined;
     try {
       if (t.state === 'settling') this.#complete(t, t.lastPath, 'close-write', undefined);
