@@ -173,7 +173,7 @@ describe('worker threads', () => {
     try {
       const script = path.join(root, 'throwing.cjs');
       fs.writeFileSync(script, THROWING_SCRIPT);
-      const result = await spawnNode([script, lib, '20']).waitForExit(60_000);
+      const result = await spawnNode([script, lib, '20']).waitForExit(80_000);
       const context = `exit ${result.code} signal ${result.signal}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
       expect(result.signal, context).toBeNull();
       expect(result.code, context).toBe(0);
