@@ -1,4 +1,4 @@
-// Plain C++ directory listing for the recursive walk. No N-API here: the
+// Plain C++ directory listing for the recursive walk (open + getdents64). No N-API here: the
 // binding in addon.cc turns the result (or -errno) into JS values.
 #pragma once
 
