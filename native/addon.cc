@@ -67,7 +67,8 @@ Napi::Value IsOpenForWriteJs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), IsOpenForWrite(bytes.c_str()));
 }
 
-// readdir(path: string | Buffer, sorted: boolean): string | Buffer (see native.ts). The
+// readdir(path: string | Buffer, sorted: boolean, directoriesOnly: boolean):
+// string | Buffer (see native.ts). The
 // names are returned in one value, not one JS string per name, because the
 // walk creates few objects per directory this way; invalid UTF-8 cannot go
 // into a JS string without loss, so then the same bytes come as a Buffer.
@@ -91,8 +92,10 @@ Napi::Value ReaddirJs(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   Listing listing;
-  bool sorted = info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
-  int rc = ListDirectory(bytes.c_str(), sorted, &listing);
+  ListOptions options;
+  options.sorted = info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
+  options.directories_only = info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+  int rc = ListDirectory(bytes.c_str(), options, &listing);
   if (rc < 0) {
     ErrnoError(env, -rc, "scandir", path).ThrowAsJavaScriptException();
     return env.Undefined();

@@ -82,7 +82,7 @@ struct LinuxDirent64 {
   char d_name[];
 };
 
-int ListDirectory(const char* path, bool sorted, Listing* out) {
+int ListDirectory(const char* path, const ListOptions& options, Listing* out) {
   // open + getdents64 rather than opendir/readdir: glibc's opendir also
   // fstat()s the directory, one more syscall per directory of a walk.
   int fd = open(path, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC);
@@ -110,6 +110,7 @@ int ListDirectory(const char* path, bool sorted, Listing* out) {
           continue;  // removed since the read: as if read a moment later
         }
       }
+      if (options.directories_only && type != kTypeDirectory && type != kTypeSymlink && type != kTypeUnknown) continue;
       size_t length = strlen(name);
       if (out->utf8 && !IsValidUtf8(name, length)) out->utf8 = false;
       out->names.append(name, length + 1);  // with its '\0'
@@ -117,7 +118,7 @@ int ListDirectory(const char* path, bool sorted, Listing* out) {
     }
   }
   close(fd);
-  if (result == 0 && sorted) SortListing(out);
+  if (result == 0 && options.sorted) SortListing(out);
   return result;
 }
 

@@ -17,8 +17,17 @@ constexpr char kTypeCharDevice = 'c';
 constexpr char kTypeBlockDevice = 'b';
 constexpr char kTypeUnknown = '?';
 
-// One directory's entries (without "." and ".."), in the order the kernel
-// returns them, or sorted by bytes (strcmp, the order of libuv's scandir).
+// What to list. Sorted only when asked, because the recursive walk needs no
+// order, while synthetic events list a directory's entries in name order
+// (by bytes, strcmp, the order of libuv's scandir). `directories_only` keeps
+// directories, symbolic links and entries of unknown type: all a walk that
+// keeps no listing looks at, so the names of files are not copied to JS.
+struct ListOptions {
+  bool sorted = false;
+  bool directories_only = false;
+};
+
+// One directory's entries (without "." and ".."), as ListOptions asks.
 struct Listing {
   std::string names;  // each name followed by '\0'
   std::string types;  // one type code per name, in the same order
@@ -26,12 +35,10 @@ struct Listing {
 };
 
 // Reads the directory at `path` (NUL-terminated bytes) into `out`, which
-// must be empty; sorted only when asked, because the recursive walk does
-// not need an order and reports nothing, while synthetic events list a
-// directory's entries in name order. Entries whose d_type is DT_UNKNOWN (some filesystems) are
+// must be empty. Entries whose d_type is DT_UNKNOWN (some filesystems) are
 // typed by lstat; one that vanished meanwhile is left out. Returns 0, or
 // -errno from opening or reading the directory.
-int ListDirectory(const char* path, bool sorted, Listing* out);
+int ListDirectory(const char* path, const ListOptions& options, Listing* out);
 
 // Whether `bytes` is well-formed UTF-8: no overlong forms, no surrogates,
 // nothing above U+10FFFF (what Node's buffer.isUtf8 accepts).

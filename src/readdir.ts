@@ -6,7 +6,6 @@
  */
 import { Buffer, isUtf8 } from 'node:buffer';
 import { binding } from './binding.js';
-import type { NativeBinding } from './native.js';
 import { validatePath } from './validate.js';
 
 // Type codes, one char per entry (native/readdir.h).
@@ -27,16 +26,23 @@ export interface Listing {
   readonly bytes: ReadonlyArray<Buffer | undefined> | undefined;
 }
 
+/** @internal Options of {@link readDirectory}. */
+export interface ReadDirectoryOptions {
+  /** By name bytes, as fs.readdirSync sorts; else in the kernel's order (cheaper). */
+  readonly sorted?: boolean;
+  /** Only directories, symbolic links and entries of unknown type (a walk that keeps no listing needs no more). */
+  readonly directoriesOnly?: boolean;
+}
+
 const EMPTY: Listing = { names: [], types: '', bytes: undefined };
 
 /**
- * @internal Lists the directory at `path`, in the kernel's order, or with
- * `sorted` by name bytes (as fs.readdirSync does). Throws Node's fs errors (ENOENT,
- * ENOTDIR, EACCES... with syscall 'scandir'), and a TypeError for a path that
- * is not a string or Buffer.
+ * @internal Lists the directory at `path` (without `.` and `..`). Throws
+ * Node's fs errors (ENOENT, ENOTDIR, EACCES... with syscall 'scandir'), and
+ * a TypeError for a path that is not a string or Buffer.
  */
-export function readDirectory(path: string | Buffer, sorted = false, native: NativeBinding['readdir'] = binding.readdir): Listing {
-  const raw = native(validatePath(path), sorted);
+export function readDirectory(path: string | Buffer, options: ReadDirectoryOptions = {}): Listing {
+  const raw = binding.readdir(validatePath(path), options.sorted === true, options.directoriesOnly === true);
   return typeof raw === 'string' ? fromString(raw) : fromBytes(raw);
 }
 

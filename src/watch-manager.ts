@@ -18,7 +18,7 @@ import { toExcludePredicate, type ExcludeFilterLike, type ExcludePredicate } fro
 import { expandGlob } from './glob.js';
 import { Inotify } from './inotify.js';
 import { limits, type InotifyLimits } from './limits.js';
-import { readDirectory, TYPE_DIRECTORY, TYPE_FILE, TYPE_SYMLINK, type Listing } from './readdir.js';
+import { readDirectory, TYPE_DIRECTORY, TYPE_FILE, TYPE_SYMLINK, type Listing, type ReadDirectoryOptions } from './readdir.js';
 import { entryKey, ScanNoise } from './scan-noise.js';
 import { WatchError, type WatchFailure } from './watch-error.js';
 import { isOpenForWrite } from './writers.js';
@@ -127,6 +127,8 @@ export class WatchManager {
   #drained: RawRecord[] = [];
   #onDrained: (() => void) | undefined;
   #drainInterval: number | undefined;
+  // The highest wd the kernel has returned: a larger one is a new watch.
+  #maxWd = 0;
   // The names in each watched directory (true for a directory), kept only
   // for an overflow rescan: see _trackEntries.
   #entries: Map<number, Map<string, boolean>> | undefined;
@@ -364,7 +366,7 @@ export class WatchManager {
       if (this.#probe(watch, watch.path, watch.pathBytes, LISTING_EVENTS) !== 'same') continue; // moved meanwhile: its events will tell
       watch.kernelMask = (watch.kernelMask | LISTING_EVENTS) >>> 0;
       try {
-        this.#remember(watch, this.#readdir(watch, noise, false));
+        this.#remember(watch, this.#readdir(watch, noise, ALL));
       } catch {
         // Gone already: its IN_DELETE_SELF / IN_IGNORED are on their way.
       } finally {
@@ -412,7 +414,7 @@ export class WatchManager {
         continue;
       }
       try {
-        listings.set(watch, this.#readdir(watch, noise, true));
+        listings.set(watch, this.#readdir(watch, noise, SORTED));
       } catch (error) {
         if (isCodedError(error) && GONE.has(error.code ?? '')) stale.push(watch);
       } finally {
@@ -538,7 +540,11 @@ export class WatchManager {
       kernelMask = (kernelMaskFor(draft, !root, track) | (flags & (IN_MASK_ADD | IN_MASK_CREATE))) >>> 0;
     }
     const wd = this.inotify.addWatch(bytes ?? path, kernelMask);
-    const existing = this.#byWd.get(wd);
+    // The kernel hands out wds in increasing order (cyclically), so a wd
+    // above every one seen is a new watch: a walk skips one Map look-up per
+    // directory. After a wrap-around the look-up decides, as before.
+    const existing = wd > this.#maxWd ? undefined : this.#byWd.get(wd);
+    if (wd > this.#maxWd) this.#maxWd = wd;
     if (existing !== undefined) {
       existing.mask = flags & IN_MASK_ADD ? (existing.mask | events) >>> 0 : events;
       existing.flags = draft.flags;
@@ -596,7 +602,8 @@ export class WatchManager {
       }
       let listing: Listing;
       try {
-        listing = this.#readdir(dir, noise, false);
+        // Without a listing to keep, only directories (and links) matter.
+        listing = this.#readdir(dir, noise, this.#entries !== undefined && tracks(dir) ? ALL : DIRECTORIES, dir !== root);
         this.#remember(dir, listing);
       } catch (error) {
         if (isCodedError(error) && !GONE.has(error.code ?? '')) failed.push({ path: dir.path, error });
@@ -662,7 +669,7 @@ export class WatchManager {
     const before = this.#drain();
     let listing: Listing;
     try {
-      listing = this.#readdir(watch, noise, true);
+      listing = this.#readdir(watch, noise, SORTED);
     } catch {
       return; // removed again already: its IN_DELETE_SELF / IN_IGNORED are on their way
     }
@@ -763,11 +770,17 @@ export class WatchManager {
   // readdir.ts), and records the OPEN/ACCESS/CLOSE_NOWRITE the read itself
   // causes, so they are not reported. Only a watch whose user mask asks for
   // those can report them (the Notifier drops bits the user did not ask for).
-  #readdir(dir: WatchRecord, noise: ScanNoise, sorted: boolean): Listing {
-    if (dir.mask & SCAN_EVENTS) noise.directoryRead(dir.wd, '');
-    const parent = this.#byPath.get(nodePath.dirname(dir.path));
-    if (parent !== undefined && parent !== dir && parent.mask & SCAN_EVENTS) noise.directoryRead(parent.wd, nodePath.basename(dir.path));
-    return readDirectory(dir.pathBytes ?? dir.path, sorted);
+  // `walked`: `dir` was armed by a walk from its parent's watch, so that
+  // watch's mask is a subset of `dir`'s and needs no look-up when `dir`'s
+  // has none of those bits.
+  #readdir(dir: WatchRecord, noise: ScanNoise, options: ReadDirectoryOptions, walked = false): Listing {
+    const scanned = (dir.mask & SCAN_EVENTS) !== 0;
+    if (scanned) noise.directoryRead(dir.wd, '');
+    if (scanned || !walked) {
+      const parent = this.#byPath.get(nodePath.dirname(dir.path));
+      if (parent !== undefined && parent !== dir && parent.mask & SCAN_EVENTS) noise.directoryRead(parent.wd, nodePath.basename(dir.path));
+    }
+    return readDirectory(dir.pathBytes ?? dir.path, options);
   }
 
   // Reads what the kernel queued so far into the drained list; with `noise`,
@@ -806,6 +819,11 @@ export class WatchManager {
 }
 
 const EMPTY: RawRecord[] = [];
+
+// How each caller lists directories (see readdir.ts).
+const ALL: ReadDirectoryOptions = {};
+const SORTED: ReadDirectoryOptions = { sorted: true };
+const DIRECTORIES: ReadDirectoryOptions = { directoriesOnly: true };
 
 /** What reading a watched directory makes the kernel report, when asked. */
 const SCAN_EVENTS = (IN_OPEN | IN_ACCESS | IN_CLOSE_NOWRITE) >>> 0;
