@@ -167,7 +167,8 @@ export class WatchManager {
 
   /**
    * Watches `path` (or each of a list) for the events in `mask`, and with
-   * `rec` every directory below it. Returns the armed paths and their wds.
+   * `rec` every directory below it. Returns the armed paths and their wds
+   * (a walk visits directories in the kernel's order, not by name).
    *
    * Re-adding a watched path keeps its wd and replaces its mask and options
    * (`autoAdd`, `excludeFilter`), as the kernel replaces its mask; with
@@ -366,7 +367,7 @@ export class WatchManager {
       if (this.#probe(watch, watch.path, watch.pathBytes, LISTING_EVENTS) !== 'same') continue; // moved meanwhile: its events will tell
       watch.kernelMask = (watch.kernelMask | LISTING_EVENTS) >>> 0;
       try {
-        this.#remember(watch, this.#readdir(watch, noise, ALL));
+        this.#remember(watch, this.#readdir(watch, noise, SORTED));
       } catch {
         // Gone already: its IN_DELETE_SELF / IN_IGNORED are on their way.
       } finally {
@@ -602,8 +603,9 @@ export class WatchManager {
       }
       let listing: Listing;
       try {
-        // Without a listing to keep, only directories (and links) matter.
-        listing = this.#readdir(dir, noise, this.#entries !== undefined && tracks(dir) ? ALL : DIRECTORIES, dir !== root);
+        // Without a listing to keep, only directories (and links) matter, in
+        // any order. A kept listing is in name order, as a rescan reports it.
+        listing = this.#readdir(dir, noise, this.#entries !== undefined && tracks(dir) ? SORTED : DIRECTORIES, dir !== root);
         this.#remember(dir, listing);
       } catch (error) {
         if (isCodedError(error) && !GONE.has(error.code ?? '')) failed.push({ path: dir.path, error });
@@ -821,7 +823,6 @@ export class WatchManager {
 const EMPTY: RawRecord[] = [];
 
 // How each caller lists directories (see readdir.ts).
-const ALL: ReadDirectoryOptions = {};
 const SORTED: ReadDirectoryOptions = { sorted: true };
 const DIRECTORIES: ReadDirectoryOptions = { directoriesOnly: true };
 
