@@ -7,7 +7,8 @@
         "native/addon.cc",
         "native/watcher.cc",
         "native/errors.cc",
-        "native/inotify.cc"
+        "native/inotify.cc",
+        "native/readdir.cc"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api"],
       "defines": [

@@ -1,5 +1,6 @@
 // Module entry: the Inotify class, the IN_* constants read from
-// <sys/inotify.h>, and the per-environment cleanup hook.
+// <sys/inotify.h>, the helpers (isOpenForWrite, readdir), and the
+// per-environment cleanup hook.
 #include <napi.h>
 #include <sys/inotify.h>
 
@@ -9,6 +10,7 @@
 #include "addon-data.h"
 #include "errors.h"
 #include "inotify.h"
+#include "readdir.h"
 #include "watcher.h"
 
 namespace inotify_native {
@@ -65,6 +67,44 @@ Napi::Value IsOpenForWriteJs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), IsOpenForWrite(bytes.c_str()));
 }
 
+// readdir(path: string | Buffer, sorted: boolean, directoriesOnly: boolean):
+// string | Buffer (see native.ts). The
+// names are returned in one value, not one JS string per name, because the
+// walk creates few objects per directory this way; invalid UTF-8 cannot go
+// into a JS string without loss, so then the same bytes come as a Buffer.
+Napi::Value ReaddirJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Value path = info[0];
+  // The TS layer validates; this only keeps a bad call from reaching opendir.
+  if (!path.IsString() && !path.IsBuffer()) {
+    Napi::TypeError error = Napi::TypeError::New(
+        env, "The \"path\" argument must be of type string or an instance of Buffer");
+    error.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_TYPE"));
+    error.ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string bytes = PathBytes(path);
+  if (bytes.empty() || bytes.find('\0') != std::string::npos) {
+    Napi::TypeError error = Napi::TypeError::New(
+        env, "The \"path\" argument must be non-empty and without null bytes");
+    error.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_VALUE"));
+    error.ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Listing listing;
+  ListOptions options;
+  options.sorted = info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
+  options.directories_only = info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+  int rc = ListDirectory(bytes.c_str(), options, &listing);
+  if (rc < 0) {
+    ErrnoError(env, -rc, "scandir", path).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  listing.names += listing.types;
+  if (listing.utf8) return Napi::String::New(env, listing.names.data(), listing.names.size());
+  return Napi::Buffer<char>::Copy(env, listing.names.data(), listing.names.size());
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -75,6 +115,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
   exports.Set("Inotify", Watcher::DefineClass(env));
   exports.Set("isOpenForWrite", Napi::Function::New<IsOpenForWriteJs>(env, "isOpenForWrite"));
+  exports.Set("readdir", Napi::Function::New<ReaddirJs>(env, "readdir"));
   exports.Set("constants", Constants(env));
   return exports;
 }

@@ -22,6 +22,7 @@ started=$(date +%s)
 default_tests=(
   test/decode.test.ts test/events.test.ts test/errors.test.ts test/lifetime.test.ts
   test/fuzz.test.ts test/workers.test.ts test/reliability-native.test.ts test/writers.test.ts test/core-autoadd.test.ts
+  test/readdir.test.ts test/core-watch-manager.test.ts
 )
 tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then

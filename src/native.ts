@@ -63,4 +63,13 @@ export interface NativeBinding {
   readonly constants: NativeConstants;
   /** 1 when a process has the regular file open for writing, 0 when none has, -errno when it cannot be told. */
   isOpenForWrite(path: string | Buffer): number;
+  /**
+   * Lists a directory (open/getdents64, without `.` and `..`; in the kernel's
+   * order, or by name bytes with `sorted`; with `directoriesOnly`, only
+   * directories, symbolic links and entries of unknown type): every
+   * name followed by '\0', then one type code per name (see
+   * native/readdir.h), as one string, or as a Buffer of the same bytes when a
+   * name is not valid UTF-8. Throws an fs-shaped error (syscall 'scandir').
+   */
+  readdir(path: string | Buffer, sorted: boolean, directoriesOnly: boolean): string | Buffer;
 }

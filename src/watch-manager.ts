@@ -18,6 +18,7 @@ import { toExcludePredicate, type ExcludeFilterLike, type ExcludePredicate } fro
 import { expandGlob } from './glob.js';
 import { Inotify } from './inotify.js';
 import { limits, type InotifyLimits } from './limits.js';
+import { readDirectory, TYPE_DIRECTORY, TYPE_FILE, TYPE_SYMLINK, type Listing, type ReadDirectoryOptions } from './readdir.js';
 import { entryKey, ScanNoise } from './scan-noise.js';
 import { WatchError, type WatchFailure } from './watch-error.js';
 import { isOpenForWrite } from './writers.js';
@@ -80,10 +81,11 @@ export interface SyntheticEntry {
   readonly mask: number;
 }
 
-interface DirEntry {
+/** A symbolic link a walk found, followed once every real directory is armed. */
+interface FoundLink {
+  parent: WatchRecord;
   name: string;
   bytes: Buffer | undefined;
-  dirent: fs.Dirent;
 }
 
 interface ArmResult {
@@ -125,6 +127,8 @@ export class WatchManager {
   #drained: RawRecord[] = [];
   #onDrained: (() => void) | undefined;
   #drainInterval: number | undefined;
+  // The highest wd the kernel has returned: a larger one is a new watch.
+  #maxWd = 0;
   // The names in each watched directory (true for a directory), kept only
   // for an overflow rescan: see _trackEntries.
   #entries: Map<number, Map<string, boolean>> | undefined;
@@ -163,7 +167,8 @@ export class WatchManager {
 
   /**
    * Watches `path` (or each of a list) for the events in `mask`, and with
-   * `rec` every directory below it. Returns the armed paths and their wds.
+   * `rec` every directory below it. Returns the armed paths and their wds
+   * (a walk visits directories in the kernel's order, not by name).
    *
    * Re-adding a watched path keeps its wd and replaces its mask and options
    * (`autoAdd`, `excludeFilter`), as the kernel replaces its mask; with
@@ -362,7 +367,7 @@ export class WatchManager {
       if (this.#probe(watch, watch.path, watch.pathBytes, LISTING_EVENTS) !== 'same') continue; // moved meanwhile: its events will tell
       watch.kernelMask = (watch.kernelMask | LISTING_EVENTS) >>> 0;
       try {
-        this.#remember(watch, this.#readdir(watch, noise));
+        this.#remember(watch, this.#readdir(watch, noise, SORTED));
       } catch {
         // Gone already: its IN_DELETE_SELF / IN_IGNORED are on their way.
       } finally {
@@ -399,7 +404,7 @@ export class WatchManager {
     if (entries === undefined) return out;
     this.#drain();
     // Pass 1: is each directory still the one watched, and what does it hold now?
-    const listings = new Map<WatchRecord, DirEntry[]>();
+    const listings = new Map<WatchRecord, Listing>();
     const stale: WatchRecord[] = [];
     const noise = new ScanNoise();
     const tracked = [...this.#byWd.values()].filter((watch) => entries.has(watch.wd)).sort(byPath);
@@ -410,7 +415,7 @@ export class WatchManager {
         continue;
       }
       try {
-        listings.set(watch, this.#readdir(watch, noise));
+        listings.set(watch, this.#readdir(watch, noise, SORTED));
       } catch (error) {
         if (isCodedError(error) && GONE.has(error.code ?? '')) stale.push(watch);
       } finally {
@@ -439,7 +444,7 @@ export class WatchManager {
       if (parent === undefined || !entries.has(parent.wd)) {
         out.push({ watch, name: '', nameBytes: undefined, mask: IN_DELETE_SELF });
         out.push({ watch, name: '', nameBytes: undefined, mask: IN_IGNORED });
-      } else if (parentListing?.some((entry) => joinPath(parent.path, entry.name) === watch.path) === true) {
+      } else if (parentListing?.names.some((name) => joinPath(parent.path, name) === watch.path) === true) {
         replaced.add(watch.path);
       }
     }
@@ -447,7 +452,7 @@ export class WatchManager {
     const writing = new Map<WatchRecord, Set<string>>();
     for (const [watch, listing] of listings) {
       const known = entries.get(watch.wd);
-      writing.set(watch, this.#filesBeingWritten(watch, listing.filter((entry) => known?.has(entry.name) !== true), noise));
+      writing.set(watch, this.#filesBeingWritten(watch, listing, noise, known));
     }
     this.#drain(noise);
     noise.clear();
@@ -456,7 +461,8 @@ export class WatchManager {
       if (!this.#byWd.has(watch.wd)) continue;
       const known = entries.get(watch.wd) ?? new Map<string, boolean>();
       const now = new Map<string, boolean>();
-      for (const entry of listing) now.set(entry.name, entry.dirent.isDirectory());
+      const { names, types, bytes } = listing;
+      for (let i = 0; i < names.length; i++) now.set(names[i] as string, types.charCodeAt(i) === TYPE_DIRECTORY);
       for (const [name, isDir] of known) {
         const path = joinPath(watch.path, name);
         if (now.has(name) && !replaced.has(path)) continue;
@@ -464,18 +470,21 @@ export class WatchManager {
         if (watch.exclude?.(path)) continue;
         out.push({ watch, name, nameBytes: undefined, mask: isDir ? (IN_DELETE | IN_ISDIR) >>> 0 : IN_DELETE });
       }
-      for (const entry of listing) {
-        const path = joinPath(watch.path, entry.name);
-        if (known.has(entry.name) && !replaced.has(path)) continue;
-        if ((queued.get(entryKey(watch.wd, entry.name)) ?? 0) & (IN_CREATE | IN_MOVED_TO)) continue;
+      for (let i = 0; i < names.length; i++) {
+        const name = names[i] as string;
+        const nameBytes = bytes?.[i];
+        const type = types.charCodeAt(i);
+        const path = joinPath(watch.path, name);
+        if (known.has(name) && !replaced.has(path)) continue;
+        if ((queued.get(entryKey(watch.wd, name)) ?? 0) & (IN_CREATE | IN_MOVED_TO)) continue;
         if (watch.exclude?.(path)) continue;
-        const isDir = this.#isWalkableDir(watch, entry, undefined);
-        out.push({ watch, name: entry.name, nameBytes: entry.bytes, mask: isDir ? (IN_CREATE | IN_ISDIR) >>> 0 : IN_CREATE });
+        const isDir = this.#isWalkableDir(watch, name, nameBytes, type, undefined);
+        out.push({ watch, name, nameBytes, mask: isDir ? (IN_CREATE | IN_ISDIR) >>> 0 : IN_CREATE });
         if (isDir) {
-          if (watch.autoAdd) this.#armAndScan(watch, path, childBytes(watch, entry.name, entry.bytes), out, errors);
-        } else if (entry.dirent.isFile() && writing.get(watch)?.has(entry.name) !== true
-          && !((queued.get(entryKey(watch.wd, entry.name)) ?? 0) & IN_CLOSE_WRITE)) {
-          out.push({ watch, name: entry.name, nameBytes: entry.bytes, mask: IN_CLOSE_WRITE });
+          if (watch.autoAdd) this.#armAndScan(watch, path, childBytes(watch, name, nameBytes), out, errors);
+        } else if (type === TYPE_FILE && writing.get(watch)?.has(name) !== true
+          && !((queued.get(entryKey(watch.wd, name)) ?? 0) & IN_CLOSE_WRITE)) {
+          out.push({ watch, name, nameBytes, mask: IN_CLOSE_WRITE });
         }
       }
       entries.set(watch.wd, now);
@@ -532,7 +541,11 @@ export class WatchManager {
       kernelMask = (kernelMaskFor(draft, !root, track) | (flags & (IN_MASK_ADD | IN_MASK_CREATE))) >>> 0;
     }
     const wd = this.inotify.addWatch(bytes ?? path, kernelMask);
-    const existing = this.#byWd.get(wd);
+    // The kernel hands out wds in increasing order (cyclically), so a wd
+    // above every one seen is a new watch: a walk skips one Map look-up per
+    // directory. After a wrap-around the look-up decides, as before.
+    const existing = wd > this.#maxWd ? undefined : this.#byWd.get(wd);
+    if (wd > this.#maxWd) this.#maxWd = wd;
     if (existing !== undefined) {
       existing.mask = flags & IN_MASK_ADD ? (existing.mask | events) >>> 0 : events;
       existing.flags = draft.flags;
@@ -576,22 +589,24 @@ export class WatchManager {
   #walk(root: WatchRecord, noise: ScanNoise, armed: Map<string, number>, failed: WatchFailure[]): void {
     const visited = root.followSymlinks ? new Set<string>([identity(root.pathBytes ?? root.path)]) : undefined;
     const stack: WatchRecord[] = [root];
-    const links: Array<{ parent: WatchRecord; entry: DirEntry }> = [];
+    const links: FoundLink[] = [];
     let readSinceDrain = 0;
     for (;;) {
       const dir = stack.pop();
       if (dir === undefined) {
         const link = links.shift();
         if (link === undefined) return;
-        if (!this.#isWalkableDir(link.parent, link.entry, visited)) continue;
-        const watch = this.#armFound(link.parent, link.entry, armed, failed);
+        if (!this.#isWalkableDir(link.parent, link.name, link.bytes, TYPE_SYMLINK, visited)) continue;
+        const watch = this.#armFound(link.parent, link.name, link.bytes, armed, failed);
         if (watch !== undefined) stack.push(watch);
         continue;
       }
-      let entries: DirEntry[];
+      let listing: Listing;
       try {
-        entries = this.#readdir(dir, noise);
-        this.#remember(dir, entries);
+        // Without a listing to keep, only directories (and links) matter, in
+        // any order. A kept listing is in name order, as a rescan reports it.
+        listing = this.#readdir(dir, noise, this.#entries !== undefined && tracks(dir) ? SORTED : DIRECTORIES, dir !== root);
+        this.#remember(dir, listing);
       } catch (error) {
         if (isCodedError(error) && !GONE.has(error.code ?? '')) failed.push({ path: dir.path, error });
         continue;
@@ -607,24 +622,31 @@ export class WatchManager {
           noise.clear();
         }
       }
-      for (const entry of entries) {
-        if (entry.dirent.isDirectory()) {
-          if (visited !== undefined && !firstVisit(visited, childBytes(dir, entry.name, entry.bytes) ?? joinPath(dir.path, entry.name))) continue;
-          const watch = this.#armFound(dir, entry, armed, failed);
+      // Indexed, and only directories (and links to follow) are looked at:
+      // most entries are files, for which the walk has nothing to do.
+      const { names, types, bytes } = listing;
+      for (let i = 0; i < names.length; i++) {
+        const type = types.charCodeAt(i);
+        if (type === TYPE_DIRECTORY) {
+          const name = names[i] as string;
+          if (visited !== undefined && !firstVisit(visited, childBytes(dir, name, bytes?.[i]) ?? joinPath(dir.path, name))) continue;
+          const watch = this.#armFound(dir, name, bytes?.[i], armed, failed);
           if (watch !== undefined) stack.push(watch);
-        } else if (visited !== undefined && entry.dirent.isSymbolicLink()) {
-          links.push({ parent: dir, entry });
+        } else if (visited !== undefined && type === TYPE_SYMLINK) {
+          links.push({ parent: dir, name: names[i] as string, bytes: bytes?.[i] });
         }
       }
     }
   }
 
   // Arms a directory a walk found; failures other than "already gone" are recorded.
-  #armFound(parent: WatchRecord, entry: DirEntry, armed: Map<string, number>, failed: WatchFailure[]): WatchRecord | undefined {
-    const path = joinPath(parent.path, entry.name);
+  #armFound(
+    parent: WatchRecord, name: string, nameBytes: Buffer | undefined, armed: Map<string, number>, failed: WatchFailure[],
+  ): WatchRecord | undefined {
+    const path = joinPath(parent.path, name);
     if (parent.exclude?.(path)) return undefined;
     try {
-      const { watch } = this.#arm(path, childBytes(parent, entry.name, entry.bytes), parent.mask | parent.flags, parent, false, true);
+      const { watch } = this.#arm(path, childBytes(parent, name, nameBytes), parent.mask | parent.flags, parent, false, true);
       armed.set(watch.path, watch.wd);
       return watch;
     } catch (error) {
@@ -647,14 +669,14 @@ export class WatchManager {
     const watch = result.watch;
     const noise = new ScanNoise();
     const before = this.#drain();
-    let entries: DirEntry[];
+    let listing: Listing;
     try {
-      entries = this.#readdir(watch, noise);
+      listing = this.#readdir(watch, noise, SORTED);
     } catch {
       return; // removed again already: its IN_DELETE_SELF / IN_IGNORED are on their way
     }
-    this.#remember(watch, entries);
-    const writing = this.#filesBeingWritten(watch, entries, noise);
+    this.#remember(watch, listing);
+    const writing = this.#filesBeingWritten(watch, listing, noise, undefined);
     const after = this.#drain(noise);
     // What the kernel itself reports for this new watch: those entries are not synthesized.
     const reported = new Map<string, number>();
@@ -663,20 +685,24 @@ export class WatchManager {
         if (record.wd === watch.wd) reported.set(record.name, (reported.get(record.name) ?? 0) | record.mask);
       }
     }
-    for (const entry of entries) {
-      const seen = reported.get(entry.name) ?? 0;
+    const { names, types } = listing;
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i] as string;
+      const nameBytes = listing.bytes?.[i];
+      const type = types.charCodeAt(i);
+      const seen = reported.get(name) ?? 0;
       if (seen & (IN_CREATE | IN_MOVED_TO)) continue; // the kernel's own IN_CREATE/IN_MOVED_TO reports it, in order
       // A followed symlink loop ends by itself: the kernel returns the existing wd.
-      const isDir = this.#isWalkableDir(watch, entry, undefined);
-      const childPath = joinPath(path, entry.name);
+      const isDir = this.#isWalkableDir(watch, name, nameBytes, type, undefined);
+      const childPath = joinPath(path, name);
       if (watch.exclude?.(childPath)) continue;
-      out.push({ watch, name: entry.name, nameBytes: entry.bytes, mask: isDir ? (IN_CREATE | IN_ISDIR) >>> 0 : IN_CREATE });
+      out.push({ watch, name, nameBytes, mask: isDir ? (IN_CREATE | IN_ISDIR) >>> 0 : IN_CREATE });
       if (isDir) {
-        this.#armAndScan(watch, childPath, childBytes(watch, entry.name, entry.bytes), out, errors);
-      } else if (entry.dirent.isFile() && !(seen & (IN_MODIFY | IN_CLOSE_WRITE)) && !writing.has(entry.name)) {
+        this.#armAndScan(watch, childPath, childBytes(watch, name, nameBytes), out, errors);
+      } else if (type === TYPE_FILE && !(seen & (IN_MODIFY | IN_CLOSE_WRITE)) && !writing.has(name)) {
         // Written and closed before the watch existed. A file still open for
         // writing gets its real IN_CLOSE_WRITE from the kernel instead.
-        out.push({ watch, name: entry.name, nameBytes: entry.bytes, mask: IN_CLOSE_WRITE });
+        out.push({ watch, name, nameBytes, mask: IN_CLOSE_WRITE });
       }
     }
   }
@@ -705,17 +731,19 @@ export class WatchManager {
     return 'other';
   }
 
-  #remember(watch: WatchRecord, entries: readonly DirEntry[]): void {
+  #remember(watch: WatchRecord, listing: Listing): void {
     if (this.#entries === undefined || !tracks(watch)) return;
-    const names = new Map<string, boolean>();
-    for (const entry of entries) names.set(entry.name, entry.dirent.isDirectory());
-    this.#entries.set(watch.wd, names);
+    const known = new Map<string, boolean>();
+    const { names, types } = listing;
+    for (let i = 0; i < names.length; i++) known.set(names[i] as string, types.charCodeAt(i) === TYPE_DIRECTORY);
+    this.#entries.set(watch.wd, known);
   }
 
-  #isWalkableDir(parent: WatchRecord, entry: DirEntry, visited: Set<string> | undefined): boolean {
-    if (entry.dirent.isDirectory()) return true;
-    if (!parent.followSymlinks || !entry.dirent.isSymbolicLink()) return false;
-    const target = childBytes(parent, entry.name, entry.bytes) ?? joinPath(parent.path, entry.name);
+  // `type` is the entry's code in its listing (a TYPE_* constant).
+  #isWalkableDir(parent: WatchRecord, name: string, nameBytes: Buffer | undefined, type: number, visited: Set<string> | undefined): boolean {
+    if (type === TYPE_DIRECTORY) return true;
+    if (!parent.followSymlinks || type !== TYPE_SYMLINK) return false;
+    const target = childBytes(parent, name, nameBytes) ?? joinPath(parent.path, name);
     if (!isDirectory(target)) return false;
     return visited === undefined || firstVisit(visited, target); // else a symlink loop, or a directory reached twice
   }
@@ -725,31 +753,36 @@ export class WatchManager {
   // queues IN_CLOSE_WRITE before it drops the writer count, so a file that
   // is not open here either had its close drained already or closed before
   // the watch existed. The probe's own open/close are recorded as noise.
-  #filesBeingWritten(watch: WatchRecord, entries: readonly DirEntry[], noise: ScanNoise): Set<string> {
+  // Names in `known` (listed before) are not probed.
+  #filesBeingWritten(watch: WatchRecord, listing: Listing, noise: ScanNoise, known: ReadonlyMap<string, boolean> | undefined): Set<string> {
     const writing = new Set<string>();
     if (!(watch.mask & IN_CLOSE_WRITE)) return writing; // no synthetic close would be delivered
-    for (const entry of entries) {
-      if (!entry.dirent.isFile()) continue;
-      noise.fileProbed(watch.wd, entry.name);
-      const path = childBytes(watch, entry.name, entry.bytes) ?? joinPath(watch.path, entry.name);
-      if (isOpenForWrite(path) === true) writing.add(entry.name);
+    const { names, types, bytes } = listing;
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i] as string;
+      if (types.charCodeAt(i) !== TYPE_FILE || known?.has(name) === true) continue;
+      noise.fileProbed(watch.wd, name);
+      const path = childBytes(watch, name, bytes?.[i]) ?? joinPath(watch.path, name);
+      if (isOpenForWrite(path) === true) writing.add(name);
     }
     return writing;
   }
 
-  // readdir that keeps names that are not UTF-8 exact, and records the
-  // OPEN/ACCESS/CLOSE_NOWRITE the read itself causes, so they are not reported.
-  #readdir(dir: WatchRecord, noise: ScanNoise): DirEntry[] {
-    noise.directoryRead(dir.wd, '');
-    const parent = this.#byPath.get(nodePath.dirname(dir.path));
-    if (parent !== undefined && parent !== dir) noise.directoryRead(parent.wd, nodePath.basename(dir.path));
-    const target = dir.pathBytes ?? dir.path;
-    const dirents = fs.readdirSync(target, { withFileTypes: true });
-    if (!dirents.some((d) => d.name.includes('\uFFFD'))) return dirents.map((dirent) => ({ name: dirent.name, bytes: undefined, dirent }));
-    return fs.readdirSync(target, { withFileTypes: true, encoding: 'buffer' }).map((dirent) => {
-      const raw = dirent.name;
-      return { name: raw.toString('utf8'), bytes: isUtf8(raw) ? undefined : raw, dirent: dirent as unknown as fs.Dirent };
-    });
+  // Lists a watched directory (names that are not UTF-8 kept exact, see
+  // readdir.ts), and records the OPEN/ACCESS/CLOSE_NOWRITE the read itself
+  // causes, so they are not reported. Only a watch whose user mask asks for
+  // those can report them (the Notifier drops bits the user did not ask for).
+  // `walked`: `dir` was armed by a walk from its parent's watch, so that
+  // watch's mask is a subset of `dir`'s and needs no look-up when `dir`'s
+  // has none of those bits.
+  #readdir(dir: WatchRecord, noise: ScanNoise, options: ReadDirectoryOptions, walked = false): Listing {
+    const scanned = (dir.mask & SCAN_EVENTS) !== 0;
+    if (scanned) noise.directoryRead(dir.wd, '');
+    if (scanned || !walked) {
+      const parent = this.#byPath.get(nodePath.dirname(dir.path));
+      if (parent !== undefined && parent !== dir && parent.mask & SCAN_EVENTS) noise.directoryRead(parent.wd, nodePath.basename(dir.path));
+    }
+    return readDirectory(dir.pathBytes ?? dir.path, options);
   }
 
   // Reads what the kernel queued so far into the drained list; with `noise`,
@@ -788,6 +821,10 @@ export class WatchManager {
 }
 
 const EMPTY: RawRecord[] = [];
+
+// How each caller lists directories (see readdir.ts).
+const SORTED: ReadDirectoryOptions = { sorted: true };
+const DIRECTORIES: ReadDirectoryOptions = { directoriesOnly: true };
 
 /** What reading a watched directory makes the kernel report, when asked. */
 const SCAN_EVENTS = (IN_OPEN | IN_ACCESS | IN_CLOSE_NOWRITE) >>> 0;

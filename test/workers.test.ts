@@ -151,6 +151,7 @@ if (isMainThread) {
   })();
 } else {
   const { Inotify } = require(workerData.lib);
+  const { readDirectory } = require(require('node:path').join(require('node:path').dirname(workerData.lib), 'readdir.js'));
   const open = new Inotify();
   const closed = new Inotify();
   closed.close();
@@ -161,6 +162,7 @@ if (isMainThread) {
     try { open.rmWatch(123456); } catch {}
     try { closed.readSync(); } catch {}
     try { closed.ref(); } catch {}
+    try { readDirectory('/nonexistent/' + i); } catch {}
     if (i % 64 === 0) new Inotify().close();
   }
 }
