@@ -34,9 +34,12 @@ describe('README', () => {
       let out = '';
       child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString(); });
       const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-      // Until the watch is up, files come and go unseen: write one every 50 ms until one is reported.
+      // Until the watch is up, files come and go unseen: write one every 50 ms until both kinds of
+      // event were printed (the first file seen may have been created before the watch was up,
+      // and its two lines may arrive in separate chunks).
       const deadline = Date.now() + 15_000;
-      for (let i = 0; !out.includes(`${watched}/file`) && Date.now() < deadline; i++) {
+      const printedBoth = () => /^IN_CREATE \/.*\/file\d+ $/m.test(out) && /^IN_CLOSE_WRITE \/.*\/file\d+ $/m.test(out);
+      for (let i = 0; !printedBoth() && Date.now() < deadline; i++) {
         fs.writeFileSync(path.join(watched, `file${i}`), 'x');
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
