@@ -63,6 +63,9 @@ Watcher::Watcher(const Napi::CallbackInfo& info) : ObjectWrap<Watcher>(info) {
   Napi::ArrayBuffer storage = Napi::ArrayBuffer::New(env, kBufferSize);
   Napi::Uint8Array view = Napi::Uint8Array::New(env, kBufferSize, storage, 0);
   bytes_ = static_cast<uint8_t*>(storage.Data());
+  // In a worker whose termination began, allocation fails (the error is
+  // dropped, JS cannot see it): open nothing that would poll into no buffer.
+  if (bytes_ == nullptr || view.IsEmpty()) return;
   capacity_ = kBufferSize;
   buffer_ = Napi::Persistent(view);
 
