@@ -79,7 +79,7 @@ Napi::Value ReaddirJs(const Napi::CallbackInfo& info) {
   if (!path.IsString() && !path.IsBuffer()) {
     Napi::TypeError error = Napi::TypeError::New(
         env, "The \"path\" argument must be of type string or an instance of Buffer");
-    error.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_TYPE"));
+    if (!error.IsEmpty()) error.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_TYPE"));
     error.ThrowAsJavaScriptException();
     return env.Undefined();
   }
@@ -87,7 +87,7 @@ Napi::Value ReaddirJs(const Napi::CallbackInfo& info) {
   if (bytes.empty() || bytes.find('\0') != std::string::npos) {
     Napi::TypeError error = Napi::TypeError::New(
         env, "The \"path\" argument must be non-empty and without null bytes");
-    error.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_VALUE"));
+    if (!error.IsEmpty()) error.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_VALUE"));
     error.ThrowAsJavaScriptException();
     return env.Undefined();
   }

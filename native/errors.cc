@@ -23,6 +23,7 @@ Napi::Error ErrnoError(Napi::Env env, int errnum, const char* syscall,
   if (hint != nullptr) message += " (" + std::string(hint) + ")";
 
   Napi::Error error = Napi::Error::New(env, message);
+  if (error.IsEmpty()) return error;  // JS cannot run (a terminating worker): nothing to decorate
   error.Set("errno", Napi::Number::New(env, -errnum));
   error.Set("code", Napi::String::New(env, code));
   error.Set("syscall", Napi::String::New(env, syscall));

@@ -56,16 +56,24 @@ Napi::Function Watcher::DefineClass(Napi::Env env) {
 }
 
 Watcher::Watcher(const Napi::CallbackInfo& info) : ObjectWrap<Watcher>(info) {
+  // napi_wrap fails once a worker's termination began; the wrapper then has
+  // no reference (and no env), and any use of it would end the process
+  // (FATAL ERROR: Error::New napi_get_last_error_info). JS never sees this
+  // object: acquire nothing.
+  if (IsEmpty()) return;
   Napi::Env env = info.Env();
   on_batch_ = Napi::Persistent(info[0].As<Napi::Function>());
   async_context_ = std::make_unique<Napi::AsyncContext>(env, "Inotify");
 
+  // In a worker whose termination began, allocation fails and node-addon-api
+  // hands back an empty value whose methods would end the process: test it
+  // before use, and open nothing that would poll into no buffer.
   Napi::ArrayBuffer storage = Napi::ArrayBuffer::New(env, kBufferSize);
+  if (storage.IsEmpty()) return;
   Napi::Uint8Array view = Napi::Uint8Array::New(env, kBufferSize, storage, 0);
+  if (view.IsEmpty()) return;
   bytes_ = static_cast<uint8_t*>(storage.Data());
-  // In a worker whose termination began, allocation fails (the error is
-  // dropped, JS cannot see it): open nothing that would poll into no buffer.
-  if (bytes_ == nullptr || view.IsEmpty()) return;
+  if (bytes_ == nullptr) return;
   capacity_ = kBufferSize;
   buffer_ = Napi::Persistent(view);
 
