@@ -280,16 +280,17 @@ export class Notifier extends EventEmitter<NotifierEvents> {
       return;
     }
 
-    const errors: CodedError[] = [];
+    // Allocated only where a watch may be armed: this runs for every event.
+    let errors: CodedError[] | undefined;
     let synthetic: SyntheticEntry[] | undefined;
     let source: string | undefined;
     if (mask & IN_MOVED_FROM) {
       this.#moves.remember(record.cookie, pathname, (mask & IN_ISDIR) !== 0);
     } else if (mask & IN_MOVED_TO) {
       source = this.#moves.take(record.cookie)?.pathname;
-      if (mask & IN_ISDIR) synthetic = this.#directoryMovedIn(watch, record, pathname, source, errors);
+      if (mask & IN_ISDIR) synthetic = this.#directoryMovedIn(watch, record, pathname, source, errors = []);
     } else if ((mask & IN_CREATE) && (mask & IN_ISDIR) && watch.autoAdd) {
-      synthetic = wm._armNew(watch, record.name, record.nameBytes, errors);
+      synthetic = wm._armNew(watch, record.name, record.nameBytes, errors = []);
     }
 
     const selfEvent = (mask & (IN_DELETE_SELF | IN_MOVE_SELF)) !== 0;
@@ -301,7 +302,7 @@ export class Notifier extends EventEmitter<NotifierEvents> {
     if (mask & IN_MOVED_FROM && mask & IN_ISDIR) this.#settleDirectoryMove(record.cookie, pathname);
     if (mask & IN_MOVE_SELF) this.#selfMoved(watch);
     if (synthetic !== undefined) this.#offerSynthetic(synthetic);
-    for (const error of errors) this.emit('error', error);
+    if (errors !== undefined) for (const error of errors) this.emit('error', error);
   }
 
   #offerSynthetic(synthetic: readonly SyntheticEntry[]): void {
