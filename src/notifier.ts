@@ -18,6 +18,7 @@ import { AsyncQueue } from './async-queue.js';
 import { EchoFilter } from './echo-filter.js';
 import { MoveTracker } from './move-tracker.js';
 import { ProcessEvent } from './process-event.js';
+import { RecordQueue } from './record-queue.js';
 import { validateOptions } from './validate.js';
 import type { SyntheticEntry, WatchManager, WatchRecord } from './watch-manager.js';
 
@@ -102,8 +103,7 @@ export class Notifier extends EventEmitter<NotifierEvents> {
   readonly #pending = new Set<Promise<unknown>>();
   readonly #iterators = new Set<AsyncQueue<InotifyEvent>>();
   readonly #closeWaiters: Array<() => void> = [];
-  #queue: RawRecord[] = [];
-  #index = 0;
+  readonly #queue = new RecordQueue();
   #seen: Set<string> | undefined;
   #hold: Hold | undefined;
   #processing = false;
@@ -121,7 +121,7 @@ export class Notifier extends EventEmitter<NotifierEvents> {
     this.#rescan = opts.rescan === true;
     if (this.#rescan) watchManager._trackEntries();
     const inotify = watchManager.inotify;
-    inotify.on('batch', (records) => this.#enqueue(records));
+    inotify._addBytesListener((bytes, length) => this.#enqueue(bytes, length));
     inotify.on('error', (error) => this.emit('error', error));
     watchManager._setDrainedListener(() => {
       if (!this.#processing) setImmediate(() => this.#run());
@@ -204,28 +204,16 @@ export class Notifier extends EventEmitter<NotifierEvents> {
 
   // ---- the processing loop ------------------------------------------------
 
-  #enqueue(records: RawRecord[]): void {
+  #enqueue(bytes: Buffer, length: number): void {
     this.#pullDrained();
-    if (this.#queue.length === this.#index) {
-      this.#queue = records;
-      this.#index = 0;
-    } else {
-      for (const record of records) this.#queue.push(record);
-    }
+    this.#queue.pushBytes(bytes, length);
     this.#run();
   }
 
   // Records the WatchManager read synchronously during its scans come after
   // everything already queued: the kernel queued them later.
   #pullDrained(): void {
-    const drained = this.watchManager._takeDrained();
-    if (drained.length === 0) return;
-    if (this.#queue.length === this.#index) {
-      this.#queue = drained;
-      this.#index = 0;
-    } else {
-      for (const record of drained) this.#queue.push(record);
-    }
+    this.#queue.pushRecords(this.watchManager._takeDrained());
   }
 
   #run(): void {
@@ -234,15 +222,12 @@ export class Notifier extends EventEmitter<NotifierEvents> {
     let finished = false;
     try {
       this.#pullDrained();
-      while (this.#index < this.#queue.length && !this.#closed) {
+      while (!this.#queue.empty && !this.#closed) {
         if (this.#hold !== undefined && !this.#releaseHold()) break;
-        const record = this.#queue[this.#index++] as RawRecord;
-        this.#handle(record);
+        this.#handle(this.#queue.shift() as RawRecord);
         this.#pullDrained();
       }
-      if (this.#index >= this.#queue.length) {
-        this.#queue = [];
-        this.#index = 0;
+      if (this.#queue.empty) {
         this.#seen = undefined;
         this.#moves.expire();
         this.#echoes.expire();
@@ -321,11 +306,9 @@ export class Notifier extends EventEmitter<NotifierEvents> {
   // it. A later overflow already queued will do the same, so only the last
   // one of a run rescans.
   #rescanAfterOverflow(): void {
-    for (let i = this.#index; i < this.#queue.length; i++) {
-      if ((this.#queue[i] as RawRecord).wd === -1) return;
-    }
+    if (this.#queue.scan((wd) => (wd === -1 ? true : undefined))) return;
     const errors: CodedError[] = [];
-    this.#offerSynthetic(this.watchManager._rescan(this.#queue.slice(this.#index), errors));
+    this.#offerSynthetic(this.watchManager._rescan(this.#queue.toArray(), errors));
     for (const error of errors) this.emit('error', error);
   }
 
@@ -383,13 +366,12 @@ export class Notifier extends EventEmitter<NotifierEvents> {
   // can tell, so waiting is useless (a rescan finds the directory if it
   // stayed in the tree).
   #lookAhead(cookie: number, wd: number): 'paired' | 'out' | 'unknown' {
-    for (let i = this.#index; i < this.#queue.length; i++) {
-      const next = this.#queue[i] as RawRecord;
-      if (next.mask & IN_MOVED_TO && next.cookie === cookie) return 'paired';
-      if (next.wd === wd && next.mask & IN_MOVE_SELF) return 'out';
-      if (next.wd === -1) return 'out';
-    }
-    return 'unknown';
+    return this.#queue.scan<'paired' | 'out'>((nextWd, mask, nextCookie) => {
+      if (mask & IN_MOVED_TO && nextCookie === cookie) return 'paired';
+      if (nextWd === wd && mask & IN_MOVE_SELF) return 'out';
+      if (nextWd === -1) return 'out';
+      return undefined;
+    }) ?? 'unknown';
   }
 
   #releaseHold(): boolean {
