@@ -97,6 +97,27 @@ export class InotifyEvent {
   }
 }
 
+/**
+ * {@link joinPath} for a run of events, most of them on the same watch:
+ * `path + '/'` is made once per path, so each pathname is one string
+ * concatenation (one ConsString) instead of two. Less garbage per event
+ * means fewer scavenges on a long drain.
+ */
+export class PathJoiner {
+  #path = '';
+  #prefix = '';
+
+  join(path: string, name: string): string {
+    if (name === '') return path;
+    // Same string object: a pointer comparison. A re-pathed watch has a new one.
+    if (path !== this.#path) {
+      this.#path = path;
+      this.#prefix = path === '/' ? '/' : `${path}/`;
+    }
+    return this.#prefix + name;
+  }
+}
+
 /** Joins a watch path and an entry name the way every event pathname is built. */
 export function joinPath(path: string, name: string): string {
   if (name === '') return path;

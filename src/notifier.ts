@@ -13,7 +13,7 @@ import {
 } from './constants.js';
 import type { RawRecord } from './decode.js';
 import type { CodedError } from './errors.js';
-import { InotifyEvent, joinPath } from './event.js';
+import { InotifyEvent, joinPath, PathJoiner } from './event.js';
 import { AsyncQueue } from './async-queue.js';
 import { EchoFilter } from './echo-filter.js';
 import { MoveTracker } from './move-tracker.js';
@@ -104,6 +104,7 @@ export class Notifier extends EventEmitter<NotifierEvents> {
   readonly #iterators = new Set<AsyncQueue<InotifyEvent>>();
   readonly #closeWaiters: Array<() => void> = [];
   readonly #queue = new RecordQueue();
+  readonly #paths = new PathJoiner();
   #seen: Set<string> | undefined;
   #hold: Hold | undefined;
   #processing = false;
@@ -256,7 +257,7 @@ export class Notifier extends EventEmitter<NotifierEvents> {
       return;
     }
     const mask = record.mask;
-    const pathname = joinPath(watch.path, record.name);
+    const pathname = this.#paths.join(watch.path, record.name);
     if (this.#rescan) wm._noteRecord(record);
     if (this.#echoes.isEcho(record)) return; // already reported by a scan, as synthetic
     if (mask & IN_IGNORED) {
