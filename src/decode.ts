@@ -115,11 +115,16 @@ export class BatchReader {
     return !(this.#offset < this.#length); // also for a NaN length, which reads nothing
   }
 
-  /** The record at the cursor, decoded; the cursor moves past it. Only when not {@link BatchReader.done}. */
-  next(): RawRecord {
+  /**
+   * The record at the cursor, decoded; the cursor moves past it. Only when
+   * not {@link BatchReader.done}. With `into`, its fields are written there
+   * (`nameBytes` too, undefined for a valid name) and `into` is returned:
+   * no object per record.
+   */
+  next(into?: RawRecord): RawRecord {
     const offset = this.#offset;
     this.#offset = this.#end(offset);
-    return this.#decode(offset);
+    return this.#decode(offset, into);
   }
 
   /**
@@ -146,7 +151,7 @@ export class BatchReader {
     return offset + EVENT_HEADER_SIZE + this.#view.getUint32(offset + 12, littleEndian);
   }
 
-  #decode(offset: number): RawRecord {
+  #decode(offset: number, into?: RawRecord): RawRecord {
     const view = this.#view;
     const buffer = this.#buffer;
     const wd = view.getInt32(offset, littleEndian);
@@ -178,7 +183,13 @@ export class BatchReader {
         }
       }
     }
-    return nameBytes === undefined ? { wd, mask, cookie, name } : { wd, mask, cookie, name, nameBytes };
+    if (into === undefined) return nameBytes === undefined ? { wd, mask, cookie, name } : { wd, mask, cookie, name, nameBytes };
+    into.wd = wd;
+    into.mask = mask;
+    into.cookie = cookie;
+    into.name = name;
+    into.nameBytes = nameBytes;
+    return into;
   }
 }
 

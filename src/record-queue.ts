@@ -81,12 +81,17 @@ export class RecordQueue {
     if (records.length !== 0) this.#push(new ArraySegment(records));
   }
 
-  /** The next record, removed from the queue; undefined when empty. */
-  shift(): RawRecord | undefined {
+  /**
+   * The next record, removed from the queue; undefined when empty. With
+   * `into`, a record of a batch kept as bytes is decoded into that object
+   * (see {@link BatchReader.next}), which is returned, so it is valid only
+   * until the next shift into it; records queued decoded are returned as they are.
+   */
+  shift(into?: RawRecord): RawRecord | undefined {
     while (this.#first < this.#segments.length) {
       const segment = this.#segments[this.#first] as Segment;
       if (!segment.done) {
-        const record = segment.next();
+        const record = segment instanceof BatchReader ? segment.next(into) : segment.next();
         if (segment.done) this.#drop();
         return record;
       }
