@@ -2,7 +2,7 @@
  * The Notifier's queue (batches kept as bytes, decoded one record at a time)
  * and the pathname joiner it uses, as units; then the Notifier on a fake
  * native layer whose one buffer is refilled while a batch waits, as the
- * addon's is.
+ * addon's is; and the InotifyEvent shape those throughput changes chose.
  */
 import { Buffer } from 'node:buffer';
 import * as fs from 'node:fs';
@@ -10,10 +10,10 @@ import * as path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import {
   IN_CLOSE_WRITE, IN_CREATE, IN_ISDIR, IN_MODIFY, IN_MOVE_SELF, IN_MOVED_FROM, IN_MOVED_TO, Notifier, WatchManager,
-  encodeRecords, type InotifyEvent, type RawRecord,
+  encodeRecords, type RawRecord,
 } from '../src/index.js';
 import { MalformedBatchError } from '../src/decode.js';
-import { PathJoiner } from '../src/event.js';
+import { InotifyEvent, PathJoiner } from '../src/event.js';
 import { RecordQueue } from '../src/record-queue.js';
 import { fakeInotify } from './helpers/fake-native.js';
 import { tempDir } from './helpers/index.js';
@@ -134,5 +134,27 @@ describe('Notifier over batches kept as bytes', () => {
     expect(events[0]?.path).toBe(`${root}/d`); // taken when it was handled, not changed by the re-path
     expect(events.find((e) => e.mask & IN_MOVED_TO)?.srcPathname).toBe(`${root}/d`);
     await notifier.close();
+  });
+});
+
+describe('InotifyEvent shape', () => {
+  test('every field reads back as constructed; the rarely set ones are prototype getters, and toJSON has them', () => {
+    const bytes = Buffer.from([0x62, 0xff]);
+    const pathBytes = Buffer.from([0x2f, 0x77, 0xfe]);
+    const moved = new InotifyEvent(3, IN_MOVED_TO, 'b\uFFFD', '/w', '/w/b\uFFFD', false, 42, '/w/a', true, bytes, pathBytes);
+    expect([moved.wd, moved.mask, moved.name, moved.path, moved.pathname, moved.dir]).toStrictEqual([3, IN_MOVED_TO, 'b\uFFFD', '/w', '/w/b\uFFFD', false]);
+    expect([moved.cookie, moved.srcPathname, moved.synthetic, moved.nameBytes, moved.pathBytes]).toStrictEqual([42, '/w/a', true, bytes, pathBytes]);
+    expect(moved.maskname).toBe('IN_MOVED_TO');
+    const plain = new InotifyEvent(1, IN_CREATE | IN_ISDIR, 'd', '/w', '/w/d', true);
+    expect([plain.cookie, plain.srcPathname, plain.synthetic, plain.nameBytes, plain.pathBytes]).toStrictEqual([0, undefined, false, undefined, undefined]);
+    // Documented: only these are own properties; the rest come from the prototype.
+    expect(Object.keys(plain)).toStrictEqual(['wd', 'mask', 'name', 'path', 'pathname', 'dir']);
+    expect(plain).toMatchObject({ cookie: 0, synthetic: false, srcPathname: undefined, maskname: 'IN_CREATE|IN_ISDIR' });
+    expect(moved.toJSON()).toStrictEqual({
+      wd: 3, mask: IN_MOVED_TO, maskname: 'IN_MOVED_TO', name: 'b\uFFFD', path: '/w', pathname: '/w/b\uFFFD', dir: false,
+      cookie: 42, srcPathname: '/w/a', synthetic: true,
+    });
+    expect(moved.toString()).toBe('<Event cookie=42 dir=False mask=0x80 maskname=IN_MOVED_TO name=b\uFFFD path=/w pathname=/w/b\uFFFD src_pathname=/w/a wd=3 >');
+    expect(moved.pathnameBytes().equals(Buffer.concat([pathBytes, Buffer.from('/'), bytes]))).toBe(true);
   });
 });
