@@ -7,6 +7,7 @@
 // measurement pays for one clock read and one EventLog.add per event.
 
 import { writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 
 const hr = process.hrtime.bigint;
@@ -129,10 +130,12 @@ export function runAdapter({ start }) {
         // Already seen? The driver sends WAIT before the event can happen, so this
         // look-back is a fallback.
         if (log.n) {
-          const k = log.lastIndexOfBasename(name);
-          if (k >= 0) {
-            out(`SEEN ${name} ${log.times[k]}`);
-            return;
+          const paths = log.paths;
+          for (let k = paths.length - 1; k >= 0; k--) {
+            if (basename(paths[k]) === name) {
+              out(`SEEN ${name} ${log.times[k]}`);
+              return;
+            }
           }
         }
         waits.add(name);
@@ -154,7 +157,7 @@ export function runAdapter({ start }) {
         out(`ERROR close: ${String(err).replace(/\n/g, ' ')}`);
       }
       const rows = [];
-      const paths = log.allPaths();
+      const paths = log.paths;
       for (let k = 0; k < log.n; k++) {
         let p = paths[k];
         if (p.startsWith(root + '/')) p = p.slice(root.length + 1);
@@ -170,32 +173,20 @@ export function runAdapter({ start }) {
 
 /**
  * The in-memory event log: times and kinds in typed arrays (no boxed number
- * per event), paths copied, a run of events at a time, into one string
- * joined with NUL (a byte no path holds), like the C reader's name arena.
- * Measured on our Notifier's backlog drain (15,003 events, median of
- * rounds 5-20): counting only 7 ms; paths kept as the strings the library
- * handed us 9-10 ms; a plain [t, kind, path] array 11-14 ms; copying paths
- * into a UTF-8 arena 4,096 at a time 16-34 ms. Keeping each string costs
- * the garbage collector more than making it: every one is copied by a
- * scavenge, then promoted (a loop that only keeps one concatenated string per
- * event: 720 ns CPU per event on the 2-core bench machine under load, against
- * 360 ns when the strings are joined per run of 8,000 and 50 ns when none is
- * kept). Kinds are numbers (raw masks) or strings, interned to negative
- * codes.
+ * per event), paths in a plain array (the strings the library handed us, not
+ * copies). Measured on our Notifier's backlog drain (15,003 events, median of
+ * rounds 5-20): counting only 7 ms; this layout 9-10 ms; a plain
+ * [t, kind, path] array 11-14 ms; copying paths into a UTF-8 arena 4,096 at a
+ * time 16-34 ms. Kinds are numbers (raw masks) or strings, interned to
+ * negative codes.
  */
 class EventLog {
   n = 0;
   times = new Float64Array(1 << 16);
   kinds = new Float64Array(1 << 16);
-  // The joined runs; `pending` holds the current run's paths until a microtask joins them.
-  #chunks = [];
-  #pending = [];
+  paths = [];
   #codes = new Map();
   #names = [];
-  #flush = () => {
-    this.#chunks.push(this.#pending.join('\0'));
-    this.#pending = [];
-  };
 
   add(t, kind, path) {
     const n = this.n;
@@ -211,33 +202,8 @@ class EventLog {
       }
       this.kinds[n] = code;
     }
-    if (this.#pending.length === 0) queueMicrotask(this.#flush);
-    this.#pending.push(path);
+    this.paths.push(path);
     this.n = n + 1;
-  }
-
-  /** Every path in order (after STOP). */
-  allPaths() {
-    const all = [];
-    for (const chunk of this.#chunks) for (const p of chunk.split('\0')) all.push(p);
-    for (const p of this.#pending) all.push(p);
-    return all;
-  }
-
-  /** Index of the last event whose path has basename `name`, or -1. */
-  lastIndexOfBasename(name) {
-    const matches = (p) => p === name || p.endsWith(`/${name}`);
-    let end = this.n;
-    for (let k = this.#pending.length - 1; k >= 0; k--) if (matches(this.#pending[k])) return end - this.#pending.length + k;
-    end -= this.#pending.length;
-    for (let c = this.#chunks.length - 1; c >= 0; c--) {
-      const chunk = this.#chunks[c];
-      const paths = chunk.includes(name) ? chunk.split('\0') : undefined;
-      const count = paths?.length ?? countOf(chunk, '\0') + 1;
-      if (paths !== undefined) for (let k = paths.length - 1; k >= 0; k--) if (matches(paths[k])) return end - count + k;
-      end -= count;
-    }
-    return -1;
   }
 
   #grow() {
@@ -254,12 +220,6 @@ class EventLog {
     const k = this.kinds[i];
     return k < 0 ? this.#names[-1 - k] : k;
   }
-}
-
-function countOf(s, ch) {
-  let n = 0;
-  for (let i = s.indexOf(ch); i >= 0; i = s.indexOf(ch, i + 1)) n++;
-  return n;
 }
 
 /** The watch mask every inotify-level adapter uses (same as the C reader's default). */
