@@ -47,6 +47,7 @@ export class Inotify extends EventEmitter<InotifyEvents> {
   readonly #native: NativeInotify;
   #bytes: Buffer | undefined;
   #closed = false;
+  readonly #bytesListeners: Array<(bytes: Buffer, length: number) => void> = [];
 
   constructor(options: InotifyOptions = {}) {
     super();
@@ -60,7 +61,19 @@ export class Inotify extends EventEmitter<InotifyEvents> {
       this.emit('error', error);
       return;
     }
-    this.emit('batch', decodeRecords(this.#view(bytes), length));
+    const view = this.#view(bytes);
+    for (const listener of this.#bytesListeners) listener(view, length);
+    // Decoded only for someone who listens: the Notifier reads the bytes.
+    if (this.listenerCount('batch') !== 0) this.emit('batch', decodeRecords(view, length));
+  }
+
+  /**
+   * @internal Adds a reader of every batch's bytes (the addon's reusable
+   * buffer, valid during the call only), called before the 'batch'
+   * listeners. The Notifier uses it to decode records one at a time.
+   */
+  _addBytesListener(listener: (bytes: Buffer, length: number) => void): void {
+    this.#bytesListeners.push(listener);
   }
 
   // One Buffer view over the addon's reusable memory, made once.

@@ -33,7 +33,9 @@ export class MoveTracker {
   }
 
   /** Forgets sources older than the time limit (and the oldest beyond `keep`). */
-  expire(now = Date.now(), keep = this.maxEntries): void {
+  expire(now?: number, keep = this.maxEntries): void {
+    if (this.#byCookie.size === 0) return; // the common case, at the end of every batch: no clock read
+    now ??= Date.now();
     let excess = this.#byCookie.size - keep;
     for (const [cookie, source] of this.#byCookie) {
       if (excess <= 0 && now - source.at < this.ttlMs) break; // insertion order: the rest are newer

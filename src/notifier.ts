@@ -13,11 +13,12 @@ import {
 } from './constants.js';
 import type { RawRecord } from './decode.js';
 import type { CodedError } from './errors.js';
-import { InotifyEvent, joinPath } from './event.js';
+import { InotifyEvent, joinPath, PathJoiner } from './event.js';
 import { AsyncQueue } from './async-queue.js';
 import { EchoFilter } from './echo-filter.js';
 import { MoveTracker } from './move-tracker.js';
 import { ProcessEvent } from './process-event.js';
+import { RecordQueue } from './record-queue.js';
 import { validateOptions } from './validate.js';
 import type { SyntheticEntry, WatchManager, WatchRecord } from './watch-manager.js';
 
@@ -102,8 +103,13 @@ export class Notifier extends EventEmitter<NotifierEvents> {
   readonly #pending = new Set<Promise<unknown>>();
   readonly #iterators = new Set<AsyncQueue<InotifyEvent>>();
   readonly #closeWaiters: Array<() => void> = [];
-  #queue: RawRecord[] = [];
-  #index = 0;
+  readonly #queue = new RecordQueue();
+  readonly #paths = new PathJoiner();
+  // The record being handled, when it comes from a batch kept as bytes: one
+  // object rewritten for each (an object per record was a quarter of the
+  // bytes allocated per event). Nothing keeps a record past its #handle:
+  // what outlives it (events, holds, moves) copies the fields it needs.
+  readonly #current: RawRecord = { wd: 0, mask: 0, cookie: 0, name: '', nameBytes: undefined };
   #seen: Set<string> | undefined;
   #hold: Hold | undefined;
   #processing = false;
@@ -121,7 +127,7 @@ export class Notifier extends EventEmitter<NotifierEvents> {
     this.#rescan = opts.rescan === true;
     if (this.#rescan) watchManager._trackEntries();
     const inotify = watchManager.inotify;
-    inotify.on('batch', (records) => this.#enqueue(records));
+    inotify._addBytesListener((bytes, length) => this.#enqueue(bytes, length));
     inotify.on('error', (error) => this.emit('error', error));
     watchManager._setDrainedListener(() => {
       if (!this.#processing) setImmediate(() => this.#run());
@@ -204,28 +210,16 @@ export class Notifier extends EventEmitter<NotifierEvents> {
 
   // ---- the processing loop ------------------------------------------------
 
-  #enqueue(records: RawRecord[]): void {
+  #enqueue(bytes: Buffer, length: number): void {
     this.#pullDrained();
-    if (this.#queue.length === this.#index) {
-      this.#queue = records;
-      this.#index = 0;
-    } else {
-      for (const record of records) this.#queue.push(record);
-    }
+    this.#queue.pushBytes(bytes, length);
     this.#run();
   }
 
   // Records the WatchManager read synchronously during its scans come after
   // everything already queued: the kernel queued them later.
   #pullDrained(): void {
-    const drained = this.watchManager._takeDrained();
-    if (drained.length === 0) return;
-    if (this.#queue.length === this.#index) {
-      this.#queue = drained;
-      this.#index = 0;
-    } else {
-      for (const record of drained) this.#queue.push(record);
-    }
+    this.#queue.pushRecords(this.watchManager._takeDrained());
   }
 
   #run(): void {
@@ -234,15 +228,12 @@ export class Notifier extends EventEmitter<NotifierEvents> {
     let finished = false;
     try {
       this.#pullDrained();
-      while (this.#index < this.#queue.length && !this.#closed) {
+      while (!this.#queue.empty && !this.#closed) {
         if (this.#hold !== undefined && !this.#releaseHold()) break;
-        const record = this.#queue[this.#index++] as RawRecord;
-        this.#handle(record);
+        this.#handle(this.#queue.shift(this.#current) as RawRecord);
         this.#pullDrained();
       }
-      if (this.#index >= this.#queue.length) {
-        this.#queue = [];
-        this.#index = 0;
+      if (this.#queue.empty) {
         this.#seen = undefined;
         this.#moves.expire();
         this.#echoes.expire();
@@ -271,7 +262,7 @@ export class Notifier extends EventEmitter<NotifierEvents> {
       return;
     }
     const mask = record.mask;
-    const pathname = joinPath(watch.path, record.name);
+    const pathname = this.#paths.join(watch.path, record.name);
     if (this.#rescan) wm._noteRecord(record);
     if (this.#echoes.isEcho(record)) return; // already reported by a scan, as synthetic
     if (mask & IN_IGNORED) {
@@ -280,16 +271,17 @@ export class Notifier extends EventEmitter<NotifierEvents> {
       return;
     }
 
-    const errors: CodedError[] = [];
+    // Allocated only where a watch may be armed: this runs for every event.
+    let errors: CodedError[] | undefined;
     let synthetic: SyntheticEntry[] | undefined;
     let source: string | undefined;
     if (mask & IN_MOVED_FROM) {
       this.#moves.remember(record.cookie, pathname, (mask & IN_ISDIR) !== 0);
     } else if (mask & IN_MOVED_TO) {
       source = this.#moves.take(record.cookie)?.pathname;
-      if (mask & IN_ISDIR) synthetic = this.#directoryMovedIn(watch, record, pathname, source, errors);
+      if (mask & IN_ISDIR) synthetic = this.#directoryMovedIn(watch, record, pathname, source, errors = []);
     } else if ((mask & IN_CREATE) && (mask & IN_ISDIR) && watch.autoAdd) {
-      synthetic = wm._armNew(watch, record.name, record.nameBytes, errors);
+      synthetic = wm._armNew(watch, record.name, record.nameBytes, errors = []);
     }
 
     const selfEvent = (mask & (IN_DELETE_SELF | IN_MOVE_SELF)) !== 0;
@@ -301,7 +293,7 @@ export class Notifier extends EventEmitter<NotifierEvents> {
     if (mask & IN_MOVED_FROM && mask & IN_ISDIR) this.#settleDirectoryMove(record.cookie, pathname);
     if (mask & IN_MOVE_SELF) this.#selfMoved(watch);
     if (synthetic !== undefined) this.#offerSynthetic(synthetic);
-    for (const error of errors) this.emit('error', error);
+    if (errors !== undefined) for (const error of errors) this.emit('error', error);
   }
 
   #offerSynthetic(synthetic: readonly SyntheticEntry[]): void {
@@ -320,11 +312,9 @@ export class Notifier extends EventEmitter<NotifierEvents> {
   // it. A later overflow already queued will do the same, so only the last
   // one of a run rescans.
   #rescanAfterOverflow(): void {
-    for (let i = this.#index; i < this.#queue.length; i++) {
-      if ((this.#queue[i] as RawRecord).wd === -1) return;
-    }
+    if (this.#queue.scan((wd) => (wd === -1 ? true : undefined))) return;
     const errors: CodedError[] = [];
-    this.#offerSynthetic(this.watchManager._rescan(this.#queue.slice(this.#index), errors));
+    this.#offerSynthetic(this.watchManager._rescan(this.#queue.toArray(), errors));
     for (const error of errors) this.emit('error', error);
   }
 
@@ -382,13 +372,12 @@ export class Notifier extends EventEmitter<NotifierEvents> {
   // can tell, so waiting is useless (a rescan finds the directory if it
   // stayed in the tree).
   #lookAhead(cookie: number, wd: number): 'paired' | 'out' | 'unknown' {
-    for (let i = this.#index; i < this.#queue.length; i++) {
-      const next = this.#queue[i] as RawRecord;
-      if (next.mask & IN_MOVED_TO && next.cookie === cookie) return 'paired';
-      if (next.wd === wd && next.mask & IN_MOVE_SELF) return 'out';
-      if (next.wd === -1) return 'out';
-    }
-    return 'unknown';
+    return this.#queue.scan<'paired' | 'out'>((nextWd, mask, nextCookie) => {
+      if (mask & IN_MOVED_TO && nextCookie === cookie) return 'paired';
+      if (nextWd === wd && mask & IN_MOVE_SELF) return 'out';
+      if (nextWd === -1) return 'out';
+      return undefined;
+    }) ?? 'unknown';
   }
 
   #releaseHold(): boolean {

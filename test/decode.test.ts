@@ -140,6 +140,28 @@ describe('decodeRecords', () => {
     expect(decodeRecords(bytes).map((r) => r.name)).toStrictEqual(names);
   });
 
+  test('ASCII names of every length from 1 to 40 (the short-name fast path and beyond) decode exactly', () => {
+    // Every printable ASCII byte appears, and a control byte (0x01) and DEL (0x7f): all below 0x80.
+    const alphabet = Array.from({ length: 95 }, (_, i) => String.fromCharCode(0x20 + i)).join('').replace('/', '') + '\x01\x7f';
+    const names = Array.from({ length: 40 }, (_, i) => Array.from({ length: i + 1 }, (_, j) => alphabet[(i * 7 + j) % alphabet.length]).join(''));
+    const records = decodeRecords(encodeRecords(names.map((name, i) => ({ wd: i + 1, mask: IN_CREATE, name }))));
+    expect(records.map((r) => r.name)).toStrictEqual(names);
+    expect(records.every((r) => !('nameBytes' in r))).toBe(true);
+  });
+
+  test('a name whose only non-ASCII byte is its last, at every short length, decodes as UTF-8 (not latin1)', () => {
+    for (let length = 1; length <= 14; length++) {
+      const name = 'x'.repeat(length - 1) + 'é'; // é is 2 bytes in UTF-8; latin1 would give 'Ã©'
+      const [valid] = decodeRecords(encodeRecords([{ wd: 1, mask: IN_CREATE, name }]));
+      expect(valid?.name).toBe(name);
+      expect(valid !== undefined && 'nameBytes' in valid).toBe(false);
+      const bytes = Buffer.concat([Buffer.from('x'.repeat(length - 1)), Buffer.from([0x80])]);
+      const [invalid] = decodeRecords(encodeRecords([{ wd: 1, mask: IN_CREATE, name: bytes }]));
+      expect(invalid?.name).toBe('x'.repeat(length - 1) + '\uFFFD');
+      expect(invalid?.nameBytes?.equals(bytes)).toBe(true);
+    }
+  });
+
   test('IN_ISDIR is kept in the mask', () => {
     const [rec] = decodeRecords(encodeRecords([{ wd: 1, mask: IN_CREATE | IN_ISDIR, name: 'sub' }]));
     expect(rec?.mask).toBe((IN_CREATE | IN_ISDIR) >>> 0);

@@ -28,8 +28,25 @@ export function runAdapter({ start }) {
   let overflow = null;
   let lastCount = 0;
 
+  // One clock read per synchronous run of events, i.e. per read batch for a
+  // library that delivers a batch's events one by one in one callback from the
+  // loop: the C reader reads the clock once per read(2), ours-raw once per
+  // 'batch'. The microtask runs when that callback returns.
+  let batchT = 0;
+  const clearBatchT = () => {
+    batchT = 0;
+  };
+
   const ctx = {
     root,
+    /** The time of the current batch (see batchT): for per-event APIs whose events come in synchronous runs. */
+    batchNow() {
+      if (batchT === 0) {
+        batchT = nowNs();
+        queueMicrotask(clearBatchT);
+      }
+      return batchT;
+    },
     mask: args.mask ? Number(args.mask) : undefined,
     record(kind, path, t = nowNs()) {
       log.add(t, kind, path);

@@ -6,7 +6,8 @@ runAdapter({
   async start(ctx) {
     class Recorder extends lib.ProcessEvent {
       process_default(e) {
-        ctx.record(e.maskname, e.pathname);
+        // The mask as a number and one clock read per batch, as the C reader and ours-raw record them.
+        ctx.record(e.mask, e.pathname, ctx.batchNow());
       }
     }
     const wm = new lib.WatchManager();
