@@ -77,18 +77,13 @@ Napi::Value ReaddirJs(const Napi::CallbackInfo& info) {
   Napi::Value path = info[0];
   // The TS layer validates; this only keeps a bad call from reaching opendir.
   if (!path.IsString() && !path.IsBuffer()) {
-    Napi::TypeError error = Napi::TypeError::New(
-        env, "The \"path\" argument must be of type string or an instance of Buffer");
-    if (!error.IsEmpty()) error.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_TYPE"));
-    error.ThrowAsJavaScriptException();
+    ThrowArgumentError(env, "ERR_INVALID_ARG_TYPE",
+                       "The \"path\" argument must be of type string or an instance of Buffer");
     return env.Undefined();
   }
   std::string bytes = PathBytes(path);
   if (bytes.empty() || bytes.find('\0') != std::string::npos) {
-    Napi::TypeError error = Napi::TypeError::New(
-        env, "The \"path\" argument must be non-empty and without null bytes");
-    if (!error.IsEmpty()) error.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_VALUE"));
-    error.ThrowAsJavaScriptException();
+    ThrowArgumentError(env, "ERR_INVALID_ARG_VALUE", "The \"path\" argument must be non-empty and without null bytes");
     return env.Undefined();
   }
   Listing listing;

@@ -31,4 +31,10 @@ Napi::Error ErrnoError(Napi::Env env, int errnum, const char* syscall,
   return error;
 }
 
+void ThrowArgumentError(Napi::Env env, const char* code, const char* message) {
+  Napi::TypeError error = Napi::TypeError::New(env, message);
+  if (!error.IsEmpty()) error.Set("code", Napi::String::New(env, code));  // empty: JS cannot run any more
+  error.ThrowAsJavaScriptException();
+}
+
 }  // namespace inotify_native

@@ -17,4 +17,8 @@ std::string PathBytes(Napi::Value path);
 Napi::Error ErrnoError(Napi::Env env, int errnum, const char* syscall,
                        Napi::Value path = Napi::Value(), const char* hint = nullptr);
 
+// Throws a TypeError with err.code (ERR_INVALID_ARG_TYPE, ...), as Node's own
+// argument checks do. For calls that bypass the TS layer's checks.
+void ThrowArgumentError(Napi::Env env, const char* code, const char* message);
+
 }  // namespace inotify_native

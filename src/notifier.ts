@@ -262,7 +262,6 @@ export class Notifier extends EventEmitter<NotifierEvents> {
       return;
     }
     const mask = record.mask;
-    const pathname = this.#paths.join(watch.path, record.name);
     if (this.#rescan) wm._noteRecord(record);
     if (this.#echoes.isEcho(record)) return; // already reported by a scan, as synthetic
     if (mask & IN_IGNORED) {
@@ -270,6 +269,7 @@ export class Notifier extends EventEmitter<NotifierEvents> {
       wm._forget(watch.wd);
       return;
     }
+    const pathname = this.#paths.join(watch.path, record.name);
 
     // Allocated only where a watch may be armed: this runs for every event.
     let errors: CodedError[] | undefined;

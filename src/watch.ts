@@ -5,7 +5,7 @@ import type { InotifyEvent } from './event.js';
 import type { ExcludeFilterLike } from './exclude-filter.js';
 import { Notifier, type NotifierOptions } from './notifier.js';
 import { validateOptions, validatePath, type PathLike } from './validate.js';
-import { WatchManager } from './watch-manager.js';
+import { watchTree } from './watch-tree.js';
 
 /** Everything but IN_ACCESS, IN_OPEN and IN_CLOSE_NOWRITE: what changes a tree. */
 export const CHANGE_EVENTS = (IN_ALL_EVENTS & ~(IN_ACCESS | IN_OPEN | IN_CLOSE_NOWRITE)) >>> 0;
@@ -67,15 +67,7 @@ export function watch(path: PathLike, options?: WatchOptions): EventStream {
     : typeof opts.events === 'number' ? opts.events : parseMask(opts.events.join(','));
   const rescan = opts.rescan !== false;
   // Listings are kept from the first walk on, so the rescan costs no second walk.
-  const wm = new WatchManager({ trackEntries: rescan });
-  try {
-    wm.addWatch(target, mask, {
-      rec: recursive, autoAdd: recursive, excludeFilter: opts.exclude, followSymlinks: opts.followSymlinks,
-    });
-  } catch (error) {
-    wm.close();
-    throw error;
-  }
+  const wm = watchTree(target, mask, { recursive, exclude: opts.exclude, followSymlinks: opts.followSymlinks, trackEntries: rescan });
   const notifier = new Notifier(wm, undefined, { rescan });
   const iterator = notifier[Symbol.asyncIterator]();
   let failure: Error | undefined;

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { Inotify, IN_CREATE, IN_MODIFY } from '../src/index.js';
-import { atLeast, collect, openInotify, some, tempDir } from './helpers/index.js';
+import { atLeast, collect, inotifyFdCount, openInotify, some, tempDir } from './helpers/index.js';
 import { ensureLib, fixturesDir, spawnNode } from './helpers/child.js';
 
 let lib = '';
@@ -17,17 +17,6 @@ beforeAll(() => {
 
 const fixture = (name: string): string => path.join(fixturesDir, name);
 
-function inotifyFdCount(): number {
-  let count = 0;
-  for (const fd of fs.readdirSync('/proc/self/fd')) {
-    try {
-      if (fs.readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:inotify') count += 1;
-    } catch {
-      // the directory handle of readdirSync itself
-    }
-  }
-  return count;
-}
 
 describe('close', () => {
   test('close twice is fine: one close event, fd -1, closed true', () => {

@@ -13,20 +13,9 @@ import {
   type InotifyEvent, type WatchManager,
 } from '../src/index.js';
 import { ensureLib } from './helpers/child.js';
-import { removeTree, tempDir } from './helpers/index.js';
+import { inotifyFdCount, removeTree, tempDir } from './helpers/index.js';
 import { EventLog, openNotifier, openWatchManager } from './helpers/notifier.js';
 
-function inotifyFds(): number {
-  let count = 0;
-  for (const fd of fs.readdirSync('/proc/self/fd')) {
-    try {
-      if (fs.readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:inotify') count++;
-    } catch {
-      // readdir's own fd, gone by now
-    }
-  }
-  return count;
-}
 
 function thrownBy(fn: () => unknown): NodeJS.ErrnoException & { armed?: Map<string, number>; failed?: unknown[] } {
   try {
@@ -63,10 +52,10 @@ describe('paths that cannot be watched', () => {
     expect(error).toMatchObject({ code: 'ENOENT', errno: -2, syscall: 'inotify_add_watch', path: missing });
     expect(wm.watches.size).toBe(0);
 
-    const before = inotifyFds();
+    const before = inotifyFdCount();
     const fromWatch = thrownBy(() => watch(missing));
     expect(fromWatch).toMatchObject({ code: 'ENOENT', syscall: 'inotify_add_watch', path: missing });
-    expect(inotifyFds()).toBe(before); // watch() closed the instance it opened
+    expect(inotifyFdCount()).toBe(before); // watch() closed the instance it opened
   });
 
   it('a file where a directory is needed: ENOTDIR in fs shape (a path through a file)', () => {

@@ -14,6 +14,7 @@ import {
   trackTransfers, type TrackTransfersOptions, type TransferAbandoned, type TransferComplete, type TransferStart,
   type TransferTracker,
 } from '../src/index.js';
+import { waitUntil } from './helpers/wait.js';
 
 /** A fresh directory under os.tmpdir(), removed when the current test finishes. */
 export function tempDir(prefix = 'transfer-test-'): string {
@@ -68,23 +69,8 @@ export class TransferLog {
 
   /** Resolves once `condition()` holds (checked now and after each notification); rejects after `timeoutMs` with the log. */
   waitFor(condition: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        if (!condition()) return;
-        done();
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`${what} not met within ${timeoutMs} ms\n${this.describe()}`));
-      }, timeoutMs);
-      const done = (): void => {
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-      };
-      this.#waiters.add(check);
-      check();
-    });
+    return waitUntil(this.#waiters, () => (condition() ? true : undefined), timeoutMs,
+      () => `${what} not met within ${timeoutMs} ms\n${this.describe()}`).then(() => undefined);
   }
 
   /** Waits for `count` completions (sentinels not counted). */

@@ -5,7 +5,7 @@
 import type { ExcludeFilterLike } from '../exclude-filter.js';
 import { Notifier } from '../notifier.js';
 import { validateOptions, validatePath, type PathLike } from '../validate.js';
-import { WatchManager } from '../watch-manager.js';
+import { watchTree } from '../watch-tree.js';
 import { TransferTracker } from './tracker.js';
 import { TRANSFER_EVENTS, type TransferTrackerOptions } from './types.js';
 
@@ -45,15 +45,7 @@ export function trackTransfers(dir: PathLike, options?: TrackTransfersOptions): 
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('The "options.signal" property must be an AbortSignal');
   const tracker = new TransferTracker(opts);
   const recursive = opts.recursive !== false;
-  const wm = new WatchManager();
-  try {
-    wm.addWatch(target, TRANSFER_EVENTS, {
-      rec: recursive, autoAdd: recursive, excludeFilter: opts.exclude, followSymlinks: opts.followSymlinks,
-    });
-  } catch (error) {
-    wm.close();
-    throw error;
-  }
+  const wm = watchTree(target, TRANSFER_EVENTS, { recursive, exclude: opts.exclude, followSymlinks: opts.followSymlinks });
   const notifier = new Notifier(wm, tracker, { ref: opts.ref });
   const onAbort = (): void => {
     void tracker.close();

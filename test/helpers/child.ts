@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { onTestFinished } from 'vitest';
 import { repoRoot } from './index.js';
+import { waitUntil } from './wait.js';
 
 /** How a child ended, with everything it printed. */
 export interface ChildResult {
@@ -62,28 +63,13 @@ export class Child {
 
   /** Resolves with the first stdout line matching `pattern`; rejects if the child exits first or on timeout. */
   waitForLine(pattern: RegExp, timeoutMs = 10_000): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        const line = this.stdout.split('\n').find((text) => pattern.test(text));
-        if (line !== undefined) {
-          done();
-          resolve(line);
-        } else if (this.result !== undefined) {
-          done();
-          reject(new Error(`child exited (code ${this.result.code}, signal ${this.result.signal}) before printing ${pattern}\n${this.#describe()}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms\n${this.#describe()}`));
-      }, timeoutMs);
-      const done = (): void => {
-        clearTimeout(timer);
-        this.#onOutput.delete(check);
-      };
-      this.#onOutput.add(check);
-      check();
-    });
+    return waitUntil(this.#onOutput, () => {
+      const line = this.stdout.split('\n').find((text) => pattern.test(text));
+      if (line === undefined && this.result !== undefined) {
+        throw new Error(`child exited (code ${this.result.code}, signal ${this.result.signal}) before printing ${pattern}\n${this.#describe()}`);
+      }
+      return line;
+    }, timeoutMs, () => `no line matching ${pattern} within ${timeoutMs} ms\n${this.#describe()}`);
   }
 
   /** Resolves when the child exits; rejects (without killing it) after `timeoutMs`. */

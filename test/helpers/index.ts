@@ -13,6 +13,19 @@ import { Inotify, maskname, type InotifyOptions, type RawRecord } from '../../sr
 /** The repository root (test/helpers/../..). */
 export const repoRoot = path.resolve(__dirname, '..', '..');
 
+/** How many inotify instances this process has open (its fds that are anon_inode:inotify). */
+export function inotifyFdCount(): number {
+  let count = 0;
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      if (fs.readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:inotify') count += 1;
+    } catch {
+      // the directory handle of readdirSync itself, closed by now
+    }
+  }
+  return count;
+}
+
 /** A fresh directory under os.tmpdir(), removed when the current test finishes. */
 export function tempDir(prefix = 'inotify-test-'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));

@@ -9,6 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { onTestFinished } from 'vitest';
+import { waitUntil } from './wait.js';
 import {
   Notifier, WatchManager, type InotifyEvent, type NotifierOptions, type Processor, type WatchManagerOptions,
 } from '../../src/index.js';
@@ -61,30 +62,15 @@ export class EventLog {
 
   /** Resolves with the first logged event matching `predicate`, looking at past events too. */
   waitFor(predicate: (event: InotifyEvent) => boolean, timeoutMs = 5000): Promise<InotifyEvent> {
-    return new Promise((resolve, reject) => {
-      let index = 0;
-      const check = (): void => {
-        for (; index < this.events.length; index++) {
-          const event = this.events[index] as InotifyEvent;
-          if (predicate(event)) {
-            done();
-            resolve(event);
-            return;
-          }
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`no matching event within ${timeoutMs} ms; saw ${this.events.length} events:\n  ${describeEvents(this.events)}`
-          + (this.errors.length > 0 ? `\nerrors: ${this.errors.map(String).join('; ')}` : '')));
-      }, timeoutMs);
-      const done = (): void => {
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-      };
-      this.#waiters.add(check);
-      check();
-    });
+    let index = 0;
+    return waitUntil(this.#waiters, () => {
+      for (; index < this.events.length; index++) {
+        const event = this.events[index] as InotifyEvent;
+        if (predicate(event)) return event;
+      }
+      return undefined;
+    }, timeoutMs, () => `no matching event within ${timeoutMs} ms; saw ${this.events.length} events:\n  ${describeEvents(this.events)}`
+      + (this.errors.length > 0 ? `\nerrors: ${this.errors.map(String).join('; ')}` : ''));
   }
 
   /**
