@@ -5,7 +5,6 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { expect, onTestFinished, test } from 'vitest';
 import { IN_CREATE, IN_Q_OVERFLOW } from '../src/index.js';
 import { removeTree, tempDir } from './helpers/index.js';
@@ -57,5 +56,4 @@ test(`a burst of ${COUNT} creates: all delivered in order, or an overflow is emi
   }
   expect(names[0]).toBe('f00000');
   expect(log.errors).toStrictEqual([]);
-  console.log(`burst: ${names.length} of ${COUNT} delivered, overflow ${overflowed ? 'emitted' : 'not needed'} (${path.basename(root)})`);
 }, 30_000);
