@@ -1,11 +1,14 @@
 /**
- * The packaging proof: prebuild the addon, pack the package, install the
- * tarball into an empty project and use it from CommonJS, ESM and
- * TypeScript, with the addon loaded from the prebuild (nothing compiled).
+ * The packaging proof: pack the package (its prepack step compiles lib/ and
+ * builds the prebuilds), install the tarball into an empty project and use it
+ * from CommonJS, ESM and TypeScript, with the addon loaded from the prebuild
+ * (nothing compiled), then run the smoke suite that CI also runs on every
+ * Node.js major and on arm64 (scripts/test-package.sh).
  *
- * The build runs in a staged copy of the package sources, not in the
- * repository: prebuildify's `node-gyp rebuild` deletes build/, which test
- * files running in parallel load the addon from.
+ * The pack runs in a staged copy of the package sources, not in the
+ * repository, so the checkout's lib/ and prebuilds/ are left alone. The arm64
+ * prebuild needs Debian's cross compiler (g++-aarch64-linux-gnu, which .ci/run
+ * installs); without it only linux-x64 is built here, and its checks are skipped.
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -14,22 +17,24 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { removeTree, repoRoot } from './helpers/index.js';
 
-const TIMEOUT = 180_000;
+const TIMEOUT = 300_000;
 const prebuildDir = `${process.platform}-${process.arch}`;
+const hasCrossCompiler = spawnSync('aarch64-linux-gnu-g++', ['--version']).status === 0;
+const arches = process.arch === 'x64' && hasCrossCompiler ? ['x64', 'arm64'] : [process.arch];
 
 /** The environment of a fresh shell: no npm_* variables from an enclosing `npm test`. */
 const cleanEnv: NodeJS.ProcessEnv = Object.fromEntries(
   Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key) && key !== 'INIT_CWD'),
 );
 
-function run(command: string, args: readonly string[], cwd: string): SpawnSyncReturns<string> {
-  const result = spawnSync(command, args, { cwd, env: cleanEnv, encoding: 'utf8', timeout: TIMEOUT, maxBuffer: 64 * 1024 * 1024 });
+function run(command: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = cleanEnv): SpawnSyncReturns<string> {
+  const result = spawnSync(command, args, { cwd, env, encoding: 'utf8', timeout: TIMEOUT, maxBuffer: 64 * 1024 * 1024 });
   if (result.error) throw result.error;
   return result;
 }
 
-function runOk(command: string, args: readonly string[], cwd: string): string {
-  const result = run(command, args, cwd);
+function runOk(command: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = cleanEnv): string {
+  const result = run(command, args, cwd, env);
   if (result.status !== 0) {
     throw new Error(`${command} ${args.join(' ')} (in ${cwd}) exited ${result.status}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
   }
@@ -45,13 +50,14 @@ let consumer = '';
 beforeAll(() => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'inotify-package-'));
 
-  // 1. Stage what `npm pack` needs: package.json, the tsconfigs, src/ for
-  //    `prepare`, and every source entry of "files" (lib/ and prebuilds/ are built here).
+  // 1. Stage what `npm pack` needs: package.json, the tsconfigs, src/ and
+  //    scripts/ for `prepack`, and every source entry of "files" (lib/ and
+  //    prebuilds/ are built here).
   stage = path.join(work, 'stage');
   fs.mkdirSync(stage);
   const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { files?: string[] };
   const generated = new Set(['lib', 'prebuilds']);
-  const entries = new Set(['package.json', 'tsconfig.json', 'tsconfig.build.json', 'src', ...(manifest.files ?? [])]);
+  const entries = new Set(['package.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'scripts', 'LICENSE', ...(manifest.files ?? [])]);
   for (const entry of entries) {
     const name = entry.replace(/\/+$/, '');
     if (generated.has(name) || !fs.existsSync(path.join(repoRoot, name))) continue;
@@ -59,19 +65,16 @@ beforeAll(() => {
   }
   fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(stage, 'node_modules'));
 
-  // 2. The prebuild, exactly as the package script runs it.
-  runOk('npm', ['run', 'prebuild'], stage);
-
-  // 3. The tarball (npm pack runs `prepare`, i.e. tsc, first).
+  // 2. The tarball: npm pack runs `prepack` (tsc, then the prebuilds) first.
   const packed = path.join(work, 'packed');
   fs.mkdirSync(packed);
-  runOk('npm', ['pack', '--pack-destination', packed], stage);
+  runOk('npm', ['pack', '--pack-destination', packed], stage, { ...cleanEnv, PREBUILD_ARCHES: arches.join(' ') });
   const tgz = fs.readdirSync(packed).filter((name) => name.endsWith('.tgz'));
   expect(tgz).toHaveLength(1);
   tarball = path.join(packed, tgz[0] ?? '');
   tarballFiles = runOk('tar', ['-tzf', tarball], work).trim().split('\n');
 
-  // 4. An empty project that installs the tarball (dependencies from the registry).
+  // 3. An empty project that installs the tarball (dependencies from the registry).
   consumer = path.join(work, 'consumer');
   fs.mkdirSync(consumer);
   fs.writeFileSync(path.join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }, null, 2));
@@ -100,9 +103,40 @@ const USE = `
 `;
 
 describe('the published package', () => {
-  test('npm run prebuild wrote prebuilds/<platform>-<arch>/*.node', () => {
+  test('npm pack wrote prebuilds/<platform>-<arch>/*.node', () => {
     const dir = path.join(stage, 'prebuilds', prebuildDir);
     expect(fs.readdirSync(dir).filter((name) => name.endsWith('.node')).length).toBeGreaterThan(0);
+  });
+
+  test.skipIf(!arches.includes('arm64'))('the tarball holds a linux-arm64 (glibc) prebuild of aarch64 code', () => {
+    expect(tarballFiles).toContain('package/prebuilds/linux-arm64/inotify-native.glibc.node');
+    expect(tarballFiles).toContain('package/prebuilds/linux-x64/inotify-native.glibc.node');
+    const elf = fs.readFileSync(path.join(stage, 'prebuilds', 'linux-arm64', 'inotify-native.glibc.node'));
+    expect(elf.readUInt16LE(18)).toBe(183); // e_machine: EM_AARCH64
+  });
+
+  test('the docs that README and --help link to are in the package; source maps carry their sources', () => {
+    const files = new Set(tarballFiles.map((name) => name.replace(/^package\//, '')));
+    const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+    const help = fs.readFileSync(path.join(repoRoot, 'src', 'cli', 'args.ts'), 'utf8');
+    const linked = new Set([...`${readme}\n${help}`.matchAll(/\b(docs\/[\w.-]+\.md)\b/g)].map((m) => m[1] as string));
+    expect(linked.size).toBeGreaterThan(0);
+    for (const doc of linked) expect(files, doc).toContain(doc);
+    expect(files).toContain('LICENSE');
+    const maps = [...files].filter((name) => name.endsWith('.map'));
+    expect(maps.length).toBeGreaterThan(0);
+    const installed = path.join(consumer, 'node_modules', 'inotify-native');
+    for (const map of maps) {
+      const parsed = JSON.parse(fs.readFileSync(path.join(installed, map), 'utf8')) as { sources: string[]; sourcesContent?: string[] };
+      expect(parsed.sourcesContent?.length, map).toBe(parsed.sources.length);
+    }
+  });
+
+  test('the smoke suite CI runs on every Node and on arm64 passes here', () => {
+    fs.copyFileSync(path.join(repoRoot, 'test', 'package-smoke', 'smoke.mjs'), path.join(consumer, 'smoke.mjs'));
+    const result = run(process.execPath, ['--test', '--test-reporter=spec', 'smoke.mjs'], consumer);
+    expect(result.status, `${result.stdout}\n${result.stderr}`).toBe(0);
+    expect(result.stdout).toMatch(/\bpass 7\b/);
   });
 
   test('the tarball holds the compiled JS, declarations, ESM entry, native sources, binding.gyp and the prebuild', () => {
