@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { main } from '../examples/pyinotify-port/watcher.js';
+import { main } from '../examples/pyinotify-port/watcher.mjs';
 import { tempDir } from './helpers/index.js';
 
 function waitForLine(lines: string[], stream: PassThrough, wanted: string, timeoutMs: number): Promise<void> {

@@ -78,6 +78,6 @@ describe('README', () => {
     const [python] = blocks('Coming from pyinotify', 'python');
     const [port] = blocks('Coming from pyinotify', 'ts');
     expect(fs.readFileSync(path.join(repo, 'examples/pyinotify-port/watcher.py'), 'utf8')).toContain(python);
-    expect(fs.readFileSync(path.join(repo, 'examples/pyinotify-port/watcher.ts'), 'utf8')).toContain(port);
+    expect(fs.readFileSync(path.join(repo, 'examples/pyinotify-port/watcher.mts'), 'utf8')).toContain(port);
   });
 });

@@ -1,18 +1,21 @@
 /**
- * examples/incoming-processor.ts, compiled by the repository's tsc and run
+ * examples/incoming-processor.mts, compiled by the repository's tsc and run
  * as a child process on a real rsync transfer: one job per file, hashes
  * right, bounded concurrency, graceful stop.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { beforeAll, expect, test } from 'vitest';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { removeTree, repoRoot } from './helpers/index.js';
 import { buildExamples, makeFiles, Run, rsync, tempDir } from './transfer-helpers.js';
 
+const outDir = path.join(repoRoot, 'examples', `.dist-transfer-${process.pid}`);
 let example = '';
 beforeAll(async () => {
-  example = await buildExamples();
+  example = await buildExamples(outDir);
 }, 180_000);
+afterAll(() => removeTree(outDir));
 
 function processor(dir: string, ...args: string[]): Run {
   return new Run(process.execPath, [example, dir, '--quiet-period', '400', '--settle-time', '150', ...args]);

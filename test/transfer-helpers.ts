@@ -14,6 +14,7 @@ import {
   trackTransfers, type TrackTransfersOptions, type TransferAbandoned, type TransferComplete, type TransferStart,
   type TransferTracker,
 } from '../src/index.js';
+import { compileExamples } from './helpers/examples.js';
 import { waitUntil } from './helpers/wait.js';
 
 /** A fresh directory under os.tmpdir(), removed when the current test finishes. */
@@ -266,26 +267,12 @@ export function isTempName(pathname: string): boolean {
 /** The repository root. */
 export const repoRoot = path.resolve(__dirname, '..');
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) newest = Math.max(newest, fs.statSync(path.join(entry.parentPath, entry.name)).mtimeMs);
-  }
-  return newest;
-}
-
 /**
- * Builds lib/ (when older than src/) and the examples, as a user would
- * (`npm run compile && npx tsc -p examples`); returns the compiled example's path.
+ * Builds lib/ (when older than src/) and the examples into `outDir` (inside
+ * examples/, so that `inotify-native` resolves to this package; examples/dist
+ * is test/examples.test.ts's); returns the compiled incoming-processor's path.
  */
-export async function buildExamples(): Promise<string> {
-  const tsc = path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
-  const entry = path.join(repoRoot, 'lib', 'index.js');
-  if (!fs.existsSync(entry) || fs.statSync(entry).mtimeMs < newestMtime(path.join(repoRoot, 'src'))) {
-    // tsc emits even with type errors elsewhere in src/; only a missing entry is fatal.
-    await new Run(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: repoRoot }, false).exit(120_000);
-    if (!fs.existsSync(entry)) throw new Error('building lib/ failed');
-  }
-  await run(process.execPath, [tsc, '-p', path.join('examples', 'tsconfig.json')], { cwd: repoRoot }, 120_000, false);
-  return path.join(repoRoot, 'examples', 'dist', 'incoming-processor.js');
+export async function buildExamples(outDir: string): Promise<string> {
+  await compileExamples(outDir);
+  return path.join(outDir, 'incoming-processor.mjs');
 }

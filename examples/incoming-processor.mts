@@ -5,11 +5,11 @@
  * temporary names never reach the job, every rsync mode works, files in new
  * subdirectories are not missed, interrupted uploads are reported.
  *
- * Build and run (Node 20 cannot run TypeScript directly):
+ * Run, from a clone after `npm install` (README, "Running the examples"):
  *
- *   npm run compile && npx tsc -p examples
- *   node examples/dist/incoming-processor.js /srv/incoming --jobs 4 --filter '*.raw'
- *   node examples/dist/incoming-processor.js /srv/incoming --exec gzip -k     # run a command per file
+ *   node examples/incoming-processor.mts /srv/incoming --jobs 4 --filter '*.raw'   # Node >= 22.18
+ *   node examples/incoming-processor.mts /srv/incoming --exec gzip -k             # a command per file
+ *   npx tsc -p examples && node examples/dist/incoming-processor.mjs /srv/incoming  # Node 20
  *
  * Options: --jobs N (default 2), --filter GLOB (repeatable), --quiet-period MS,
  * --settle-time MS, --abandon-after MS, --exec CMD [ARG...] (last; the file's
@@ -34,7 +34,11 @@ class WorkerPool {
   readonly #idle: Array<() => void> = [];
   #running = 0;
 
-  constructor(readonly size: number) {}
+  readonly size: number;
+
+  constructor(size: number) {
+    this.size = size;
+  }
 
   /** Queues a job. Jobs handle their own errors: a rejection here is a bug and is logged. */
   submit(job: () => Promise<void>): void {

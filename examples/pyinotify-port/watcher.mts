@@ -1,4 +1,6 @@
 // The same script with inotify-native, line for line.
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import {
   IN_CLOSE_WRITE, IN_CREATE, IN_DELETE, IN_MOVED_TO, Notifier, ProcessEvent, WatchManager,
   type InotifyEvent,
@@ -40,7 +42,8 @@ export async function main(dir: string, out: NodeJS.WritableStream = process.std
   await notifier.loop({ signal });
 }
 
-if (typeof module !== 'undefined' && require.main === module) {
+// Run as a program (not imported, as the test does): the ESM form of `require.main === module`.
+if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
   main(process.argv[2] ?? '.', process.stdout, controller.signal).catch((error: Error) => {
