@@ -103,9 +103,11 @@ int ListDirectory(const char* path, const ListOptions& options, Listing* out) {
       if (IsDotOrDotDot(name)) continue;
       char type = TypeCode(entry->d_type);
       if (entry->d_type == DT_UNKNOWN) {
-        struct stat st;
-        if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-          type = ModeCode(st.st_mode);
+        // statx, not fstatat: glibc has exported it since 2.28 (Node 20's
+        // own floor), where fstatat as a symbol needs 2.33.
+        struct statx st;
+        if (statx(fd, name, AT_SYMLINK_NOFOLLOW, STATX_TYPE, &st) == 0) {
+          type = ModeCode(st.stx_mode);
         } else if (errno == ENOENT) {
           continue;  // removed since the read: as if read a moment later
         }

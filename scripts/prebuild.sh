@@ -54,6 +54,17 @@ for arch in "${arches[@]}"; do
   # The right machine code, or node-gyp-build would load a file that cannot run.
   want=$([[ $arch == x64 ]] && echo 'x86-64' || echo 'aarch64')
   file -b "$built" | grep -q "$want" || { echo "prebuild: $built is not $want: $(file -b "$built")" >&2; exit 1; }
+  # The floor README promises: glibc 2.28 (Node 20's own) and the C++ runtime
+  # of GCC 11. A newer symbol version would make the prebuild fail to load
+  # there (and the install fall back to compiling).
+  newest() { "${cross}objdump" -T "$built" | grep -o "$1_[0-9.]*" | sed "s/^$1_//" | sort -V | tail -1; }
+  for floor in GLIBC:2.28 GLIBCXX:3.4.29; do
+    have=$(newest "${floor%%:*}")
+    if [[ $(printf '%s\n%s\n' "$have" "${floor#*:}" | sort -V | tail -1) != "${floor#*:}" ]]; then
+      echo "prebuild: linux-$arch needs ${floor%%:*}_$have, newer than the promised ${floor#*:}" >&2
+      exit 1
+    fi
+  done
   rm -rf "prebuilds/linux-$arch"
   mkdir -p "prebuilds/linux-$arch"
   cp "$built" "prebuilds/linux-$arch/"
