@@ -125,7 +125,14 @@ export class Inotify extends EventEmitter<InotifyEvents> {
     this.#native.rmWatch(validateWd(wd));
   }
 
-  /** Stops polling and closes the fd. Idempotent; later add/rm calls throw EBADF. */
+  /**
+   * Stops polling and closes the fd, synchronously: the fd is released when
+   * this returns. Idempotent; later add/rm calls throw EBADF.
+   *
+   * With watches still set this takes 1-10 ms, in C as here: the kernel waits
+   * for an SRCU grace period before it frees the instance's watches, longer
+   * on a busy machine.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
