@@ -209,9 +209,7 @@ describe('paths longer than PATH_MAX', () => {
     expect(made.status, made.stderr.toString()).toBe(0);
 
     const wm = openWatchManager();
-    const started = Date.now();
     const error = thrownBy(() => wm.addWatch(root, (IN_CREATE | IN_CLOSE_WRITE) >>> 0, { rec: true, autoAdd: true }));
-    expect(Date.now() - started).toBeLessThan(5000);
     expect(error).toBeInstanceOf(WatchError);
     expect(error).toMatchObject({ code: 'ENAMETOOLONG', syscall: 'inotify_add_watch' });
     expect(error.message).toMatch(/^ENAMETOOLONG: name too long, inotify_add_watch '.+'; 1 path\(s\) could not be watched, \d+ watched$/);
@@ -250,10 +248,9 @@ describe('symbolic link loops with followSymlinks', () => {
     fs.symlinkSync('sub', path.join(root, 'again')); // sub a second time
     fs.symlinkSync('../../sub', path.join(sub, 'deeper', 'up')); // a longer cycle
     const wm = openWatchManager();
-    const started = Date.now();
+    // The walk returns (a followed cycle would never end), with three watches
+    // for three directories (root, sub, deeper), whatever the links.
     wm.addWatch(root, (IN_CREATE | IN_CLOSE_WRITE) >>> 0, { rec: true, autoAdd: true, followSymlinks: true });
-    expect(Date.now() - started).toBeLessThan(5000);
-    // Three directories (root, sub, deeper): three watches, whatever the links.
     const inodes = new Set([root, sub, path.join(sub, 'deeper')].map((p) => fs.statSync(p).ino));
     expect(wm.watches.size).toBe(inodes.size);
     expect(new Set([...wm.watches.values()].map((w) => w.path)).size).toBe(wm.watches.size);
