@@ -62,7 +62,7 @@ export class Child {
   }
 
   /** Resolves with the first stdout line matching `pattern`; rejects if the child exits first or on timeout. */
-  waitForLine(pattern: RegExp, timeoutMs = 10_000): Promise<string> {
+  waitForLine(pattern: RegExp, timeoutMs = 30_000): Promise<string> {
     return waitUntil(this.#onOutput, () => {
       const line = this.stdout.split('\n').find((text) => pattern.test(text));
       if (line === undefined && this.result !== undefined) {
@@ -73,7 +73,7 @@ export class Child {
   }
 
   /** Resolves when the child exits; rejects (without killing it) after `timeoutMs`. */
-  waitForExit(timeoutMs = 10_000): Promise<ChildResult> {
+  waitForExit(timeoutMs = 30_000): Promise<ChildResult> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`child still running after ${timeoutMs} ms\n${this.#describe()}`)), timeoutMs);

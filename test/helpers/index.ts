@@ -72,7 +72,7 @@ export interface Collected {
 export function collect(
   ino: Inotify,
   until: (records: readonly RawRecord[]) => boolean,
-  timeoutMs = 5000,
+  timeoutMs = 20_000,
 ): Promise<Collected> {
   return new Promise((resolve, reject) => {
     const seen: Collected = { records: [], batches: 0 };

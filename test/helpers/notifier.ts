@@ -39,7 +39,7 @@ export function describeEvents(events: readonly InotifyEvent[], limit = 200): st
  * Resolves with the first event (already seen or future) for which
  * `predicate` holds; rejects after `timeoutMs` listing the last events seen.
  */
-export function waitFor(notifier: Notifier, predicate: (event: InotifyEvent) => boolean, timeoutMs = 5000): Promise<InotifyEvent> {
+export function waitFor(notifier: Notifier, predicate: (event: InotifyEvent) => boolean, timeoutMs = 20_000): Promise<InotifyEvent> {
   return new EventLog(notifier).waitFor(predicate, timeoutMs);
 }
 
@@ -61,7 +61,7 @@ export class EventLog {
   }
 
   /** Resolves with the first logged event matching `predicate`, looking at past events too. */
-  waitFor(predicate: (event: InotifyEvent) => boolean, timeoutMs = 5000): Promise<InotifyEvent> {
+  waitFor(predicate: (event: InotifyEvent) => boolean, timeoutMs = 20_000): Promise<InotifyEvent> {
     let index = 0;
     return waitUntil(this.#waiters, () => {
       for (; index < this.events.length; index++) {
