@@ -344,7 +344,7 @@ describe('--skeleton', () => {
     const ran = await handler.waitForExit();
     expect(ran.code).toBe(0);
     expect(ran.stdout.split('\n').filter((l) => l !== '' && l !== 'ready').sort()).toEqual([...expected].sort());
-  }, 40_000);
+  }, 120_000);
 
   test('with nothing seen, the skeleton is the general shape (copies and rsync) and still compiles in the same way', () => {
     const source = skeleton(analyze(new ProfileRecorder(['/w'])), '0.0.0');

@@ -236,7 +236,7 @@ describe('pyinotify options', () => {
     expect(result.stderr).toMatch(new RegExp(`new watch wd=\\d+ path=${dir}/a1\\n`));
     expect(result.stderr).toMatch(new RegExp(`new watch wd=\\d+ path=${dir}/a2\\n`));
     expect(result.stderr).not.toContain(`${dir}/b1`);
-  }, 15_000);
+  }, 120_000);
 
   test('without a path it watches the current directory', async () => {
     const dir = tempDir();
@@ -283,7 +283,7 @@ describe('pyinotify options', () => {
     expect(lines(result.stdout).filter((line) => line.startsWith('<Stats'))).toEqual([
       expect.stringMatching(/IN_CREATE=1 >$/), expect.stringMatching(/IN_CREATE=2 >$/),
     ]);
-  }, 15_000);
+  }, 120_000);
 
   test('-c runs the command at start and after batches, never two runs at once', async () => {
     const dir = tempDir();
@@ -307,7 +307,7 @@ describe('pyinotify options', () => {
     expect(starts).toBeGreaterThanOrEqual(2); // at start, and after the batches
     expect(starts).toBeLessThan(7); // 6 batches while runs were going: coalesced
     expect(ends).toBe(starts); // the exit waited for the last run
-  }, 20_000);
+  }, 120_000);
 
   test('-v writes debug lines to stderr in pyinotify\'s log shape', async () => {
     const dir = tempDir();
@@ -470,5 +470,5 @@ describe('failures and signals', () => {
     expect(stdout).toMatch(/^<Event /);
     expect(stderr).toMatch(/cli-status=0\n/);
     expectNoStackTrace(stderr);
-  }, 30_000);
+  }, 120_000);
 });

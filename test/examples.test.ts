@@ -72,6 +72,6 @@ describe.each(examples)('%s', (name) => {
       const result = await child.waitForExit(30_000);
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
-    }, 90_000);
+    }, 120_000);
   }
 });

@@ -185,7 +185,7 @@ describe('worker threads', () => {
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
-  }, 90_000);
+  }, 180_000);
 
   it('8 watching workers ended mid-burst (terminate, process.exit, uncaught throw), 3 rounds: no crash, no leaked fd, main thread still works', async () => {
     const lib = ensureLib();
@@ -213,5 +213,5 @@ describe('worker threads', () => {
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
-  }, 90_000);
+  }, 180_000);
 });
