@@ -6,6 +6,7 @@ export * from './constants.js';
 export { decodeRecords, encodeRecords, MalformedBatchError, type RawRecord } from './decode.js';
 export { InotifyEvent } from './event.js';
 export { ExcludeFilter, type ExcludeFilterLike, type ExcludePredicate } from './exclude-filter.js';
+export { globToRegExp, type ExcludeOption, type PathPattern, type PathPatterns } from './pattern.js';
 export { Inotify, type InotifyEvents, type InotifyOptions } from './inotify.js';
 export { limits, type InotifyLimits } from './limits.js';
 export { Notifier, type NotifierEvents, type NotifierOptions, type Processor } from './notifier.js';

@@ -2,7 +2,7 @@
 import { IN_ACCESS, IN_ALL_EVENTS, IN_CLOSE_NOWRITE, IN_OPEN, parseMask } from './constants.js';
 import type { CodedError } from './errors.js';
 import type { InotifyEvent } from './event.js';
-import type { ExcludeFilterLike } from './exclude-filter.js';
+import type { ExcludeOption } from './pattern.js';
 import { Notifier, type NotifierOptions } from './notifier.js';
 import { validateOptions, validatePath, type PathLike } from './validate.js';
 import { watchTree } from './watch-tree.js';
@@ -16,8 +16,15 @@ export interface WatchOptions {
   recursive?: boolean;
   /** A mask, or flag names (`['IN_CLOSE_WRITE', 'IN_MOVED_TO']`). Default {@link CHANGE_EVENTS}. */
   events?: number | readonly string[];
-  /** Paths neither watched nor reported. */
-  exclude?: ExcludeFilterLike;
+  /**
+   * Paths neither watched nor reported (an excluded directory costs no
+   * watch): `'node_modules'` or `'*.tmp'` (a name at any depth),
+   * `'build/out'` or `'src/**\/*.o'` (relative to `path`), an absolute
+   * path, a RegExp or a function of the absolute pathname, or a list of
+   * these. The rules: docs/patterns.md. A bad pattern throws a TypeError
+   * with code ERR_INVALID_ARG_VALUE.
+   */
+  exclude?: ExcludeOption;
   /** Stops watching and ends the iteration. */
   signal?: AbortSignal;
   /** Follow symbolic links to directories while walking (default false). */

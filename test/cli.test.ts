@@ -202,7 +202,8 @@ describe('pyinotify options', () => {
       [['-x'], 'unknown option -x'],
       [['--count', '0'], "--count needs a whole number of events >= 1, not '0'"],
       [['--timeout', 'soon'], "--timeout needs a number of seconds > 0, not 'soon'"],
-      [['--exclude', '('], 'invalid regular expression for --exclude'],
+      [['--exclude-regex', '('], 'invalid regular expression for --exclude-regex'],
+      [['--exclude', '*.{tmp'], 'invalid pattern for --exclude'],
       [['-e'], 'option -e needs a value'],
     ] as const) {
       const result = runCli(args);
@@ -356,10 +357,10 @@ describe('more options', () => {
     expect(out[2]).toMatch(/^<Event cookie=\d+ dir=False mask=0x80 maskname=IN_MOVED_TO name=y path=\. pathname=y src_pathname=sub\/x wd=1 >$/);
   });
 
-  test('--exclude REGEX (repeatable) neither watches nor reports matching paths', async () => {
+  test('--exclude PATTERN and --exclude-regex REGEX (repeatable) neither watch nor report matching paths', async () => {
     const dir = tempDir();
     for (const name of ['skip', 'cache', 'keep']) fs.mkdirSync(path.join(dir, name));
-    const child = await start(['-f', '-r', '--exclude', '/skip(/|$)', '--exclude', '\\.tmp$', '--exclude', 'cache', '-e', 'IN_CREATE', '--count', '1', dir]);
+    const child = await start(['-f', '-r', '--exclude-regex', '/skip(/|$)', '--exclude', '*.tmp', '--exclude', 'cache', '-e', 'IN_CREATE', '--count', '1', dir]);
     expect(child.stderr).toContain('2 watches'); // the root and keep/
     fs.writeFileSync(path.join(dir, 'skip', 'a'), '');
     fs.writeFileSync(path.join(dir, 'cache', 'a'), '');

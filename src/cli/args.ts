@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { compilePatterns } from '../pattern.js';
 
 /** The program name used in messages. */
 export const PROGRAM = 'inotify-profile';
@@ -27,7 +28,10 @@ export interface CliOptions {
   json: boolean;
   relative: boolean;
   time: boolean;
-  exclude: RegExp[];
+  /** `--exclude`: patterns in the library's pattern language (docs/patterns.md), checked. */
+  exclude: string[];
+  /** `--exclude-regex`: regular expressions searched in the absolute path. */
+  excludeRegex: RegExp[];
   count: number | undefined;
   /** Seconds. */
   timeout: number | undefined;
@@ -43,7 +47,7 @@ export class UsageError extends Error {
 
 type Flag = 'recursive' | 'autoAdd' | 'glob' | 'stats' | 'raw' | 'verbose' | 'help' | 'version' | 'json'
   | 'relative' | 'time' | 'profile' | 'skeleton' | 'quiet';
-type Valued = 'eventsList' | 'command' | 'exclude' | 'count' | 'timeout';
+type Valued = 'eventsList' | 'command' | 'exclude' | 'excludeRegex' | 'count' | 'timeout';
 
 const FLAGS: Record<string, Flag> = {
   '-r': 'recursive', '--recursive': 'recursive',
@@ -66,6 +70,7 @@ const VALUED: Record<string, Valued> = {
   '-e': 'eventsList', '--events-list': 'eventsList',
   '-c': 'command', '--command': 'command',
   '--exclude': 'exclude',
+  '--exclude-regex': 'excludeRegex',
   '--count': 'count',
   '--timeout': 'timeout',
 };
@@ -99,8 +104,13 @@ More:
       --json               one JSON object per event and line (docs/cli.md)
       --relative           paths relative to the watched path
       --time               prefix each line with the time (ISO 8601, UTC)
-      --exclude REGEX      neither watch nor report paths matching REGEX
-                           (searched in the absolute path; repeatable)
+      --exclude PATTERN    neither watch nor report paths matching PATTERN:
+                           a name at any depth (node_modules, '*.tmp'), a
+                           path or glob relative to each watched path
+                           (build/out, 'src/**/*.o'), or an absolute path;
+                           an excluded directory is not watched (repeatable)
+      --exclude-regex RE   the same for a regular expression searched in the
+                           absolute path (repeatable)
       --count N            exit after N events
       --timeout SECONDS    exit after SECONDS
       --profile            at exit, print each file's history (followed across
@@ -121,7 +131,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
   const options: CliOptions = {
     paths: [], recursive: false, autoAdd: false, glob: false, eventsList: undefined, stats: false, raw: false,
     command: undefined, verbose: false, help: false, version: false, json: false, relative: false, time: false,
-    exclude: [], count: undefined, timeout: undefined, profile: false, skeleton: false, quiet: false,
+    exclude: [], excludeRegex: [], count: undefined, timeout: undefined, profile: false, skeleton: false, quiet: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
@@ -185,7 +195,15 @@ function setValue(options: CliOptions, key: Valued, name: string, value: string)
       return;
     case 'exclude':
       try {
-        options.exclude.push(new RegExp(value));
+        compilePatterns(value, { name });
+      } catch (error) {
+        throw new UsageError(`invalid pattern for ${name}: ${(error as Error).message}`);
+      }
+      options.exclude.push(value);
+      return;
+    case 'excludeRegex':
+      try {
+        options.excludeRegex.push(new RegExp(value));
       } catch (error) {
         throw new UsageError(`invalid regular expression for ${name}: ${(error as Error).message}`);
       }

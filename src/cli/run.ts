@@ -8,6 +8,8 @@ import * as nodePath from 'node:path';
 import {
   FLAGS_BY_NAME, IN_ALL_EVENTS, IN_IGNORED, Notifier, Stats, WatchError, WatchManager, type InotifyEvent,
 } from '../index.js';
+import { expandGlob } from '../glob.js';
+import { compilePatterns } from '../pattern.js';
 import { PROGRAM, UsageError, packageVersion, type CliOptions } from './args.js';
 import { CommandRunner } from './command.js';
 import {
@@ -59,7 +61,7 @@ export function run(options: CliOptions): void {
   // Before the watches exist, so reading the tree causes no events.
   const present = profiling && !options.glob ? snapshot(given.map((p) => nodePath.resolve(p)), options.recursive) : undefined;
 
-  const wm = new WatchManager(options.exclude.length > 0 ? { excludeFilter: options.exclude } : undefined);
+  const wm = new WatchManager({ excludeFilter: excludeFilter(given, options) });
   const armed = addWatches(wm, given, mask, options, warn);
   const roots = rootsOf(armed);
   debug?.(`mask 0x${mask.toString(16)}; ${armed.size} watches`);
@@ -189,6 +191,13 @@ export function run(options: CliOptions): void {
     errorLine(`Watching ${roots.join(', ')} (${how.filter((s) => s !== '').join(', ')}) — press Ctrl-C to stop`);
   }
   runner?.trigger(); // pyinotify runs the command once before any event
+}
+
+/** `--exclude` patterns (relative ones relative to each watched path) and `--exclude-regex` as one predicate. */
+function excludeFilter(given: readonly string[], options: CliOptions): ((pathname: string) => boolean) | undefined {
+  if (options.exclude.length === 0 && options.excludeRegex.length === 0) return undefined;
+  const roots = options.glob ? given.flatMap((p) => expandGlob(p)) : given.map((p) => nodePath.resolve(p));
+  return compilePatterns([...options.exclude, ...options.excludeRegex], { roots, name: '--exclude' });
 }
 
 function addWatches(

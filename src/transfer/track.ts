@@ -2,10 +2,12 @@
  * trackTransfers(dir): the whole setup in one call: a recursive WatchManager
  * with auto-add and the mask the tracker needs, a Notifier, a TransferTracker.
  */
-import type { ExcludeFilterLike } from '../exclude-filter.js';
+import type { ExcludeOption } from '../pattern.js';
+import * as nodePath from 'node:path';
 import { Notifier } from '../notifier.js';
 import { validateOptions, validatePath, type PathLike } from '../validate.js';
 import { watchTree } from '../watch-tree.js';
+import { compileFilter } from './names.js';
 import { TransferTracker } from './tracker.js';
 import { TRANSFER_EVENTS, type TransferTrackerOptions } from './types.js';
 
@@ -13,8 +15,12 @@ import { TRANSFER_EVENTS, type TransferTrackerOptions } from './types.js';
 export interface TrackTransfersOptions extends TransferTrackerOptions {
   /** Watch the whole tree, including directories created later (default true). */
   recursive?: boolean;
-  /** Paths neither watched nor reported (directories excluded here cost no watch). */
-  exclude?: ExcludeFilterLike;
+  /**
+   * Paths neither watched nor reported (directories excluded here cost no
+   * watch), in the pattern language of docs/patterns.md (relative patterns
+   * are relative to `dir`).
+   */
+  exclude?: ExcludeOption;
   /** Follow symbolic links to directories while walking (default false). */
   followSymlinks?: boolean;
   /** Closes the tracker (and stops watching) when aborted. */
@@ -43,7 +49,10 @@ export function trackTransfers(dir: PathLike, options?: TrackTransfersOptions): 
   const opts = validateOptions<TrackTransfersOptions>(options);
   const signal = opts.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('The "options.signal" property must be an AbortSignal');
-  const tracker = new TransferTracker(opts);
+  // The filter's relative patterns are relative to the watched directory.
+  const root = nodePath.resolve(typeof target === 'string' ? target : target.toString('utf8'));
+  const filter = compileFilter(opts.filter, [root]);
+  const tracker = new TransferTracker(filter === undefined ? opts : { ...opts, filter });
   const recursive = opts.recursive !== false;
   const wm = watchTree(target, TRANSFER_EVENTS, { recursive, exclude: opts.exclude, followSymlinks: opts.followSymlinks });
   const notifier = new Notifier(wm, tracker, { ref: opts.ref });
