@@ -34,8 +34,8 @@ export interface GlobOptions {
 /**
  * Compiles a glob into a RegExp matching a whole `/`-separated path:
  * `*` any run of characters but `/`, `?` one character but `/`, `[abc]`,
- * `[a-z]`, `[!abc]` (also `[^abc]`) one character of (not of) a set, a `]`
- * right after `[` or `[!` being a member, `{a,b}` either alternative
+ * `[a-z]`, `[!abc]` one character of (not of) a set, a `]` right after `[`
+ * or `[!` being a member and `^` literal (as fnmatch), `{a,b}` either alternative
  * (nestable), `**` as a whole segment any number of segments (zero
  * included), `\x` the character x. A `[` without its `]` is literal.
  * Throws a TypeError with code ERR_INVALID_ARG_VALUE for an unbalanced `{`
@@ -43,11 +43,6 @@ export interface GlobOptions {
  */
 export function globToRegExp(glob: string, options: GlobOptions = {}): RegExp {
   return new RegExp(`^${globSource(glob, options.name ?? 'pattern')}$`, 's');
-}
-
-/** True when `text` holds a glob metacharacter (`*`, `?`, `[`, `{`). */
-export function hasMagic(text: string): boolean {
-  return /[*?[{]/.test(text);
 }
 
 function globSource(glob: string, name: string): string {
@@ -75,7 +70,7 @@ function globSource(glob: string, name: string): string {
     } else if (c === '?') {
       source += '[^/]';
     } else if (c === '[') {
-      const negated = glob[i + 1] === '!' || glob[i + 1] === '^';
+      const negated = glob[i + 1] === '!';
       const first = negated ? i + 2 : i + 1;
       const end = glob.indexOf(']', first + 1);
       if (end < 0) {
