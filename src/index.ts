@@ -10,7 +10,10 @@ export { globToRegExp, type ExcludeOption, type PathPattern, type PathPatterns }
 export { Inotify, type InotifyEvents, type InotifyOptions } from './inotify.js';
 export { limits, type InotifyLimits } from './limits.js';
 export { Notifier, type NotifierEvents, type NotifierOptions, type Processor } from './notifier.js';
-export { ChainIfTrue, PrintAllEvents, ProcessEvent, Stats, type ChainedProcessor, type EventHook } from './process-event.js';
+export {
+  ChainIfTrue, HOOK_NAMES, PrintAllEvents, ProcessEvent, Stats, type ChainedProcessor, type EventHook, type KnownProcessEventHooks,
+  type ProcessEventHooks,
+} from './process-event.js';
 export type { PathLike } from './validate.js';
 export { CHANGE_EVENTS, watch, type EventStream, type WatchOptions } from './watch.js';
 export { WatchError, type WatchFailure } from './watch-error.js';

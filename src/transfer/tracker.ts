@@ -28,6 +28,8 @@ import type {
 
 const debug = debuglog('inotify');
 
+const TRANSFER_HOOKS: ReadonlySet<string> = new Set(['process_transfer_start', 'process_transfer_complete', 'process_transfer_abandoned']);
+
 /**
  * How long a file that is not a temp waits, once renamed away or found
  * missing, for the events that explain it (a rename's second half, a
@@ -126,6 +128,11 @@ export class TransferTracker extends ProcessEvent {
   /** A started transfer will not complete. Override in a subclass; the default does nothing. */
   process_transfer_abandoned(_transfer: TransferAbandoned): unknown {
     return undefined;
+  }
+
+  /** The tracker's own hooks are hooks too (not reported as misspelled). */
+  protected override _isHookName(name: string): boolean {
+    return TRANSFER_HOOKS.has(name) || super._isHookName(name);
   }
 
   // ---- EventEmitter surface ------------------------------------------------------
