@@ -415,11 +415,43 @@ describe('failures and signals', () => {
     expect(result.stderr).toBe("inotify-profile: ENOENT: no such file or directory, inotify_add_watch '/nonexistent/inotify-profile'\n");
   });
 
-  test('two paths, one missing: exit status 1, one line naming the missing one', () => {
+  test('two paths, one missing: it is reported on stderr and the other is watched (pyinotify); --strict exits 1', async () => {
     const dir = tempDir();
-    const result = runCli([dir, `${dir}/missing`]);
+    const child = await start(['-f', '-e', 'IN_CREATE', '--count', '1', dir, `${dir}/missing`]);
+    expect(child.stderr).toContain(`inotify-profile: warning: ENOENT: no such file or directory, inotify_add_watch '${dir}/missing'`);
+    fs.writeFileSync(path.join(dir, 'seen'), '');
+    const result = await child.waitForExit();
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`pathname=${dir}/seen `);
+
+    const strict = runCli(['--strict', dir, `${dir}/missing`]);
+    expect(strict.status).toBe(1);
+    expect(lines(strict.stderr)).toEqual([`inotify-profile: ENOENT: no such file or directory, inotify_add_watch '${dir}/missing'`]);
+  });
+
+  test('every path missing: exit status 1 with or without --strict', () => {
+    const dir = tempDir();
+    const result = runCli([`${dir}/a`, `${dir}/b`]);
     expect(result.status).toBe(1);
-    expect(lines(result.stderr)).toEqual([`inotify-profile: ENOENT: no such file or directory, inotify_add_watch '${dir}/missing'`]);
+    expect(lines(result.stderr)).toEqual([
+      `inotify-profile: ENOENT: no such file or directory, inotify_add_watch '${dir}/a'`,
+      `inotify-profile: ENOENT: no such file or directory, inotify_add_watch '${dir}/b'`,
+    ]);
+  });
+
+  test('option syntax of util.parseArgs: -ra, -eX, --x=y, repeated -e, -- before a path that starts with -', async () => {
+    const dir = tempDir();
+    fs.mkdirSync(path.join(dir, '-sub'));
+    fs.mkdirSync(path.join(dir, '-sub', 'deep'));
+    // -ra: recursive + auto-add; -eIN_CREATE and -e IN_DELETE add up; --count=2; '-sub' is a path after --.
+    const child = await start(['-ra', '-f', '-eIN_CREATE', '-e', 'IN_DELETE', '--count=2', '--', '-sub'], { cwd: dir });
+    expect(child.stderr).toContain('2 watches');
+    fs.writeFileSync(path.join(dir, '-sub', 'deep', 'x'), '');
+    fs.unlinkSync(path.join(dir, '-sub', 'deep', 'x'));
+    const result = await child.waitForExit();
+    expect(lines(result.stdout).map((line) => /maskname=(\S+)/.exec(line)?.[1])).toEqual(['IN_CREATE', 'IN_DELETE']);
+    expect(runCli(['--json=yes', dir]).stderr).toBe('inotify-profile: option --json takes no value\n');
+    expect(runCli(['-rz', dir]).stderr).toBe('inotify-profile: unknown option -z\n');
   });
 
   test('-r on a file path below a regular file: ENOTDIR in one line', () => {

@@ -212,10 +212,11 @@ function addWatches(
       wm.close();
       throw new CliFailure(error instanceof Error ? error.message : String(error));
     }
-    // Part of a tree could not be watched: fatal for a path given on the
-    // command line, a warning for a directory below one (as pyinotify logs it).
+    // A path that cannot be watched: reported, and the others are watched
+    // (pyinotify's behaviour), unless --strict or nothing could be watched.
+    // A directory below a path is always only a warning (pyinotify logs it).
     const givenPaths = new Set(given.map((p) => nodePath.resolve(p)));
-    const fatal = error.armed.size === 0 || error.failed.some((f) => givenPaths.has(f.path));
+    const fatal = error.armed.size === 0 || (options.strict && error.failed.some((f) => givenPaths.has(f.path)));
     if (fatal) {
       wm.close();
       const lines = error.failed.map((f) => f.error.message);
