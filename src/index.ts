@@ -15,7 +15,8 @@ export {
   type ProcessEventHooks,
 } from './process-event.js';
 export type { PathLike } from './validate.js';
-export { CHANGE_EVENTS, watch, type EventStream, type WatchOptions } from './watch.js';
+export type { CoalesceOptions, EventBatch, PathChange } from './coalesce.js';
+export { CHANGE_EVENTS, watch, type BatchStream, type CoalescedWatchOptions, type EventStream, type WatchOptions } from './watch.js';
 export { WatchError, type WatchFailure } from './watch-error.js';
 export { WatchManager, type AddWatchOptions, type Watch, type WatchManagerOptions } from './watch-manager.js';
 export * from './transfer/index.js';

@@ -4,6 +4,7 @@
  */
 import type { ExcludeOption } from '../pattern.js';
 import * as nodePath from 'node:path';
+import { invalidArgType } from '../errors.js';
 import { Notifier } from '../notifier.js';
 import { validateOptions, validatePath, type PathLike } from '../validate.js';
 import { watchTree } from '../watch-tree.js';
@@ -48,7 +49,8 @@ export function trackTransfers(dir: PathLike, options?: TrackTransfersOptions): 
   const target = validatePath(dir, 'dir');
   const opts = validateOptions<TrackTransfersOptions>(options);
   const signal = opts.signal;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('The "options.signal" property must be an AbortSignal');
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
+  if (opts.ref !== undefined && typeof opts.ref !== 'boolean') throw invalidArgType('options.ref', 'of type boolean', opts.ref);
   // The filter's relative patterns are relative to the watched directory.
   const root = nodePath.resolve(typeof target === 'string' ? target : target.toString('utf8'));
   const filter = compileFilter(opts.filter, [root]);
