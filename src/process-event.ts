@@ -3,6 +3,7 @@
  * `process_IN_MOVED_TO(event)`, `process_default(event)`. Hook names keep
  * pyinotify's spelling so a pyinotify script ports line by line.
  */
+import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import { invalidArgType } from './errors.js';
 import type { InotifyEvent } from './event.js';
@@ -97,7 +98,8 @@ export type ProcessEventHooks<Self = unknown> = KnownProcessEventHooks & Unknown
  * new Notifier(wm, new OnArrival());
  * ```
  */
-export class ProcessEvent {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- EventEmitter's own constraint on an event map
+export class ProcessEvent<Events extends Record<keyof Events, any[]> | [never] = [never]> extends EventEmitter<Events> {
   readonly pevent: ChainedProcessor | undefined;
   readonly #hooks = new Map<string, EventHook>();
 
@@ -110,8 +112,9 @@ export class ProcessEvent {
       throw invalidArgType('pevent', 'a ProcessEvent or a function', pevent);
     }
     if (options !== undefined && (options === null || typeof options !== 'object')) throw invalidArgType('options', 'of type object', options);
+    super();
     this.pevent = pevent;
-    checkHookNames(this);
+    checkHookNames(this as ProcessEvent);
     this.my_init(options ?? {});
   }
 

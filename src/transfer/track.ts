@@ -2,11 +2,15 @@
  * trackTransfers(dir): the whole setup in one call: a recursive WatchManager
  * with auto-add and the mask the tracker needs, a Notifier, a TransferTracker.
  */
-import type { ExcludeOption } from '../pattern.js';
+import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
+import { IN_CLOSE_WRITE } from '../constants.js';
 import { invalidArgType } from '../errors.js';
+import { InotifyEvent } from '../event.js';
 import { Notifier } from '../notifier.js';
+import { compileExclude, type ExcludeOption } from '../pattern.js';
 import { validateOptions, validatePath, type PathLike } from '../validate.js';
+import type { WatchManager } from '../watch-manager.js';
 import { watchTree } from '../watch-tree.js';
 import { compileFilter } from './names.js';
 import { TransferTracker } from './tracker.js';
@@ -28,6 +32,12 @@ export interface TrackTransfersOptions extends TransferTrackerOptions {
   signal?: AbortSignal;
   /** Keep the process alive while watching (default true). */
   ref?: boolean;
+  /**
+   * Also report the files already in the tree when watching starts: each
+   * once, as `found`, after `quietPeriod` with no event on it (a file still
+   * being written waits for its writer). Default false: only what arrives.
+   */
+  reportExisting?: boolean;
 }
 
 /**
@@ -70,5 +80,30 @@ export function trackTransfers(dir: PathLike, options?: TrackTransfersOptions): 
   notifier.once('close', () => owner.shutdown());
   if (signal?.aborted) onAbort();
   else signal?.addEventListener('abort', onAbort, { once: true });
+  if (opts.reportExisting === true) {
+    // On the next turn: listeners added right after this call see the 'start's too.
+    const exclude = compileExclude(opts.exclude, { roots: [root], name: 'options.exclude' });
+    setImmediate(() => reportExisting(tracker, wm, exclude));
+  }
   return tracker;
+}
+
+/** Feeds the tracker one synthetic close for each regular file in the watched directories. */
+function reportExisting(tracker: TransferTracker, wm: WatchManager, exclude: ((pathname: string) => boolean) | undefined): void {
+  for (const watch of [...wm.watches.values()]) {
+    if (tracker.closed) return;
+    if (!watch.dir || watch.pathBytes !== undefined) continue;
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(watch.path, { withFileTypes: true });
+    } catch {
+      continue; // gone since it was watched: its events say so
+    }
+    for (const entry of entries) {
+      if (!entry.isFile()) continue;
+      const pathname = watch.path === '/' ? `/${entry.name}` : `${watch.path}/${entry.name}`;
+      if (exclude?.(pathname) === true) continue;
+      tracker._existing(new InotifyEvent(watch.wd, IN_CLOSE_WRITE, entry.name, watch.path, pathname, false, 0, undefined, true));
+    }
+  }
 }
