@@ -5,7 +5,7 @@ import { Coalescer, validateCoalesce, type CoalesceOptions, type EventBatch } fr
 import { invalidArgType, type CodedError } from './errors.js';
 import type { InotifyEvent } from './event.js';
 import type { ExcludeOption } from './pattern.js';
-import { Notifier, type NotifierOptions } from './notifier.js';
+import { Notifier } from './notifier.js';
 import { validateFunction, validateOptions, validatePath, type PathLike } from './validate.js';
 import { watchTree } from './watch-tree.js';
 
@@ -33,7 +33,7 @@ export interface WatchOptions {
   followSymlinks?: boolean;
   /**
    * After a kernel queue overflow, re-read the tree and report what changed
-   * unseen (default true; see {@link NotifierOptions.rescan} for what it
+   * unseen (default true; see `NotifierOptions.rescan` for what it
    * reports and costs). The 'overflow' event is in the stream either way.
    */
   rescan?: boolean;

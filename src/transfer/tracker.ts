@@ -6,7 +6,7 @@
  * reach the user as complete files; interrupted transfers are reported as
  * abandoned. See docs/transfers.md for the exact rules.
  */
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import { debuglog } from 'node:util';
 import {
