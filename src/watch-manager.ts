@@ -169,6 +169,16 @@ export class WatchManager {
     return limits();
   }
 
+  /** True once closed (by {@link WatchManager.close}, or by a Notifier over it stopping). */
+  get closed(): boolean {
+    return this.inotify.closed;
+  }
+
+  /** `using wm = new WatchManager()`: closes on scope exit. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
   /**
    * Watches `path` (or each of a list) for the events in `mask`, and with
    * `rec` every directory below it. Returns the armed paths and their wds
