@@ -43,6 +43,8 @@ void AddonData::FinishCleanupIfDone() {
 namespace {
 
 // Each value comes from the system header by name; nothing is retyped.
+// One line per group of flags: the formatter would re-flow the macro.
+// clang-format off
 #define INOTIFY_CONSTANTS(X) \
   X(IN_ACCESS) X(IN_MODIFY) X(IN_ATTRIB) X(IN_CLOSE_WRITE) X(IN_CLOSE_NOWRITE) \
   X(IN_OPEN) X(IN_MOVED_FROM) X(IN_MOVED_TO) X(IN_CREATE) X(IN_DELETE) \
@@ -50,6 +52,7 @@ namespace {
   X(IN_ONLYDIR) X(IN_DONT_FOLLOW) X(IN_EXCL_UNLINK) X(IN_MASK_CREATE) X(IN_MASK_ADD) \
   X(IN_ISDIR) X(IN_ONESHOT) X(IN_CLOSE) X(IN_MOVE) X(IN_ALL_EVENTS) \
   X(IN_NONBLOCK) X(IN_CLOEXEC)
+// clang-format on
 
 Napi::Object Constants(Napi::Env env) {
   Napi::Object constants = Napi::Object::New(env);

@@ -14,8 +14,7 @@ std::string PathBytes(Napi::Value path) {
   return std::string();
 }
 
-Napi::Error ErrnoError(Napi::Env env, int errnum, const char* syscall,
-                       Napi::Value path, const char* hint) {
+Napi::Error ErrnoError(Napi::Env env, int errnum, const char* syscall, Napi::Value path, const char* hint) {
   const char* code = uv_err_name(-errnum);
   std::string message = std::string(code) + ": " + uv_strerror(-errnum) + ", " + syscall;
   bool has_path = !path.IsEmpty() && (path.IsString() || path.IsBuffer());

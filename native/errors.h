@@ -14,8 +14,8 @@ namespace inotify_native {
 // bytes, for names that are not UTF-8). Arguments are checked in TS.
 std::string PathBytes(Napi::Value path);
 
-Napi::Error ErrnoError(Napi::Env env, int errnum, const char* syscall,
-                       Napi::Value path = Napi::Value(), const char* hint = nullptr);
+Napi::Error ErrnoError(Napi::Env env, int errnum, const char* syscall, Napi::Value path = Napi::Value(),
+                       const char* hint = nullptr);
 
 // Throws a TypeError with err.code (ERR_INVALID_ARG_TYPE, ...), as Node's own
 // argument checks do. For calls that bypass the TS layer's checks.

@@ -57,8 +57,7 @@ void SortListing(Listing* out) {
     entries.emplace_back(data + offset, type);
     offset += strlen(data + offset) + 1;
   }
-  std::sort(entries.begin(), entries.end(),
-            [](const auto& a, const auto& b) { return strcmp(a.first, b.first) < 0; });
+  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return strcmp(a.first, b.first) < 0; });
   Listing sorted;
   sorted.utf8 = out->utf8;
   sorted.names.reserve(out->names.size());

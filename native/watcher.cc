@@ -39,6 +39,8 @@ const char* AddWatchHint(int errnum) {
 }  // namespace
 
 Napi::Function Watcher::DefineClass(Napi::Env env) {
+  // The method table, one entry per line.
+  // clang-format off
   return ObjectWrap<Watcher>::DefineClass(
       env, "Inotify",
       {
@@ -53,6 +55,7 @@ Napi::Function Watcher::DefineClass(Napi::Env env) {
           InstanceMethod<&Watcher::ReadNow>("readSync"),
           InstanceAccessor<&Watcher::GetBuffer>("buffer"),
       });
+  // clang-format on
 }
 
 Watcher::Watcher(const Napi::CallbackInfo& info) : ObjectWrap<Watcher>(info) {

@@ -47,7 +47,7 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
   uv_poll_t* poll_ = nullptr;  // owned by libuv from uv_close until its close callback
   bool pinned_ = false;
   AddonData* addon_ = nullptr;
-  uint8_t* bytes_ = nullptr;   // storage of buffer_, kept alive by the reference
+  uint8_t* bytes_ = nullptr;  // storage of buffer_, kept alive by the reference
   size_t capacity_ = 0;
   Napi::Reference<Napi::Uint8Array> buffer_;
   Napi::FunctionReference on_batch_;

@@ -3,7 +3,7 @@
  * errors like Node's ERR_INVALID_ARG_TYPE, and system errors like fs errors
  * (`code`, `errno`, `syscall`, `path`, message `CODE: text, syscall 'path'`).
  */
-import { inspect } from 'node:util';
+import { getSystemErrorMap, inspect } from 'node:util';
 import * as os from 'node:os';
 
 /** An Error carrying Node's error `code` (and, for system errors, errno/syscall/path). */
@@ -41,21 +41,16 @@ export function outOfRange(name: string, range: string, actual: unknown): CodedE
   return error;
 }
 
-const systemMessages: Record<string, string> = {
-  ENOENT: 'no such file or directory',
-  ENOTDIR: 'not a directory',
-  EACCES: 'permission denied',
-  ELOOP: 'too many symbolic links encountered',
-  ENAMETOOLONG: 'name too long',
-  EINVAL: 'invalid argument',
-  ENOSPC: 'no space left on device',
-  EBADF: 'bad file descriptor',
-  EEXIST: 'file already exists',
-};
+/** libuv's text for an errno name, as Node's own fs errors print it (`ENOENT` -> `no such file or directory`). */
+function systemMessage(code: string): string {
+  const errnum = (os.constants.errno as Record<string, number | undefined>)[code];
+  const entry = errnum === undefined ? undefined : getSystemErrorMap().get(-errnum);
+  return entry?.[1] ?? code.toLowerCase();
+}
 
 /** A system error built in JS, shaped exactly like the addon's and fs's. */
 export function systemError(code: string, syscall: string, path?: string, hint?: string): CodedError {
-  const text = systemMessages[code] ?? code.toLowerCase();
+  const text = systemMessage(code);
   let message = `${code}: ${text}, ${syscall}`;
   if (path !== undefined) message += ` '${path}'`;
   if (hint !== undefined) message += ` (${hint})`;

@@ -1,30 +1,15 @@
-/** Minimal glob expansion for `doGlob` (`*`, `?`, `[...]` within one path segment). */
+/**
+ * Glob expansion for `doGlob`: each segment is compiled by the one glob
+ * compiler (src/pattern.ts: `*`, `?`, `[...]`, `{a,b}`), matched against
+ * directory listings as the shell does (hidden names only by a segment that
+ * starts with `.`).
+ */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
+import { globToRegExp } from './pattern.js';
 
-const MAGIC = /[*?[]/;
-
-function segmentPattern(segment: string): RegExp {
-  let source = '';
-  for (let i = 0; i < segment.length; i++) {
-    const c = segment[i] as string;
-    if (c === '*') source += '[^/]*';
-    else if (c === '?') source += '[^/]';
-    else if (c === '[') {
-      // As fnmatch: a leading '!' negates, and a ']' right after '[' or '[!' is a member.
-      const first = segment[i + 1] === '!' ? i + 2 : i + 1;
-      const end = segment.indexOf(']', first + 1);
-      if (end < 0) source += '\\[';
-      else {
-        // RegExp reads a leading '^' as negation and '[]' as an empty class: escape both, and '\\'.
-        const body = segment.slice(first, end).replace(/[\\\]]/g, '\\$&').replace(/^\^/, '\\^');
-        source += `[${first === i + 2 ? '^' : ''}${body}]`;
-        i = end;
-      }
-    } else source += c.replace(/[.+^${}()|\\]/g, '\\$&');
-  }
-  return new RegExp(`^${source}$`);
-}
+/** A segment with glob magic; `{` counts too, as the one glob compiler reads `{a,b}`. */
+const MAGIC = /[*?[{]/;
 
 /** Paths matching `pattern` (absolute or relative to the cwd), sorted; hidden names only match a pattern starting with `.`. */
 export function expandGlob(pattern: string): string[] {
@@ -40,7 +25,7 @@ export function expandGlob(pattern: string): string[] {
         if (fs.existsSync(candidate)) next.push(candidate);
       }
     } else {
-      const regex = segmentPattern(segment);
+      const regex = globToRegExp(segment, { name: 'path' });
       for (const base of bases) {
         let names: string[];
         try {

@@ -407,16 +407,17 @@ export class Notifier extends EventEmitter<NotifierEvents> {
     const mask = event.mask;
     if (!(mask & watch.mask & IN_ALL_EVENTS) && !(mask & ALWAYS)) return; // bits the library added for itself
     if (watch.exclude !== undefined && event.name !== '' && watch.exclude(event.pathname)) return;
-    this.#deliver(event);
+    this.#deliver(event, watch.procFun);
   }
 
-  #deliver(event: InotifyEvent): void {
+  #deliver(event: InotifyEvent, procFun?: (event: InotifyEvent) => unknown): void {
     this.emit('event', event);
     if (this.#iterators.size !== 0) for (const iterator of this.#iterators) iterator.push(event);
-    if (this.#processor === undefined) return;
+    const processor = procFun ?? this.#processor;
+    if (processor === undefined) return;
     let result: unknown;
     try {
-      result = this.#processor(event);
+      result = processor(event);
     } catch (error) {
       this.emit('error', error instanceof Error ? error : new Error(String(error)));
       return;

@@ -18,6 +18,7 @@ import { toExcludePredicate, type ExcludeFilterLike, type ExcludePredicate } fro
 import { expandGlob } from './glob.js';
 import { Inotify } from './inotify.js';
 import { limits, type InotifyLimits } from './limits.js';
+import { toHook, type ChainedProcessor, type EventHook } from './process-event.js';
 import { readDirectory, TYPE_DIRECTORY, TYPE_FILE, TYPE_SYMLINK, type Listing, type ReadDirectoryOptions } from './readdir.js';
 import { entryKey, ScanNoise } from './scan-noise.js';
 import { WatchError, type WatchFailure } from './watch-error.js';
@@ -36,6 +37,8 @@ export interface AddWatchOptions {
   doGlob?: boolean;
   /** Descend into symbolic links to directories during recursive walks (loops are detected). Default false. */
   followSymlinks?: boolean;
+  /** Receives this watch's events (and its auto-added children's) instead of the Notifier's processor (pyinotify's `proc_fun`). */
+  procFun?: ChainedProcessor;
 }
 
 /** What the manager knows of one watch. */
@@ -69,6 +72,7 @@ export interface WatchRecord extends Watch {
   root: boolean;
   exclude: ExcludePredicate | undefined;
   followSymlinks: boolean;
+  procFun: EventHook | undefined;
   /** Set when a paired move re-pathed this watch, until its IN_MOVE_SELF arrives. */
   repathed: boolean;
 }
@@ -165,6 +169,16 @@ export class WatchManager {
     return limits();
   }
 
+  /** True once closed (by {@link WatchManager.close}, or by a Notifier over it stopping). */
+  get closed(): boolean {
+    return this.inotify.closed;
+  }
+
+  /** `using wm = new WatchManager()`: closes on scope exit. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
   /**
    * Watches `path` (or each of a list) for the events in `mask`, and with
    * `rec` every directory below it. Returns the armed paths and their wds
@@ -185,7 +199,7 @@ export class WatchManager {
     const opts = validateOptions<AddWatchOptions>(options);
     const userMask = validateMask(mask);
     const exclude = opts.excludeFilter !== undefined ? toExcludePredicate(opts.excludeFilter) : this.#exclude;
-    const settings = { autoAdd: opts.autoAdd === true, exclude, followSymlinks: opts.followSymlinks === true };
+    const settings = { autoAdd: opts.autoAdd === true, exclude, followSymlinks: opts.followSymlinks === true, procFun: toHook(opts.procFun, 'options.procFun') };
     let paths = (Array.isArray(path) ? path : [path]).map((p) => validatePath(p));
     if (opts.doGlob === true) paths = paths.flatMap((p): Array<string | Buffer> => (typeof p === 'string' ? expandGlob(p) : [p]));
 
@@ -523,7 +537,7 @@ export class WatchManager {
 
   #arm(
     path: string, bytes: Buffer | undefined, mask: number,
-    settings: { autoAdd: boolean; exclude: ExcludePredicate | undefined; followSymlinks: boolean },
+    settings: { autoAdd: boolean; exclude: ExcludePredicate | undefined; followSymlinks: boolean; procFun: EventHook | undefined },
     root: boolean, knownDir: boolean | undefined,
   ): ArmResult {
     const events = (mask & IN_ALL_EVENTS) >>> 0;
@@ -553,13 +567,14 @@ export class WatchManager {
       existing.autoAdd = settings.autoAdd || ((!root || (flags & IN_MASK_ADD) !== 0) && existing.autoAdd);
       existing.exclude = settings.exclude;
       existing.followSymlinks = settings.followSymlinks;
+      existing.procFun = settings.procFun;
       existing.root ||= root;
       existing.kernelMask = flags & IN_MASK_ADD ? (existing.kernelMask | kernelMask) >>> 0 : kernelMask;
       return { watch: existing, created: false };
     }
     const watch: WatchRecord = {
       wd, path, pathBytes: bytes, mask: draft.mask, flags: draft.flags, kernelMask, autoAdd: settings.autoAdd,
-      dir, root, exclude: settings.exclude, followSymlinks: settings.followSymlinks, repathed: false,
+      dir, root, exclude: settings.exclude, followSymlinks: settings.followSymlinks, procFun: settings.procFun, repathed: false,
     };
     this.#byWd.set(wd, watch);
     this.#byPath.set(path, watch);

@@ -1,10 +1,12 @@
 /** The short path for the common case: `for await (const event of watch(dir))`. */
 import { IN_ACCESS, IN_ALL_EVENTS, IN_CLOSE_NOWRITE, IN_OPEN, parseMask } from './constants.js';
-import type { CodedError } from './errors.js';
+import { AsyncQueue } from './async-queue.js';
+import { Coalescer, validateCoalesce, type CoalesceOptions, type EventBatch } from './coalesce.js';
+import { invalidArgType, type CodedError } from './errors.js';
 import type { InotifyEvent } from './event.js';
-import type { ExcludeFilterLike } from './exclude-filter.js';
-import { Notifier, type NotifierOptions } from './notifier.js';
-import { validateOptions, validatePath, type PathLike } from './validate.js';
+import type { ExcludeOption } from './pattern.js';
+import { Notifier } from './notifier.js';
+import { validateFunction, validateOptions, validatePath, type PathLike } from './validate.js';
 import { watchTree } from './watch-tree.js';
 
 /** Everything but IN_ACCESS, IN_OPEN and IN_CLOSE_NOWRITE: what changes a tree. */
@@ -16,15 +18,22 @@ export interface WatchOptions {
   recursive?: boolean;
   /** A mask, or flag names (`['IN_CLOSE_WRITE', 'IN_MOVED_TO']`). Default {@link CHANGE_EVENTS}. */
   events?: number | readonly string[];
-  /** Paths neither watched nor reported. */
-  exclude?: ExcludeFilterLike;
+  /**
+   * Paths neither watched nor reported (an excluded directory costs no
+   * watch): `'node_modules'` or `'*.tmp'` (a name at any depth),
+   * `'build/out'` or `'src/**\/*.o'` (relative to `path`), an absolute
+   * path, a RegExp or a function of the absolute pathname, or a list of
+   * these. The rules: docs/patterns.md. A bad pattern throws a TypeError
+   * with code ERR_INVALID_ARG_VALUE.
+   */
+  exclude?: ExcludeOption;
   /** Stops watching and ends the iteration. */
   signal?: AbortSignal;
   /** Follow symbolic links to directories while walking (default false). */
   followSymlinks?: boolean;
   /**
    * After a kernel queue overflow, re-read the tree and report what changed
-   * unseen (default true; see {@link NotifierOptions.rescan} for what it
+   * unseen (default true; see `NotifierOptions.rescan` for what it
    * reports and costs). The 'overflow' event is in the stream either way.
    */
   rescan?: boolean;
@@ -36,20 +45,47 @@ export interface WatchOptions {
    * always ends it.
    */
   onError?: (error: Error) => void;
+  /** Keep the process alive while watching (default true); `false` is `unref()`. */
+  ref?: boolean;
+  /**
+   * Opt-in: gather events for a window of `ms` and deliver them as batches,
+   * one `PathChange` per path (see {@link CoalesceOptions}). The
+   * stream then yields {@link EventBatch}es, and a listener gets batches.
+   * Default: none, each event at once, in kernel order.
+   */
+  coalesce?: CoalesceOptions;
 }
 
-/** An async iterable of events that can also be closed directly. */
-export interface EventStream extends AsyncIterableIterator<InotifyEvent> {
+/** {@link WatchOptions} with `coalesce` set: the stream yields batches. */
+export interface CoalescedWatchOptions extends WatchOptions {
+  coalesce: CoalesceOptions;
+}
+
+/** An async iterable of events (or, with `coalesce`, of batches) that can also be closed directly. */
+export interface EventStream<T = InotifyEvent> extends AsyncIterableIterator<T> {
   /** The Notifier behind the stream (for 'overflow' and 'error' listeners). */
   readonly notifier: Notifier;
-  /** Stops watching; the iteration ends. */
+  /** True once watching has stopped (closed, aborted, or ended by an error). */
+  readonly closed: boolean;
+  /** Stops watching; the iteration ends. Resolves once everything is released. */
   close(): Promise<void>;
+  /** `await using stream = watch(dir)`: closes on scope exit. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
+
+/** What {@link watch} returns with `coalesce`: batches instead of events. */
+export type BatchStream = EventStream<EventBatch>;
 
 /**
  * Watches `path` and yields its events in kernel order. Setup errors are
  * thrown synchronously; errors while watching go to `onError` or end the
  * iteration by rejecting it (see {@link WatchOptions.onError}).
+ *
+ * With a `listener` (Node's `fs.watch(path, options, listener)` form) each
+ * event (or batch, with `coalesce`) is passed to it as it comes, and nothing
+ * is buffered for iteration until the stream is iterated. An error while
+ * watching then goes to `onError`, or, without one, stops watching and is
+ * thrown as an uncaught exception, as an EventEmitter's unhandled 'error' is.
  *
  * @example
  * ```ts
@@ -57,18 +93,36 @@ export interface EventStream extends AsyncIterableIterator<InotifyEvent> {
  * for await (const event of watch('/srv/incoming', { events: ['IN_CLOSE_WRITE', 'IN_MOVED_TO'], signal: ac.signal })) {
  *   console.log(event.maskname, event.pathname);
  * }
+ * // or
+ * const stream = watch('/srv/incoming', { coalesce: { ms: 200 } }, (batch) => console.log(batch.map((c) => c.pathname)));
  * ```
  */
-export function watch(path: PathLike, options?: WatchOptions): EventStream {
+export function watch(path: PathLike, options: CoalescedWatchOptions, listener?: (batch: EventBatch) => void): BatchStream;
+export function watch(path: PathLike, options?: WatchOptions, listener?: (event: InotifyEvent) => void): EventStream;
+export function watch(path: PathLike, listener: (event: InotifyEvent) => void): EventStream;
+export function watch(
+  path: PathLike, optionsOrListener?: WatchOptions | ((event: InotifyEvent) => void),
+  maybeListener?: ((event: InotifyEvent) => void) | ((batch: EventBatch) => void),
+): EventStream<InotifyEvent> | BatchStream {
   const target = validatePath(path);
-  const opts = validateOptions<WatchOptions>(options);
+  const listener = typeof optionsOrListener === 'function' ? optionsOrListener : maybeListener;
+  if (listener !== undefined) validateFunction(listener, 'listener');
+  const opts = validateOptions<WatchOptions>(typeof optionsOrListener === 'function' ? undefined : optionsOrListener);
+  const signal = opts.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
+  if (opts.ref !== undefined && typeof opts.ref !== 'boolean') throw invalidArgType('options.ref', 'of type boolean', opts.ref);
+  if (opts.onError !== undefined) validateFunction(opts.onError, 'options.onError');
+  const window = opts.coalesce === undefined ? undefined : validateCoalesce(opts.coalesce);
   const recursive = opts.recursive !== false;
   const mask = opts.events === undefined ? CHANGE_EVENTS
     : typeof opts.events === 'number' ? opts.events : parseMask(opts.events.join(','));
   const rescan = opts.rescan !== false;
   // Listings are kept from the first walk on, so the rescan costs no second walk.
   const wm = watchTree(target, mask, { recursive, exclude: opts.exclude, followSymlinks: opts.followSymlinks, trackEntries: rescan });
-  const notifier = new Notifier(wm, undefined, { rescan });
+  const notifier = new Notifier(wm, undefined, { rescan, ref: opts.ref });
+  if (window !== undefined || listener !== undefined) {
+    return deliverTo(notifier, opts, window, listener as ((item: unknown) => void) | undefined);
+  }
   const iterator = notifier[Symbol.asyncIterator]();
   let failure: Error | undefined;
   const onError = opts.onError;
@@ -80,7 +134,6 @@ export function watch(path: PathLike, options?: WatchOptions): EventStream {
     failure ??= error;
     notifier.stop();
   });
-  const signal = opts.signal;
   const onAbort = (): void => notifier.stop();
   if (signal?.aborted) notifier.stop();
   else signal?.addEventListener('abort', onAbort, { once: true });
@@ -88,6 +141,9 @@ export function watch(path: PathLike, options?: WatchOptions): EventStream {
 
   const stream: EventStream = {
     notifier,
+    get closed() {
+      return notifier.closed;
+    },
     async next() {
       const result = await iterator.next();
       if (result.done === true && failure !== undefined) throw failure;
@@ -98,9 +154,80 @@ export function watch(path: PathLike, options?: WatchOptions): EventStream {
       return iterator.return?.() ?? { value: undefined, done: true };
     },
     close: () => notifier.close(),
+    [Symbol.asyncDispose]: () => notifier.close(),
     [Symbol.asyncIterator]() {
       return stream;
     },
   };
   return stream;
+}
+
+/**
+ * The listener and `coalesce` forms: events (or batches) go to the listener
+ * and to iterations started on the stream, through the coalescer when there
+ * is a window. Kept apart from the plain iterator above.
+ */
+function deliverTo(
+  notifier: Notifier, opts: Partial<WatchOptions>, window: number | undefined, listener: ((item: unknown) => void) | undefined,
+): EventStream<never> {
+  const queues = new Set<AsyncQueue<unknown>>();
+  const emit = (item: unknown): void => {
+    for (const queue of queues) queue.push(item);
+    listener?.(item);
+  };
+  const coalescer = window === undefined ? undefined : new Coalescer(window, emit);
+  if (coalescer !== undefined && opts.ref === false) coalescer.setRef(false);
+  notifier.on('event', coalescer === undefined ? emit : (event) => coalescer.push(event));
+
+  let failure: Error | undefined;
+  const onError = opts.onError;
+  notifier.on('error', (error) => {
+    if (onError !== undefined && (error as CodedError).syscall !== 'read') {
+      onError(error);
+      return;
+    }
+    failure ??= error;
+    notifier.stop();
+    if (queues.size > 0) for (const queue of queues) queue.fail(error);
+    else if (listener !== undefined) process.nextTick(() => { throw error; });
+  });
+  const signal = opts.signal;
+  const onAbort = (): void => notifier.stop();
+  if (signal?.aborted) notifier.stop();
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  notifier.once('close', () => {
+    signal?.removeEventListener('abort', onAbort);
+    coalescer?.flush(); // the last window is delivered, not lost
+    for (const queue of queues) queue.end();
+    queues.clear();
+  });
+
+  const iterate = (): AsyncQueue<unknown> => {
+    const queue = new AsyncQueue<unknown>(() => queues.delete(queue));
+    if (failure !== undefined) queue.fail(failure);
+    else if (notifier.closed) queue.end();
+    else queues.add(queue);
+    return queue;
+  };
+  let current: AsyncQueue<unknown> | undefined;
+  const stream: EventStream<unknown> = {
+    notifier,
+    get closed() {
+      return notifier.closed;
+    },
+    next() {
+      current ??= iterate();
+      return current.next();
+    },
+    async return() {
+      await notifier.close();
+      return current?.return() ?? { value: undefined, done: true };
+    },
+    close: () => notifier.close(),
+    [Symbol.asyncDispose]: () => notifier.close(),
+    [Symbol.asyncIterator]() {
+      return stream;
+    },
+  };
+  return stream as EventStream<never>;
 }

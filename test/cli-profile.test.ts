@@ -8,11 +8,13 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as tty from 'node:tty';
 import { beforeAll, describe, expect, test } from 'vitest';
 import {
   IN_ATTRIB, IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, IN_CREATE, IN_DELETE, IN_ISDIR, IN_MODIFY, IN_MOVED_FROM, IN_MOVED_TO,
   IN_OPEN, InotifyEvent,
 } from '../src/index.js';
+import { useColour } from '../src/cli/format.js';
 import { ProfileRecorder } from '../src/cli/history.js';
 import { analyze, profileText, type Profile } from '../src/cli/shapes.js';
 import { skeleton } from '../src/cli/skeleton.js';
@@ -251,6 +253,27 @@ describe('histories (unit)', () => {
     ]);
   });
 
+  test('shapes use the tracker\'s classifier: rsync --temp-dir inside the tree, a truncated temp name, --delay-updates', () => {
+    wd = 1;
+    const long = 'n'.repeat(250);
+    const cut = '.' + long.slice(0, 247) + '.Xy12Zw';
+    const profile = profileOf([
+      // --temp-dir=tmp (inside the tree): the temp is in another directory than its final name.
+      ev(IN_CREATE, '.a.raw.Qw34Er', { path: '/w/tmp' }), ev(IN_CLOSE_WRITE, '.a.raw.Qw34Er', { path: '/w/tmp' }),
+      ev(IN_MOVED_FROM, '.a.raw.Qw34Er', { path: '/w/tmp', cookie: 11 }), ev(IN_MOVED_TO, 'a.raw', { cookie: 11, src: '/w/tmp/.a.raw.Qw34Er' }),
+      // A 250-byte name: rsync cut it to 247 bytes inside the temp name.
+      ev(IN_CREATE, cut), ev(IN_CLOSE_WRITE, cut), ev(IN_MOVED_FROM, cut, { cookie: 12 }), ev(IN_MOVED_TO, long, { cookie: 12, src: `/w/${cut}` }),
+      // --delay-updates: .b.XXXXXX -> .~tmp~/b -> b.
+      ev(IN_CREATE, '.b.Rt56Yu'), ev(IN_CLOSE_WRITE, '.b.Rt56Yu'), ev(IN_MOVED_FROM, '.b.Rt56Yu', { cookie: 13 }),
+      ev(IN_MOVED_TO, 'b', { path: '/w/.~tmp~', cookie: 13, src: '/w/.b.Rt56Yu' }),
+      ev(IN_MOVED_FROM, 'b', { path: '/w/.~tmp~', cookie: 14 }), ev(IN_MOVED_TO, 'b', { cookie: 14, src: '/w/.~tmp~/b' }),
+    ]);
+    const shapes = Object.fromEntries(profile.entries.map((e) => [e.display, e.shape]));
+    expect(shapes['a.raw']).toBe('rsync');
+    expect(shapes[long]).toBe('rsync');
+    expect(shapes.b).toBe('rsync');
+  });
+
   test('a file keeps its history when its directory is renamed, and leaves with a fate', () => {
     wd = 1;
     const events = [ev(IN_CREATE | IN_ISDIR, 'd'), ev(IN_CREATE, 'f', { path: '/w/d' }), ev(IN_CLOSE_WRITE, 'f', { path: '/w/d' }),
@@ -362,5 +385,40 @@ describe('--skeleton', () => {
     expect(source).toContain('export const MASK = IN_DELETE;');
     expect(source).toContain('process_IN_DELETE(event: InotifyEvent): void {');
     expect(source).toContain('  // deleted (1 seen, e.g. old: DELETE)');
+  });
+});
+
+describe('colour (useColour)', () => {
+  // A stand-in for a terminal's stream: Node's own hasColors()/getColorDepth(), which read only the environment.
+  const terminal = {
+    isTTY: true, hasColors: tty.WriteStream.prototype.hasColors, getColorDepth: tty.WriteStream.prototype.getColorDepth,
+  };
+  const pipe = { isTTY: false };
+
+  test('on a terminal as Node decides (TERM=dumb, NODE_DISABLE_COLORS, FORCE_COLOR=0 turn it off); NO_COLOR always wins', () => {
+    expect(useColour(terminal, { TERM: 'xterm-256color' }, false, false)).toBe(true);
+    expect(useColour(terminal, { TERM: 'dumb' }, false, false)).toBe(false);
+    expect(useColour(terminal, { TERM: 'xterm', NODE_DISABLE_COLORS: '1' }, false, false)).toBe(false);
+    expect(useColour(terminal, { TERM: 'xterm', FORCE_COLOR: '0' }, false, false)).toBe(false);
+    expect(useColour(terminal, { TERM: 'xterm', NO_COLOR: '' }, false, false)).toBe(true); // empty: not set (no-color.org)
+    expect(useColour(terminal, { TERM: 'xterm', NO_COLOR: '1', FORCE_COLOR: '1' }, false, false)).toBe(false);
+    expect(useColour(terminal, { TERM: 'xterm' }, true, false)).toBe(false); // -f
+    expect(useColour(terminal, { TERM: 'xterm' }, false, true)).toBe(false); // --json
+  });
+
+  test('through a pipe only with FORCE_COLOR', () => {
+    expect(useColour(pipe, { TERM: 'xterm' }, false, false)).toBe(false);
+    expect(useColour(pipe, { FORCE_COLOR: '1' }, false, false)).toBe(true);
+    expect(useColour(pipe, { FORCE_COLOR: '0' }, false, false)).toBe(false);
+    expect(useColour(pipe, { FORCE_COLOR: '1', NO_COLOR: 'x' }, false, false)).toBe(false);
+  });
+
+  test('FORCE_COLOR=1 colours the CLI\'s lines through a pipe', async () => {
+    const dir = tempDir();
+    const child = spawnNode([CLI, '-e', 'IN_CREATE', '--count', '1', dir], { env: { ...process.env, FORCE_COLOR: '1', NO_COLOR: '' } });
+    await waitForStderr(child, READY);
+    fs.writeFileSync(path.join(dir, 'c'), '');
+    const result = await child.waitForExit();
+    expect(result.stdout).toContain('\x1b[31m\x1b[1mEvent\x1b[0m');
   });
 });

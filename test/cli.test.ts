@@ -202,7 +202,8 @@ describe('pyinotify options', () => {
       [['-x'], 'unknown option -x'],
       [['--count', '0'], "--count needs a whole number of events >= 1, not '0'"],
       [['--timeout', 'soon'], "--timeout needs a number of seconds > 0, not 'soon'"],
-      [['--exclude', '('], 'invalid regular expression for --exclude'],
+      [['--exclude-regex', '('], 'invalid regular expression for --exclude-regex'],
+      [['--exclude', '*.{tmp'], 'invalid pattern for --exclude'],
       [['-e'], 'option -e needs a value'],
     ] as const) {
       const result = runCli(args);
@@ -356,10 +357,10 @@ describe('more options', () => {
     expect(out[2]).toMatch(/^<Event cookie=\d+ dir=False mask=0x80 maskname=IN_MOVED_TO name=y path=\. pathname=y src_pathname=sub\/x wd=1 >$/);
   });
 
-  test('--exclude REGEX (repeatable) neither watches nor reports matching paths', async () => {
+  test('--exclude PATTERN and --exclude-regex REGEX (repeatable) neither watch nor report matching paths', async () => {
     const dir = tempDir();
     for (const name of ['skip', 'cache', 'keep']) fs.mkdirSync(path.join(dir, name));
-    const child = await start(['-f', '-r', '--exclude', '/skip(/|$)', '--exclude', '\\.tmp$', '--exclude', 'cache', '-e', 'IN_CREATE', '--count', '1', dir]);
+    const child = await start(['-f', '-r', '--exclude-regex', '/skip(/|$)', '--exclude', '*.tmp', '--exclude', 'cache', '-e', 'IN_CREATE', '--count', '1', dir]);
     expect(child.stderr).toContain('2 watches'); // the root and keep/
     fs.writeFileSync(path.join(dir, 'skip', 'a'), '');
     fs.writeFileSync(path.join(dir, 'cache', 'a'), '');
@@ -414,11 +415,43 @@ describe('failures and signals', () => {
     expect(result.stderr).toBe("inotify-profile: ENOENT: no such file or directory, inotify_add_watch '/nonexistent/inotify-profile'\n");
   });
 
-  test('two paths, one missing: exit status 1, one line naming the missing one', () => {
+  test('two paths, one missing: it is reported on stderr and the other is watched (pyinotify); --strict exits 1', async () => {
     const dir = tempDir();
-    const result = runCli([dir, `${dir}/missing`]);
+    const child = await start(['-f', '-e', 'IN_CREATE', '--count', '1', dir, `${dir}/missing`]);
+    expect(child.stderr).toContain(`inotify-profile: warning: ENOENT: no such file or directory, inotify_add_watch '${dir}/missing'`);
+    fs.writeFileSync(path.join(dir, 'seen'), '');
+    const result = await child.waitForExit();
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`pathname=${dir}/seen `);
+
+    const strict = runCli(['--strict', dir, `${dir}/missing`]);
+    expect(strict.status).toBe(1);
+    expect(lines(strict.stderr)).toEqual([`inotify-profile: ENOENT: no such file or directory, inotify_add_watch '${dir}/missing'`]);
+  });
+
+  test('every path missing: exit status 1 with or without --strict', () => {
+    const dir = tempDir();
+    const result = runCli([`${dir}/a`, `${dir}/b`]);
     expect(result.status).toBe(1);
-    expect(lines(result.stderr)).toEqual([`inotify-profile: ENOENT: no such file or directory, inotify_add_watch '${dir}/missing'`]);
+    expect(lines(result.stderr)).toEqual([
+      `inotify-profile: ENOENT: no such file or directory, inotify_add_watch '${dir}/a'`,
+      `inotify-profile: ENOENT: no such file or directory, inotify_add_watch '${dir}/b'`,
+    ]);
+  });
+
+  test('option syntax of util.parseArgs: -ra, -eX, --x=y, repeated -e, -- before a path that starts with -', async () => {
+    const dir = tempDir();
+    fs.mkdirSync(path.join(dir, '-sub'));
+    fs.mkdirSync(path.join(dir, '-sub', 'deep'));
+    // -ra: recursive + auto-add; -eIN_CREATE and -e IN_DELETE add up; --count=2; '-sub' is a path after --.
+    const child = await start(['-ra', '-f', '-eIN_CREATE', '-e', 'IN_DELETE', '--count=2', '--', '-sub'], { cwd: dir });
+    expect(child.stderr).toContain('2 watches');
+    fs.writeFileSync(path.join(dir, '-sub', 'deep', 'x'), '');
+    fs.unlinkSync(path.join(dir, '-sub', 'deep', 'x'));
+    const result = await child.waitForExit();
+    expect(lines(result.stdout).map((line) => /maskname=(\S+)/.exec(line)?.[1])).toEqual(['IN_CREATE', 'IN_DELETE']);
+    expect(runCli(['--json=yes', dir]).stderr).toBe('inotify-profile: option --json takes no value\n');
+    expect(runCli(['-rz', dir]).stderr).toBe('inotify-profile: unknown option -z\n');
   });
 
   test('-r on a file path below a regular file: ENOTDIR in one line', () => {

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { Inotify, IN_CREATE, IN_MODIFY, IN_ONESHOT, IN_ONLYDIR } from '../src/index.js';
+import { systemError } from '../src/errors.js';
 import { ensureLib } from './helpers/child.js';
 import { openInotify, repoRoot, tempDir } from './helpers/index.js';
 
@@ -186,5 +187,31 @@ describe('argument errors (thrown in JS, Node codes)', () => {
     expect(thrownBy(() => ino.rmWatch('1'))).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
     expect(thrownBy(() => ino.rmWatch(0))).toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
     expect(thrownBy(() => ino.rmWatch(-1))).toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+  });
+});
+
+describe('system errors built in JS', () => {
+  test("their text is libuv's, exactly as Node's own fs errors print it, for any errno (no hand table)", () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'file'), '');
+    const cases: Array<[() => unknown, string, string]> = [
+      [() => fs.openSync(path.join(dir, 'missing'), 'r'), 'open', path.join(dir, 'missing')],
+      [() => fs.openSync(dir, 'w'), 'open', dir], // EISDIR
+      [() => fs.openSync(path.join(dir, 'file', 'below'), 'r'), 'open', path.join(dir, 'file', 'below')], // ENOTDIR
+      [() => fs.mkdirSync(dir), 'mkdir', dir], // EEXIST
+      [() => fs.rmdirSync(path.join(dir, 'file')), 'rmdir', path.join(dir, 'file')], // ENOTDIR
+    ];
+    for (const [call, syscall, target] of cases) {
+      let real: NodeJS.ErrnoException | undefined;
+      try {
+        call();
+      } catch (error) {
+        real = error as NodeJS.ErrnoException;
+      }
+      expect(real).toBeDefined();
+      const ours = systemError(real?.code ?? '', syscall, target);
+      expect(ours.message).toBe(real?.message);
+      expect(ours.errno).toBe(real?.errno);
+    }
   });
 });

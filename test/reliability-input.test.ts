@@ -120,7 +120,7 @@ describe('paths that cannot be watched', () => {
     const code = await exited;
     clearTimeout(timer);
     expect(code, stderr).toBe(0);
-    const out = JSON.parse(stdout.split('\n').find((line) => line.startsWith('{')) ?? '{}') as Record<string, any>;
+    const out = JSON.parse(stdout.split('\n').find((line) => line.startsWith('{')) ?? '{}') as Record<string, unknown>;
     expect(out.secret).toEqual({
       name: 'Error', message: `EACCES: permission denied, inotify_add_watch '${secret}'`, code: 'EACCES', errno: -13, syscall: 'inotify_add_watch', path: secret,
     });

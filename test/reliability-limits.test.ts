@@ -132,7 +132,9 @@ describe('inotify limits (in a child user namespace)', () => {
       const run = spawnSync('unshare', ['--user', '--map-root-user', process.execPath, '-e', SCRIPT, lib, root], { encoding: 'utf8', timeout: 60_000 });
       const context = `status ${run.status} signal ${run.signal}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`;
       expect(run.status, context).toBe(0);
-      const out = JSON.parse(run.stdout) as Record<string, any>;
+      // The child's JSON: three error shapes, and values compared as they are.
+      type ErrorShape = { message: string; failed: number; failedMessage: string };
+      const out = JSON.parse(run.stdout) as { first: ErrorShape; single: ErrorShape; instance: ErrorShape } & Record<string, unknown>;
 
       // The walk stopped at the limit: a WatchError naming the sysctl, with what was armed and what failed.
       expect(out.first).toMatchObject({ name: 'WatchError', isWatchError: true, code: 'ENOSPC', errno: -28, syscall: 'inotify_add_watch', armed: 20, failedCodes: ['ENOSPC'] });

@@ -3,14 +3,16 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
   IN_CLOSE_WRITE, IN_CREATE, IN_DELETE, IN_MOVED_TO, Notifier, ProcessEvent, WatchManager,
-  type InotifyEvent,
+  type InotifyEvent, type ProcessEventHooks,
 } from 'inotify-native';
 
-class EventHandler extends ProcessEvent {
-  // `declare`: my_init runs inside super(), before field initializers would reset it.
-  declare out: NodeJS.WritableStream;
+// `implements ProcessEventHooks<EventHandler>`: a misspelled hook name is a compile error.
+class EventHandler extends ProcessEvent implements ProcessEventHooks<EventHandler> {
+  readonly out: NodeJS.WritableStream;
 
-  override my_init(options: { out?: NodeJS.WritableStream }): void {
+  // pyinotify's my_init(self, out): a plain constructor.
+  constructor(options: { out?: NodeJS.WritableStream } = {}) {
+    super();
     this.out = options.out ?? process.stdout;
   }
 
@@ -37,7 +39,7 @@ class EventHandler extends ProcessEvent {
 export async function main(dir: string, out: NodeJS.WritableStream = process.stdout, signal?: AbortSignal): Promise<void> {
   const wm = new WatchManager();
   const mask = IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE;
-  const notifier = new Notifier(wm, new EventHandler(undefined, { out }));
+  const notifier = new Notifier(wm, new EventHandler({ out }));
   wm.addWatch(dir, mask, { rec: true, autoAdd: true });
   await notifier.loop({ signal });
 }

@@ -5,6 +5,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parseArgs as nodeParseArgs } from 'node:util';
+import { compilePatterns } from '../pattern.js';
 
 /** The program name used in messages. */
 export const PROGRAM = 'inotify-profile';
@@ -27,13 +29,18 @@ export interface CliOptions {
   json: boolean;
   relative: boolean;
   time: boolean;
-  exclude: RegExp[];
+  /** `--exclude`: patterns in the library's pattern language (docs/patterns.md), checked. */
+  exclude: string[];
+  /** `--exclude-regex`: regular expressions searched in the absolute path. */
+  excludeRegex: RegExp[];
   count: number | undefined;
   /** Seconds. */
   timeout: number | undefined;
   profile: boolean;
   skeleton: boolean;
   quiet: boolean;
+  /** `--strict`: a path that cannot be watched is fatal, even when others can be. */
+  strict: boolean;
 }
 
 /** A command-line mistake: reported in one line, exit status 2. */
@@ -42,32 +49,33 @@ export class UsageError extends Error {
 }
 
 type Flag = 'recursive' | 'autoAdd' | 'glob' | 'stats' | 'raw' | 'verbose' | 'help' | 'version' | 'json'
-  | 'relative' | 'time' | 'profile' | 'skeleton' | 'quiet';
-type Valued = 'eventsList' | 'command' | 'exclude' | 'count' | 'timeout';
+  | 'relative' | 'time' | 'profile' | 'skeleton' | 'quiet' | 'strict';
+type Valued = 'eventsList' | 'command' | 'exclude' | 'excludeRegex' | 'count' | 'timeout';
 
-const FLAGS: Record<string, Flag> = {
-  '-r': 'recursive', '--recursive': 'recursive',
-  '-a': 'autoAdd', '--auto-add': 'autoAdd', '--auto_add': 'autoAdd',
-  '-g': 'glob', '--glob': 'glob',
-  '-s': 'stats', '--stats': 'stats',
-  '-f': 'raw', '--raw-format': 'raw',
-  '-v': 'verbose', '--verbose': 'verbose',
-  '-h': 'help', '--help': 'help',
-  '-V': 'version', '--version': 'version',
-  '--json': 'json',
-  '--relative': 'relative',
-  '--time': 'time',
-  '--profile': 'profile',
-  '--skeleton': 'skeleton',
-  '-q': 'quiet', '--quiet': 'quiet',
-};
-
-const VALUED: Record<string, Valued> = {
-  '-e': 'eventsList', '--events-list': 'eventsList',
-  '-c': 'command', '--command': 'command',
-  '--exclude': 'exclude',
-  '--count': 'count',
-  '--timeout': 'timeout',
+/** Every option as util.parseArgs takes it (long name, short letter), and where its value goes. */
+const OPTIONS: Record<string, { type: 'boolean' | 'string'; short?: string; key: Flag | Valued }> = {
+  recursive: { type: 'boolean', short: 'r', key: 'recursive' },
+  'auto-add': { type: 'boolean', short: 'a', key: 'autoAdd' },
+  auto_add: { type: 'boolean', key: 'autoAdd' },
+  glob: { type: 'boolean', short: 'g', key: 'glob' },
+  stats: { type: 'boolean', short: 's', key: 'stats' },
+  'raw-format': { type: 'boolean', short: 'f', key: 'raw' },
+  verbose: { type: 'boolean', short: 'v', key: 'verbose' },
+  help: { type: 'boolean', short: 'h', key: 'help' },
+  version: { type: 'boolean', short: 'V', key: 'version' },
+  json: { type: 'boolean', key: 'json' },
+  relative: { type: 'boolean', key: 'relative' },
+  time: { type: 'boolean', key: 'time' },
+  profile: { type: 'boolean', key: 'profile' },
+  skeleton: { type: 'boolean', key: 'skeleton' },
+  quiet: { type: 'boolean', short: 'q', key: 'quiet' },
+  strict: { type: 'boolean', key: 'strict' },
+  'events-list': { type: 'string', short: 'e', key: 'eventsList' },
+  command: { type: 'string', short: 'c', key: 'command' },
+  exclude: { type: 'string', key: 'exclude' },
+  'exclude-regex': { type: 'string', key: 'excludeRegex' },
+  count: { type: 'string', key: 'count' },
+  timeout: { type: 'string', key: 'timeout' },
 };
 
 /** The `--help` text. */
@@ -99,8 +107,13 @@ More:
       --json               one JSON object per event and line (docs/cli.md)
       --relative           paths relative to the watched path
       --time               prefix each line with the time (ISO 8601, UTC)
-      --exclude REGEX      neither watch nor report paths matching REGEX
-                           (searched in the absolute path; repeatable)
+      --exclude PATTERN    neither watch nor report paths matching PATTERN:
+                           a name at any depth (node_modules, '*.tmp'), a
+                           path or glob relative to each watched path
+                           (build/out, 'src/**/*.o'), or an absolute path;
+                           an excluded directory is not watched (repeatable)
+      --exclude-regex RE   the same for a regular expression searched in the
+                           absolute path (repeatable)
       --count N            exit after N events
       --timeout SECONDS    exit after SECONDS
       --profile            at exit, print each file's history (followed across
@@ -109,67 +122,43 @@ More:
       --skeleton           at exit, print a TypeScript ProcessEvent subclass
                            with the hooks the seen shapes need
   -q, --quiet              no "Watching ..." line on stderr
+      --strict             exit when any path cannot be watched (by default
+                           it is reported and the other paths are watched)
 
 --stats, --profile and --skeleton replace the event lines; add -f or --json
 to get the events as well. Ctrl-C, SIGTERM, --count and --timeout stop
 cleanly: statistics and profile are printed, and the exit status is 0.
-Exit status 1: a path cannot be watched; 2: a command-line error.
+Exit status 1: no path can be watched (any path, with --strict);
+2: a command-line error.
 `;
 
-/** Parses `argv` (without node and the script). Throws {@link UsageError}. */
+/** Parses `argv` (without node and the script) with util.parseArgs. Throws {@link UsageError}. */
 export function parseArgs(argv: readonly string[]): CliOptions {
   const options: CliOptions = {
     paths: [], recursive: false, autoAdd: false, glob: false, eventsList: undefined, stats: false, raw: false,
     command: undefined, verbose: false, help: false, version: false, json: false, relative: false, time: false,
-    exclude: [], count: undefined, timeout: undefined, profile: false, skeleton: false, quiet: false,
+    exclude: [], excludeRegex: [], count: undefined, timeout: undefined, profile: false, skeleton: false, quiet: false,
+    strict: false,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === '--') {
-      options.paths.push(...argv.slice(i + 1));
-      break;
-    }
-    if (arg === '-' || !arg.startsWith('-')) {
-      options.paths.push(arg);
+  // Not strict: the tokens are checked here, so that the messages stay this tool's (and pyinotify's).
+  const config = Object.fromEntries(Object.entries(OPTIONS).map(([name, o]) => [
+    name, o.short === undefined ? { type: o.type, multiple: true } : { type: o.type, short: o.short, multiple: true },
+  ]));
+  const { tokens } = nodeParseArgs({ args: [...argv], options: config, strict: false, allowPositionals: true, tokens: true });
+  for (const token of tokens) {
+    if (token.kind === 'positional') {
+      options.paths.push(token.value);
       continue;
     }
-    if (arg.startsWith('--')) {
-      const eq = arg.indexOf('=');
-      const name = eq < 0 ? arg : arg.slice(0, eq);
-      const flag = FLAGS[name];
-      const valued = VALUED[name];
-      if (flag !== undefined) {
-        if (eq >= 0) throw new UsageError(`option ${name} takes no value`);
-        options[flag] = true;
-      } else if (valued !== undefined) {
-        let value: string;
-        if (eq >= 0) value = arg.slice(eq + 1);
-        else if (i + 1 < argv.length) value = argv[++i] as string;
-        else throw new UsageError(`option ${name} needs a value`);
-        setValue(options, valued, name, value);
-      } else {
-        throw new UsageError(`unknown option ${name}`);
-      }
-      continue;
-    }
-    // One or more short options: -ra, -e IN_CREATE, -eIN_CREATE.
-    for (let j = 1; j < arg.length; j++) {
-      const name = `-${arg[j]}`;
-      const flag = FLAGS[name];
-      const valued = VALUED[name];
-      if (flag !== undefined) {
-        options[flag] = true;
-      } else if (valued !== undefined) {
-        let value = arg.slice(j + 1);
-        if (value === '') {
-          if (i + 1 >= argv.length) throw new UsageError(`option ${name} needs a value`);
-          value = argv[++i] as string;
-        }
-        setValue(options, valued, name, value);
-        break;
-      } else {
-        throw new UsageError(`unknown option ${name}`);
-      }
+    if (token.kind === 'option-terminator') continue;
+    const option = OPTIONS[token.name];
+    if (option === undefined) throw new UsageError(`unknown option ${token.rawName}`);
+    if (option.type === 'boolean') {
+      if (token.value !== undefined) throw new UsageError(`option ${token.rawName} takes no value`);
+      options[option.key as Flag] = true;
+    } else {
+      if (token.value === undefined) throw new UsageError(`option ${token.rawName} needs a value`);
+      setValue(options, option.key as Valued, token.rawName, token.value);
     }
   }
   return options;
@@ -185,7 +174,15 @@ function setValue(options: CliOptions, key: Valued, name: string, value: string)
       return;
     case 'exclude':
       try {
-        options.exclude.push(new RegExp(value));
+        compilePatterns(value, { name });
+      } catch (error) {
+        throw new UsageError(`invalid pattern for ${name}: ${(error as Error).message}`);
+      }
+      options.exclude.push(value);
+      return;
+    case 'excludeRegex':
+      try {
+        options.excludeRegex.push(new RegExp(value));
       } catch (error) {
         throw new UsageError(`invalid regular expression for ${name}: ${(error as Error).message}`);
       }

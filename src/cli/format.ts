@@ -3,6 +3,7 @@
  * coloured exactly as pyinotify's ColoredOutputFormat does), the `--json`
  * line, and pyinotify's `<Stats ... >` line and histogram.
  */
+import * as tty from 'node:tty';
 import type { InotifyEvent, Stats } from '../index.js';
 import { formatElapsed } from '../process-event.js';
 
@@ -149,11 +150,23 @@ export function statsJson(stats: Stats, now = Date.now()): Record<string, unknow
   return { stats: { elapsed: formatElapsed(now - stats.startTime), elapsedMs: now - stats.startTime, counts } };
 }
 
-/** Whether to colour: on a terminal only, never with NO_COLOR set (to anything but ''), never for -f or --json. */
-export function useColour(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv, raw: boolean, json: boolean): boolean {
+/**
+ * Whether to colour, as Node decides for its own output (`stream.hasColors()`):
+ * on a terminal unless NODE_DISABLE_COLORS, TERM=dumb or FORCE_COLOR=0; also
+ * through a pipe when FORCE_COLOR forces it. NO_COLOR set to anything but ''
+ * always turns it off (https://no-color.org), and -f and --json never colour.
+ */
+export function useColour(
+  stream: { isTTY?: boolean; hasColors?: (env?: object) => boolean }, env: NodeJS.ProcessEnv, raw: boolean, json: boolean,
+): boolean {
   if (raw || json) return false;
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
-  return stream.isTTY === true;
+  // Node reads NO_COLOR='' as set; no-color.org does not.
+  const nodeEnv = env.NO_COLOR === '' ? { ...env, NO_COLOR: undefined } : env;
+  if (nodeEnv.NO_COLOR === undefined) delete nodeEnv.NO_COLOR;
+  if (stream.isTTY === true && typeof stream.hasColors === 'function') return stream.hasColors(nodeEnv);
+  // Not a terminal: only FORCE_COLOR colours (Node's colour depth reads nothing but the environment).
+  return nodeEnv.FORCE_COLOR !== undefined && tty.WriteStream.prototype.getColorDepth.call(undefined as never, nodeEnv) > 1;
 }
 
 /** `[2024-05-01 12:00:00,123 inotify-profile DEBUG] message`, pyinotify's log line shape. */

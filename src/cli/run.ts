@@ -8,6 +8,8 @@ import * as nodePath from 'node:path';
 import {
   FLAGS_BY_NAME, IN_ALL_EVENTS, IN_IGNORED, Notifier, Stats, WatchError, WatchManager, type InotifyEvent,
 } from '../index.js';
+import { expandGlob } from '../glob.js';
+import { compilePatterns } from '../pattern.js';
 import { PROGRAM, UsageError, packageVersion, type CliOptions } from './args.js';
 import { CommandRunner } from './command.js';
 import {
@@ -59,7 +61,7 @@ export function run(options: CliOptions): void {
   // Before the watches exist, so reading the tree causes no events.
   const present = profiling && !options.glob ? snapshot(given.map((p) => nodePath.resolve(p)), options.recursive) : undefined;
 
-  const wm = new WatchManager(options.exclude.length > 0 ? { excludeFilter: options.exclude } : undefined);
+  const wm = new WatchManager({ excludeFilter: excludeFilter(given, options) });
   const armed = addWatches(wm, given, mask, options, warn);
   const roots = rootsOf(armed);
   debug?.(`mask 0x${mask.toString(16)}; ${armed.size} watches`);
@@ -191,6 +193,13 @@ export function run(options: CliOptions): void {
   runner?.trigger(); // pyinotify runs the command once before any event
 }
 
+/** `--exclude` patterns (relative ones relative to each watched path) and `--exclude-regex` as one predicate. */
+function excludeFilter(given: readonly string[], options: CliOptions): ((pathname: string) => boolean) | undefined {
+  if (options.exclude.length === 0 && options.excludeRegex.length === 0) return undefined;
+  const roots = options.glob ? given.flatMap((p) => expandGlob(p)) : given.map((p) => nodePath.resolve(p));
+  return compilePatterns([...options.exclude, ...options.excludeRegex], { roots, name: '--exclude' });
+}
+
 function addWatches(
   wm: WatchManager, given: readonly string[], mask: number, options: CliOptions, warn: (message: string) => void,
 ): Map<string, number> {
@@ -203,10 +212,11 @@ function addWatches(
       wm.close();
       throw new CliFailure(error instanceof Error ? error.message : String(error));
     }
-    // Part of a tree could not be watched: fatal for a path given on the
-    // command line, a warning for a directory below one (as pyinotify logs it).
+    // A path that cannot be watched: reported, and the others are watched
+    // (pyinotify's behaviour), unless --strict or nothing could be watched.
+    // A directory below a path is always only a warning (pyinotify logs it).
     const givenPaths = new Set(given.map((p) => nodePath.resolve(p)));
-    const fatal = error.armed.size === 0 || error.failed.some((f) => givenPaths.has(f.path));
+    const fatal = error.armed.size === 0 || (options.strict && error.failed.some((f) => givenPaths.has(f.path)));
     if (fatal) {
       wm.close();
       const lines = error.failed.map((f) => f.error.message);

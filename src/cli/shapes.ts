@@ -5,6 +5,7 @@
  * reported as it is, named by what it did (modified in place, read...).
  */
 import * as nodePath from 'node:path';
+import { DEFAULT_TEMP_DIRS, DEFAULT_TEMP_PATTERNS, NameClassifier } from '../transfer/names.js';
 import { relativePaths, type PathView } from './format.js';
 import type { History, ProfileRecorder, Step } from './history.js';
 
@@ -41,8 +42,12 @@ export const SHAPES = {
 /** A shape's key in {@link SHAPES}. */
 export type ShapeId = keyof typeof SHAPES;
 
-/** rsync's temp name for `name`: `.name.XXXXXX`, in the target's directory. */
-export const RSYNC_TEMP = /^\.(.+)\.[A-Za-z0-9]{6}$/;
+/**
+ * Names are read by the transfer tracker's classifier: rsync's temp names
+ * (truncated ones included), its holding directories (`.~tmp~`,
+ * `.rsync-partial`) and other programs' temporary names.
+ */
+const names = new NameClassifier(DEFAULT_TEMP_PATTERNS, DEFAULT_TEMP_DIRS);
 
 /** One line of the profile. */
 export interface ProfileEntry {
@@ -124,7 +129,7 @@ export function classifyFile(h: History): ShapeId {
     return h.renames.some((r) => r.replaced) ? 'atomic' : 'renamedIntoPlace';
   }
   if (h.created && h.ended === 'deleted') {
-    return RSYNC_TEMP.test(nodePath.basename(h.path)) ? 'rsyncAbandoned' : 'tempFile';
+    return names.classify(h.path).kind === 'rsync-temp' ? 'rsyncAbandoned' : 'tempFile';
   }
   if (!h.created && h.ended === 'moved out') return 'movedOut';
   if (!h.created && h.ended === 'deleted') return 'deleted';
@@ -157,10 +162,14 @@ export function classifyDirectory(h: History): ShapeId {
   return 'dirChanged';
 }
 
-/** `from` is rsync's temp name for `to`: `.name.XXXXXX` in the same directory. */
+/**
+ * `from` is rsync's temporary form of `to`, as the transfer tracker reads
+ * it: `.name.XXXXXX` (in any directory of the tree: `--temp-dir` inside it;
+ * the name cut short when rsync truncated it), or `name` in a holding
+ * directory (`--delay-updates`, `--partial-dir`).
+ */
 export function isRsyncTemp(from: string, to: string): boolean {
-  if (nodePath.dirname(from) !== nodePath.dirname(to)) return false;
-  return RSYNC_TEMP.exec(nodePath.basename(from))?.[1] === nodePath.basename(to);
+  return names.isRsyncSourceOf(names.classify(from), to);
 }
 
 // rsync --inplace writes the file, closes it, then opens it again to set

@@ -7,7 +7,7 @@
  */
 import { Buffer } from 'node:buffer';
 import * as nodePath from 'node:path';
-import { invalidArgType } from '../errors.js';
+import { compilePatterns, globToRegExp, type PathPatterns } from '../pattern.js';
 
 /**
  * rsync's temporary name: `.` + the final basename + `.` + 6 characters from
@@ -105,65 +105,23 @@ function joinName(dir: string, name: string): string {
   return dir === '/' ? `/${name}` : `${dir}/${name}`;
 }
 
-/** What the `filter` option accepts: which final files matter. */
-export type TransferFilter =
-  | string
-  | RegExp
-  | ((pathname: string) => boolean)
-  | ReadonlyArray<string | RegExp>;
+/**
+ * What the `filter` option accepts: which final files matter, in the one
+ * pattern language (docs/patterns.md): `'*.raw'` (a name at any depth),
+ * `'incoming/**\/*.csv'` (relative to the watched root), an absolute path, a
+ * RegExp on the pathname, a function of the pathname, or a list of these.
+ */
+export type TransferFilter = PathPatterns;
 
 /**
- * Compiles a filter: a string is a glob on the basename (`*.raw`,
- * `data-??.{csv,tsv}`, `[!.]*`); a RegExp is tested against the whole
- * pathname; a function gets the pathname; a list matches when any item does.
+ * Compiles a filter (see {@link TransferFilter}); relative patterns are
+ * relative to `roots` (trackTransfers passes its directory; otherwise the
+ * current directory). A list matches when any item does.
  */
-export function compileFilter(filter: TransferFilter | undefined): ((pathname: string) => boolean) | undefined {
-  if (filter === undefined) return undefined;
-  if (typeof filter === 'function') return filter;
-  const items = Array.isArray(filter) ? filter : [filter as string | RegExp];
-  const tests = items.map((item): ((pathname: string) => boolean) => {
-    if (item instanceof RegExp) {
-      return (pathname) => {
-        item.lastIndex = 0;
-        return item.test(pathname);
-      };
-    }
-    if (typeof item === 'string') {
-      const regex = globToRegExp(item);
-      return (pathname) => regex.test(nodePath.basename(pathname));
-    }
-    throw invalidArgType('filter', 'a glob string, a RegExp, a function or an array of strings and RegExps', item);
-  });
-  if (tests.length === 1) return tests[0];
-  return (pathname) => tests.some((test) => test(pathname));
+export function compileFilter(filter: TransferFilter | undefined, roots?: readonly string[]): ((pathname: string) => boolean) | undefined {
+  // An empty list selects nothing (an empty exclude list excludes nothing).
+  if (Array.isArray(filter) && filter.length === 0) return () => false;
+  return compilePatterns(filter, { roots, name: 'options.filter' });
 }
 
-/** `*`, `?`, `[...]` (`[!...]` negates) and `{a,b}` for one path segment; everything else is literal. */
-export function globToRegExp(glob: string): RegExp {
-  let source = '';
-  let braces = 0;
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i] as string;
-    if (c === '*') source += '[^/]*';
-    else if (c === '?') source += '[^/]';
-    else if (c === '[') {
-      const end = glob.indexOf(']', i + 2);
-      if (end < 0) source += '\\[';
-      else {
-        let body = glob.slice(i + 1, end).replace(/\\/g, '\\\\');
-        if (body.startsWith('!')) body = `^${body.slice(1)}`;
-        source += `[${body}]`;
-        i = end;
-      }
-    } else if (c === '{') {
-      braces++;
-      source += '(?:';
-    } else if (c === '}' && braces > 0) {
-      braces--;
-      source += ')';
-    } else if (c === ',' && braces > 0) source += '|';
-    else source += c.replace(/[.+^${}()|\\/]/g, '\\$&');
-  }
-  if (braces > 0) throw new SyntaxError(`Unbalanced '{' in glob ${JSON.stringify(glob)}`);
-  return new RegExp(`^${source}$`, 's');
-}
+export { globToRegExp };

@@ -2,10 +2,17 @@
  * trackTransfers(dir): the whole setup in one call: a recursive WatchManager
  * with auto-add and the mask the tracker needs, a Notifier, a TransferTracker.
  */
-import type { ExcludeFilterLike } from '../exclude-filter.js';
+import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
+import { IN_CLOSE_WRITE } from '../constants.js';
+import { invalidArgType } from '../errors.js';
+import { InotifyEvent } from '../event.js';
 import { Notifier } from '../notifier.js';
+import { compileExclude, type ExcludeOption } from '../pattern.js';
 import { validateOptions, validatePath, type PathLike } from '../validate.js';
+import type { WatchManager } from '../watch-manager.js';
 import { watchTree } from '../watch-tree.js';
+import { compileFilter } from './names.js';
 import { TransferTracker } from './tracker.js';
 import { TRANSFER_EVENTS, type TransferTrackerOptions } from './types.js';
 
@@ -13,14 +20,24 @@ import { TRANSFER_EVENTS, type TransferTrackerOptions } from './types.js';
 export interface TrackTransfersOptions extends TransferTrackerOptions {
   /** Watch the whole tree, including directories created later (default true). */
   recursive?: boolean;
-  /** Paths neither watched nor reported (directories excluded here cost no watch). */
-  exclude?: ExcludeFilterLike;
+  /**
+   * Paths neither watched nor reported (directories excluded here cost no
+   * watch), in the pattern language of docs/patterns.md (relative patterns
+   * are relative to `dir`).
+   */
+  exclude?: ExcludeOption;
   /** Follow symbolic links to directories while walking (default false). */
   followSymlinks?: boolean;
   /** Closes the tracker (and stops watching) when aborted. */
   signal?: AbortSignal;
   /** Keep the process alive while watching (default true). */
   ref?: boolean;
+  /**
+   * Also report the files already in the tree when watching starts: each
+   * once, as `found`, after `quietPeriod` with no event on it (a file still
+   * being written waits for its writer). Default false: only what arrives.
+   */
+  reportExisting?: boolean;
 }
 
 /**
@@ -42,8 +59,12 @@ export function trackTransfers(dir: PathLike, options?: TrackTransfersOptions): 
   const target = validatePath(dir, 'dir');
   const opts = validateOptions<TrackTransfersOptions>(options);
   const signal = opts.signal;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('The "options.signal" property must be an AbortSignal');
-  const tracker = new TransferTracker(opts);
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
+  if (opts.ref !== undefined && typeof opts.ref !== 'boolean') throw invalidArgType('options.ref', 'of type boolean', opts.ref);
+  // The filter's relative patterns are relative to the watched directory.
+  const root = nodePath.resolve(typeof target === 'string' ? target : target.toString('utf8'));
+  const filter = compileFilter(opts.filter, [root]);
+  const tracker = new TransferTracker(filter === undefined ? opts : { ...opts, filter });
   const recursive = opts.recursive !== false;
   const wm = watchTree(target, TRANSFER_EVENTS, { recursive, exclude: opts.exclude, followSymlinks: opts.followSymlinks });
   const notifier = new Notifier(wm, tracker, { ref: opts.ref });
@@ -59,5 +80,30 @@ export function trackTransfers(dir: PathLike, options?: TrackTransfersOptions): 
   notifier.once('close', () => owner.shutdown());
   if (signal?.aborted) onAbort();
   else signal?.addEventListener('abort', onAbort, { once: true });
+  if (opts.reportExisting === true) {
+    // On the next turn: listeners added right after this call see the 'start's too.
+    const exclude = compileExclude(opts.exclude, { roots: [root], name: 'options.exclude' });
+    setImmediate(() => reportExisting(tracker, wm, exclude));
+  }
   return tracker;
+}
+
+/** Feeds the tracker one synthetic close for each regular file in the watched directories. */
+function reportExisting(tracker: TransferTracker, wm: WatchManager, exclude: ((pathname: string) => boolean) | undefined): void {
+  for (const watch of [...wm.watches.values()]) {
+    if (tracker.closed) return;
+    if (!watch.dir || watch.pathBytes !== undefined) continue;
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(watch.path, { withFileTypes: true });
+    } catch {
+      continue; // gone since it was watched: its events say so
+    }
+    for (const entry of entries) {
+      if (!entry.isFile()) continue;
+      const pathname = watch.path === '/' ? `/${entry.name}` : `${watch.path}/${entry.name}`;
+      if (exclude?.(pathname) === true) continue;
+      tracker._existing(new InotifyEvent(watch.wd, IN_CLOSE_WRITE, entry.name, watch.path, pathname, false, 0, undefined, true));
+    }
+  }
 }

@@ -6,7 +6,7 @@
  * reach the user as complete files; interrupted transfers are reported as
  * abandoned. See docs/transfers.md for the exact rules.
  */
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import { debuglog } from 'node:util';
 import {
@@ -27,6 +27,8 @@ import type {
 } from './types.js';
 
 const debug = debuglog('inotify');
+
+const TRANSFER_HOOKS: ReadonlySet<string> = new Set(['process_transfer_start', 'process_transfer_complete', 'process_transfer_abandoned']);
 
 /**
  * How long a file that is not a temp waits, once renamed away or found
@@ -64,7 +66,7 @@ const MOVE_WINDOW = 1000;
  * new Notifier(wm, tracker);
  * ```
  */
-export class TransferTracker extends ProcessEvent {
+export class TransferTracker extends ProcessEvent<TransferEvents> {
   /** The effective quiet period (ms). */
   readonly quietPeriod: number;
   /** The effective settle time (ms). */
@@ -75,7 +77,10 @@ export class TransferTracker extends ProcessEvent {
   readonly maxTransfers: number;
   readonly #matches: (pathname: string) => boolean;
   readonly #names: NameClassifier;
-  readonly #emitter = new EventEmitter<TransferEvents>();
+  /** The tracker itself: its events are emitted on it. */
+  get #emitter(): EventEmitter<TransferEvents> {
+    return this;
+  }
   readonly #registry = new TransferRegistry();
   readonly #created = new RecentCreates();
   readonly #iterators = new Set<AsyncQueue<TransferComplete>>();
@@ -128,40 +133,15 @@ export class TransferTracker extends ProcessEvent {
     return undefined;
   }
 
+  /** The tracker's own hooks are hooks too (not reported as misspelled). */
+  protected override _isHookName(name: string): boolean {
+    return TRANSFER_HOOKS.has(name) || super._isHookName(name);
+  }
+
   // ---- EventEmitter surface ------------------------------------------------------
 
-  /** Adds a listener for 'start', 'complete', 'abandoned', 'overflow' or 'error'. */
-  on<K extends keyof TransferEvents>(event: K, listener: (...args: TransferEvents[K]) => void): this {
-    this.#emitter.on(event, listener as never);
-    return this;
-  }
-
-  /** Adds a one-time listener. */
-  once<K extends keyof TransferEvents>(event: K, listener: (...args: TransferEvents[K]) => void): this {
-    this.#emitter.once(event, listener as never);
-    return this;
-  }
-
-  /** Removes a listener. */
-  off<K extends keyof TransferEvents>(event: K, listener: (...args: TransferEvents[K]) => void): this {
-    this.#emitter.off(event, listener as never);
-    return this;
-  }
-
-  /** Same as {@link TransferTracker.on}. */
-  addListener<K extends keyof TransferEvents>(event: K, listener: (...args: TransferEvents[K]) => void): this {
-    return this.on(event, listener);
-  }
-
-  /** Same as {@link TransferTracker.off}. */
-  removeListener<K extends keyof TransferEvents>(event: K, listener: (...args: TransferEvents[K]) => void): this {
-    return this.off(event, listener);
-  }
-
-  /** The number of listeners for `event`. */
-  listenerCount(event: keyof TransferEvents): number {
-    return this.#emitter.listenerCount(event);
-  }
+  // The EventEmitter surface ('start', 'complete', 'abandoned', 'overflow', 'error') is inherited:
+  // ProcessEvent is an EventEmitter, so events.getEventListeners(), prependListener() ... work.
 
   /** Every completion from now on, until the tracker is closed; an 'error' rejects the iteration. */
   [Symbol.asyncIterator](): AsyncIterableIterator<TransferComplete> {
@@ -203,6 +183,17 @@ export class TransferTracker extends ProcessEvent {
   /** `await using tracker = trackTransfers(dir)`: closes on scope exit. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  /** @internal Used by trackTransfers' `reportExisting`: a file there at start, complete as `found` after the quiet period. */
+  _existing(event: InotifyEvent): void {
+    if (this.#closed) return;
+    this.#scanVia = 'found';
+    try {
+      this.#handle(event);
+    } finally {
+      this.#flush();
+    }
   }
 
   /** @internal Used by trackTransfers: what close() must also do, and where watcher errors go. */

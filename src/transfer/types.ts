@@ -122,8 +122,10 @@ export interface TransferEvents {
 /** Options of {@link TransferTracker}. */
 export interface TransferTrackerOptions {
   /**
-   * Which final files matter: a glob on the basename (`'*.raw'`), a RegExp on
-   * the pathname, a function of the pathname, or a list of globs and RegExps.
+   * Which final files matter, in the pattern language of docs/patterns.md:
+   * `'*.raw'` (a name at any depth), a path or glob relative to the watched
+   * directory (with trackTransfers; the current directory otherwise), an
+   * absolute path, a RegExp or function of the pathname, or a list of these.
    * Files that do not match are neither tracked nor reported. Default: all.
    */
   filter?: TransferFilter;

@@ -4,7 +4,7 @@
  * inotify_add_watch does, IN_MASK_ADD included), and the test delivers the
  * batches. readSync finds nothing queued.
  */
-import { Buffer } from 'node:buffer';
+import { type Buffer } from 'node:buffer';
 import * as fs from 'node:fs';
 import { IN_ONLYDIR, Inotify, encodeRecords } from '../../src/index.js';
 import type { NativeBatchCallback, NativeInotify } from '../../src/native.js';

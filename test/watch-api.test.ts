@@ -1,0 +1,162 @@
+/**
+ * watch() as a Node user calls it: the callback form, `ref`, a checked
+ * `signal`, the opt-in `coalesce` batches, and `closed` / `await using`.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { watch, type EventBatch, type InotifyEvent } from '../src/index.js';
+import { inotifyFdCount, tempDir } from './helpers/index.js';
+import { ensureLib, spawnNode } from './helpers/child.js';
+
+/** Resolves with the value `take` returns once it returns one, re-checked on every call of the returned `poke`. */
+function waiter<T>(take: () => T | undefined, timeoutMs = 10_000): { done: Promise<T>; poke: () => void } {
+  let poke = (): void => {};
+  const done = new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('timed out')), timeoutMs);
+    poke = () => {
+      const value = take();
+      if (value !== undefined) {
+        clearTimeout(timer);
+        resolve(value);
+      }
+    };
+  });
+  return { done, poke };
+}
+
+describe('watch(path, options, listener)', () => {
+  test('the listener gets each event in kernel order; close() stops it', async () => {
+    const dir = tempDir();
+    const seen: InotifyEvent[] = [];
+    const { done, poke } = waiter(() => (seen.some((e) => e.name === 'done') ? seen : undefined));
+    const stream = watch(dir, { events: ['IN_CREATE', 'IN_DELETE'] }, (event) => {
+      seen.push(event);
+      poke();
+    });
+    try {
+      fs.writeFileSync(path.join(dir, 'a'), '');
+      fs.unlinkSync(path.join(dir, 'a'));
+      fs.writeFileSync(path.join(dir, 'done'), '');
+      await done;
+      expect(seen.map((e) => `${e.maskname} ${e.name}`)).toEqual(['IN_CREATE a', 'IN_DELETE a', 'IN_CREATE done']);
+    } finally {
+      await stream.close();
+    }
+    expect(stream.closed).toBe(true);
+  });
+
+  test('watch(path, listener) works too; a listener that is not a function is a coded TypeError', async () => {
+    const dir = tempDir();
+    const names: string[] = [];
+    const { done, poke } = waiter(() => (names.includes('x') ? names : undefined));
+    const stream = watch(dir, (event) => {
+      names.push(event.name);
+      poke();
+    });
+    try {
+      fs.writeFileSync(path.join(dir, 'x'), '');
+      await done;
+    } finally {
+      await stream.close();
+    }
+    expect(() => watch(dir, {}, 'log' as unknown as () => void)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+  });
+});
+
+describe('watch() options', () => {
+  test('signal must be an AbortSignal, ref a boolean, coalesce.ms a number in range: coded errors, no fd left open', () => {
+    const dir = tempDir();
+    const before = inotifyFdCount();
+    expect(() => watch(dir, { signal: {} as AbortSignal })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => watch(dir, { ref: 'no' as unknown as boolean })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => watch(dir, { coalesce: { ms: -1 } })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => watch(dir, { coalesce: 100 as unknown as { ms: number } })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(inotifyFdCount()).toBe(before);
+  });
+
+  test('ref: false lets a process that only watches exit by itself (iterating, with a listener, with coalesce)', async () => {
+    const lib = ensureLib();
+    const dir = tempDir();
+    const script = `
+      const { watch } = require(${JSON.stringify(lib)});
+      const dir = ${JSON.stringify(dir)};
+      const a = watch(dir, { ref: false });
+      a.next().then(() => {}, () => {});
+      watch(dir, { ref: false }, () => {});
+      watch(dir, { ref: false, coalesce: { ms: 60000 } }, () => {});
+      require('fs').writeFileSync(dir + '/x', ''); // an open coalesce window must not hold the process either
+      console.log('READY');
+    `;
+    const child = spawnNode(['-e', script]);
+    const result = await child.waitForExit(20_000);
+    expect(result.stdout).toContain('READY');
+    expect(result.code).toBe(0);
+  });
+
+  test('closed, and await using closes the stream at scope exit', async () => {
+    const dir = tempDir();
+    const before = inotifyFdCount();
+    let escaped: ReturnType<typeof watch> | undefined;
+    {
+      await using stream = watch(dir);
+      escaped = stream;
+      expect(stream.closed).toBe(false);
+      expect(inotifyFdCount()).toBe(before + 1);
+    }
+    expect(escaped.closed).toBe(true);
+    expect(inotifyFdCount()).toBe(before);
+  });
+});
+
+describe('watch({ coalesce: { ms } })', () => {
+  test('events of one path within the window arrive as one change in one batch; the iteration yields batches', async () => {
+    const dir = tempDir();
+    // A window no test run reaches: the batch is delivered by close(), so its content does not depend on timing.
+    const stream = watch(dir, { events: ['IN_CREATE', 'IN_MODIFY', 'IN_CLOSE_WRITE', 'IN_MOVED_TO'], coalesce: { ms: 3_600_000 } });
+    const first = stream.next(); // iterating from here on
+    const seen: string[] = [];
+    const { done, poke } = waiter(() => (seen.includes('b') ? true : undefined));
+    stream.notifier.on('event', (e) => {
+      seen.push(e.name);
+      poke();
+    });
+    fs.writeFileSync(path.join(dir, 'a'), 'one');
+    fs.appendFileSync(path.join(dir, 'a'), 'two');
+    fs.writeFileSync(path.join(dir, 'b.tmp'), 'x');
+    fs.renameSync(path.join(dir, 'b.tmp'), path.join(dir, 'b'));
+    await done;
+    await stream.close();
+    const result = await first;
+    expect(result.done).toBe(false);
+    const batch = result.value as EventBatch;
+    expect(batch.map((c) => path.basename(c.pathname))).toEqual(['a', 'b.tmp', 'b']);
+    const [a, tmp, b] = batch;
+    expect(a?.maskname).toBe('IN_MODIFY|IN_CLOSE_WRITE|IN_CREATE');
+    expect(a?.events.map((e) => e.maskname)).toEqual(['IN_CREATE', 'IN_MODIFY', 'IN_CLOSE_WRITE', 'IN_MODIFY', 'IN_CLOSE_WRITE']);
+    expect(tmp?.events.map((e) => e.maskname)).toEqual(['IN_CREATE', 'IN_MODIFY', 'IN_CLOSE_WRITE']);
+    expect(b?.maskname).toBe('IN_MOVED_TO');
+    expect(b?.srcPathname).toBe(path.join(dir, 'b.tmp'));
+    expect((await stream.next()).done).toBe(true);
+  });
+
+  test('with a listener, batches go to it; the last window is delivered on close, not lost', async () => {
+    const dir = tempDir();
+    const batches: EventBatch[] = [];
+    // A window no test run will reach: only close() can deliver it.
+    const stream = watch(dir, { events: ['IN_CREATE'], coalesce: { ms: 3_600_000 } }, (batch) => batches.push(batch));
+    fs.writeFileSync(path.join(dir, 'p'), '');
+    fs.writeFileSync(path.join(dir, 'q'), '');
+    // Wait until the Notifier has the events: its 'event' listeners see them before the window does.
+    const { done, poke } = waiter(() => (seen.length === 2 ? true : undefined));
+    const seen: string[] = [];
+    stream.notifier.on('event', (e) => {
+      seen.push(e.name);
+      poke();
+    });
+    await done;
+    expect(batches).toEqual([]);
+    await stream.close();
+    expect(batches.map((batch) => batch.map((c) => path.basename(c.pathname)))).toEqual([['p', 'q']]);
+  });
+});
