@@ -113,6 +113,7 @@ export class Notifier extends EventEmitter<NotifierEvents> {
   #seen: Set<string> | undefined;
   #hold: Hold | undefined;
   #processing = false;
+  #scheduled = false;
   #closed = false;
 
   constructor(watchManager: WatchManager, processor?: Processor, options?: NotifierOptions) {
@@ -125,16 +126,30 @@ export class Notifier extends EventEmitter<NotifierEvents> {
     this.#coalesce = opts.coalesce === true;
     this.#moveTimeout = opts.moveTimeout ?? 100;
     this.#rescan = opts.rescan === true;
-    if (this.#rescan) watchManager._trackEntries();
     const inotify = watchManager.inotify;
-    inotify._addBytesListener((bytes, length) => this.#enqueue(bytes, length));
-    inotify.on('error', (error) => this.emit('error', error));
-    watchManager._setDrainedListener(() => {
-      if (!this.#processing) setImmediate(() => this.#run());
+    // The one reader of the instance's queue; throws when another Notifier has it.
+    inotify._setConsumer({
+      bytes: (bytes, length) => this.#enqueue(bytes, length),
+      // Read synchronously by a scan: queued behind everything read before.
+      records: (records) => {
+        this.#queue.pushRecords(records);
+        this.#schedule();
+      },
     });
+    if (this.#rescan) watchManager._trackEntries();
+    inotify.on('error', (error) => this.emit('error', error));
     if (opts.ref === false) inotify.unref();
-    // Records drained while watches were added before this Notifier existed.
-    setImmediate(() => this.#run());
+  }
+
+  // Runs the queue soon, when records arrived outside the processing loop
+  // (a scan of the user's addWatch); inside it, the loop takes them.
+  #schedule(): void {
+    if (this.#processing || this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#run();
+    });
   }
 
   /** True once stopped. */
@@ -211,15 +226,8 @@ export class Notifier extends EventEmitter<NotifierEvents> {
   // ---- the processing loop ------------------------------------------------
 
   #enqueue(bytes: Buffer, length: number): void {
-    this.#pullDrained();
     this.#queue.pushBytes(bytes, length);
     this.#run();
-  }
-
-  // Records the WatchManager read synchronously during its scans come after
-  // everything already queued: the kernel queued them later.
-  #pullDrained(): void {
-    this.#queue.pushRecords(this.watchManager._takeDrained());
   }
 
   #run(): void {
@@ -227,11 +235,9 @@ export class Notifier extends EventEmitter<NotifierEvents> {
     this.#processing = true;
     let finished = false;
     try {
-      this.#pullDrained();
       while (!this.#queue.empty && !this.#closed) {
         if (this.#hold !== undefined && !this.#releaseHold()) break;
         this.#handle(this.#queue.shift(this.#current) as RawRecord);
-        this.#pullDrained();
       }
       if (this.#queue.empty) {
         this.#seen = undefined;

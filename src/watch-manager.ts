@@ -123,9 +123,6 @@ export class WatchManager {
   readonly #byWd = new Map<number, WatchRecord>();
   readonly #byPath = new Map<string, WatchRecord>();
   readonly #exclude: ExcludePredicate | undefined;
-  // Records read synchronously while scanning, waiting for the Notifier.
-  #drained: RawRecord[] = [];
-  #onDrained: (() => void) | undefined;
   #drainInterval: number | undefined;
   // The highest wd the kernel has returned: a larger one is a new watch.
   #maxWd = 0;
@@ -206,7 +203,6 @@ export class WatchManager {
       }
     }
     this.#drain(noise);
-    this.#notifyDrained();
 
     if (failed.length === 0) return armed;
     const first = failed[0];
@@ -280,19 +276,6 @@ export class WatchManager {
   /** @internal */
   _recordAt(path: string): WatchRecord | undefined {
     return this.#byPath.get(path);
-  }
-
-  /** @internal Called when records were drained outside the Notifier's own processing. */
-  _setDrainedListener(listener: (() => void) | undefined): void {
-    this.#onDrained = listener;
-  }
-
-  /** @internal Records read synchronously during scans, oldest first (kernel order). */
-  _takeDrained(): RawRecord[] {
-    if (this.#drained.length === 0) return EMPTY;
-    const records = this.#drained;
-    this.#drained = [];
-    return records;
   }
 
   /** @internal The watch removed by the kernel (IN_IGNORED). */
@@ -375,7 +358,6 @@ export class WatchManager {
         noise.clear();
       }
     }
-    this.#notifyDrained();
   }
 
   /** @internal Keeps a tracked directory's listing current with an event the Notifier processes. */
@@ -402,7 +384,9 @@ export class WatchManager {
     const entries = this.#entries;
     const out: SyntheticEntry[] = [];
     if (entries === undefined) return out;
-    this.#drain();
+    // Records read during passes 1 and 2 (handed to the Notifier's queue behind `pending`).
+    const drained: RawRecord[] = [];
+    this.#drain(undefined, drained);
     // Pass 1: is each directory still the one watched, and what does it hold now?
     const listings = new Map<WatchRecord, Listing>();
     const stale: WatchRecord[] = [];
@@ -419,13 +403,13 @@ export class WatchManager {
       } catch (error) {
         if (isCodedError(error) && GONE.has(error.code ?? '')) stale.push(watch);
       } finally {
-        this.#drain(noise);
+        this.#drain(noise, drained);
         noise.clear();
       }
     }
     // What the queued events will report themselves.
     const queued = new Map<string, number>();
-    for (const records of [pending, this.#drained]) {
+    for (const records of [pending, drained]) {
       for (const record of records) {
         const key = entryKey(record.wd, record.name);
         queued.set(key, (queued.get(key) ?? 0) | record.mask);
@@ -489,7 +473,6 @@ export class WatchManager {
       }
       entries.set(watch.wd, now);
     }
-    this.#notifyDrained();
     return out;
   }
 
@@ -506,7 +489,6 @@ export class WatchManager {
     if (parent.exclude?.(path)) return entries;
     const bytes = childBytes(parent, name, nameBytes);
     this.#armAndScan(parent, path, bytes, entries, errors);
-    this.#notifyDrained();
     return entries;
   }
 
@@ -785,18 +767,14 @@ export class WatchManager {
     return readDirectory(dir.pathBytes ?? dir.path, options);
   }
 
-  // Reads what the kernel queued so far into the drained list; with `noise`,
-  // drops the scan's own directory open/read/close events.
-  #drain(noise?: ScanNoise): RawRecord[] {
-    if (this.inotify.closed) return EMPTY;
-    const records = this.inotify.readSync();
-    const kept = noise === undefined || noise.empty ? records : records.filter((r) => !noise.matches(r));
-    for (const record of kept) this.#drained.push(record);
+  // Asks the instance's one reader to read what the kernel queued so far (it
+  // hands the records to the Notifier's queue); with `noise`, the scan's own
+  // directory open/read/close events are dropped. Returns the records kept
+  // (appended to `into` too).
+  #drain(noise?: ScanNoise, into?: RawRecord[]): RawRecord[] {
+    const kept = this.inotify._drain(noise === undefined || noise.empty ? undefined : (record) => noise.matches(record));
+    if (into !== undefined) for (const record of kept) into.push(record);
     return kept;
-  }
-
-  #notifyDrained(): void {
-    if (this.#drained.length > 0) this.#onDrained?.();
   }
 
   #subtree(path: string): WatchRecord[] {
@@ -819,8 +797,6 @@ export class WatchManager {
     }
   }
 }
-
-const EMPTY: RawRecord[] = [];
 
 // How each caller lists directories (see readdir.ts).
 const SORTED: ReadDirectoryOptions = { sorted: true };
