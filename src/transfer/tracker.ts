@@ -17,7 +17,7 @@ import { invalidArgType, outOfRange } from '../errors.js';
 import type { InotifyEvent } from '../event.js';
 import { ProcessEvent, type ChainedProcessor } from '../process-event.js';
 import { validateOptions } from '../validate.js';
-import { AsyncQueue } from '../async-queue.js';
+import { FanOut } from '../fan-out.js';
 import { RecentCreates } from './recent-creates.js';
 import { TransferRegistry, type Transfer } from './registry.js';
 import { compileFilter, DEFAULT_TEMP_DIRS, DEFAULT_TEMP_PATTERNS, NameClassifier } from './names.js';
@@ -78,8 +78,11 @@ export class TransferTracker extends ProcessEvent {
   readonly #emitter = new EventEmitter<TransferEvents>();
   readonly #registry = new TransferRegistry();
   readonly #created = new RecentCreates();
-  readonly #iterators = new Set<AsyncQueue<TransferComplete>>();
-  readonly #pending = new Set<Promise<unknown>>();
+  // Listeners, `for await` loops and hooks: one consumer's throw takes a notification from no other.
+  // A listener's throw is rethrown to dispatch()'s caller once every notification was delivered (see #flush).
+  readonly #fan = new FanOut<TransferComplete>((error) => this.#fail(error), (error) => {
+    throw error;
+  });
   #outbox: TransferNotification[] = [];
   /** How files reported by the scan that follows a directory event arrived. */
   #scanVia: 'found' | 'moved-in' = 'found';
@@ -165,10 +168,7 @@ export class TransferTracker extends ProcessEvent {
 
   /** Every completion from now on, until the tracker is closed; an 'error' rejects the iteration. */
   [Symbol.asyncIterator](): AsyncIterableIterator<TransferComplete> {
-    const queue = new AsyncQueue<TransferComplete>(() => this.#iterators.delete(queue));
-    if (this.#closed) queue.end();
-    else this.#iterators.add(queue);
-    return queue;
+    return this.#fan.iterator();
   }
 
   // ---- lifetime -------------------------------------------------------------------
@@ -197,7 +197,7 @@ export class TransferTracker extends ProcessEvent {
     const onClose = this.#onClose;
     this.#onClose = undefined;
     if (onClose !== undefined) await onClose();
-    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+    await this.#fan.settled();
   }
 
   /** `await using tracker = trackTransfers(dir)`: closes on scope exit. */
@@ -217,8 +217,7 @@ export class TransferTracker extends ProcessEvent {
     this.#registry.clear();
     this.#created.clear();
     this.#outbox = [];
-    for (const queue of this.#iterators) queue.end();
-    this.#iterators.clear();
+    this.#fan.end();
   }
 
   // ---- the event stream ---------------------------------------------------------------
@@ -242,7 +241,7 @@ export class TransferTracker extends ProcessEvent {
   #handle(event: InotifyEvent): void {
     const mask = event.mask;
     if (mask & IN_Q_OVERFLOW) {
-      this.#emitter.emit('overflow', event);
+      this.#fan.emit(this.#emitter, 'overflow', event);
       return;
     }
     if (event.name === '') return; // the watched path itself (its *_SELF events, IN_IGNORED)
@@ -568,40 +567,27 @@ export class TransferTracker extends ProcessEvent {
       try {
         this.#deliver(notification);
       } catch (error) {
+        // An 'error' nobody listens to (emit throws): surfaces once every notification was delivered.
         if (!failed) failure = error;
         failed = true;
       }
     }
-    // A throwing listener surfaces as it would from any EventEmitter, once every notification was delivered.
     if (failed) throw failure;
   }
 
+  // Hooks, loops, then listeners; a listener's throw comes out after the others ran.
   #deliver(n: TransferNotification): void {
-    let result: unknown;
-    try {
-      if (n.type === 'start') result = this.process_transfer_start(n);
-      else if (n.type === 'complete') result = this.process_transfer_complete(n);
-      else result = this.process_transfer_abandoned(n);
-    } catch (error) {
-      this.#fail(error);
-    }
-    if (isPromiseLike(result)) this.#track(Promise.resolve(result));
-    if (n.type === 'complete') for (const queue of this.#iterators) queue.push(n);
-    if (n.type === 'start') this.#emitter.emit('start', n);
-    else if (n.type === 'complete') this.#emitter.emit('complete', n);
-    else this.#emitter.emit('abandoned', n);
-  }
-
-  #track(promise: Promise<unknown>): void {
-    const settled: Promise<void> = promise.then(() => undefined, (error: unknown) => this.#fail(error))
-      .finally(() => this.#pending.delete(settled));
-    this.#pending.add(settled);
+    if (n.type === 'start') this.#fan.call(() => this.process_transfer_start(n));
+    else if (n.type === 'complete') this.#fan.call(() => this.process_transfer_complete(n));
+    else this.#fan.call(() => this.process_transfer_abandoned(n));
+    if (n.type === 'complete') this.#fan.push(n);
+    this.#fan.emit(this.#emitter, n.type === 'start' ? 'start' : n.type === 'complete' ? 'complete' : 'abandoned', n);
   }
 
   #fail(reason: unknown): void {
     const error = reason instanceof Error ? reason : new Error(String(reason));
-    const iterating = this.#iterators.size > 0;
-    for (const queue of [...this.#iterators]) queue.fail(error);
+    const iterating = this.#fan.iterating;
+    this.#fan.fail(error);
     // With no listener, emit() throws, as an EventEmitter does; an iteration counts as a listener.
     if (this.#emitter.listenerCount('error') > 0 || !iterating) this.#emitter.emit('error', error);
   }
@@ -612,8 +598,4 @@ function duration(value: unknown, name: string, fallback: number): number {
   if (typeof value !== 'number') throw invalidArgType(`options.${name}`, 'of type number', value);
   if (!Number.isFinite(value) || value < 0 || value > 0x7fffffff) throw outOfRange(`options.${name}`, '>= 0 and <= 2147483647', value);
   return value;
-}
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
