@@ -1,6 +1,6 @@
 /** Whether a file is still being written, asked of the kernel. */
-import type { Buffer } from 'node:buffer';
 import { binding } from './binding.js';
+import { validatePath, type PathLike } from './validate.js';
 
 /**
  * Whether some process has the regular file at `path` open for writing right
@@ -10,8 +10,12 @@ import { binding } from './binding.js';
  * which it refuses exactly while a writer has the file open; the lease is
  * released at once. The check opens the file read-only, which watchers see as
  * IN_OPEN and IN_CLOSE_NOWRITE.
+ *
+ * Throws a TypeError with `code` 'ERR_INVALID_ARG_TYPE' for an argument
+ * that is not a string, Buffer or file: URL, and 'ERR_INVALID_ARG_VALUE'
+ * for an empty path or one with a null byte (as Node's fs does).
  */
-export function isOpenForWrite(path: string | Buffer): boolean | undefined {
-  const answer = binding.isOpenForWrite(path);
+export function isOpenForWrite(path: PathLike): boolean | undefined {
+  const answer = binding.isOpenForWrite(validatePath(path));
   return answer === 1 ? true : answer === 0 ? false : undefined;
 }
