@@ -239,6 +239,13 @@ export class WatchManager {
   /**
    * Changes a watch (and with `rec` every watch below it): a new `mask`
    * (replacing the old one), `autoAdd` on or off, a new `excludeFilter`.
+   *
+   * The kernel changes a watch's mask only through a path. Each watch is
+   * updated by its wd: its path is first checked to still name the watched
+   * directory (the kernel returns the same wd); when it names another one,
+   * or nothing (moved or deleted, with the events not processed yet), no
+   * watch is armed there and that watch keeps its kernel mask (its pending
+   * events re-path or release it).
    */
   updateWatch(wd: number, changes: { mask?: number; autoAdd?: boolean; rec?: boolean; excludeFilter?: ExcludeFilterLike }): void {
     const watch = this.#byWd.get(validateWd(wd));
@@ -253,8 +260,11 @@ export class WatchManager {
         target.mask = (mask & IN_ALL_EVENTS) >>> 0;
         target.flags = (mask & ~IN_ALL_EVENTS & ~IN_MASK_ADD & ~IN_MASK_CREATE) >>> 0;
       }
-      target.kernelMask = kernelMaskFor(target, !target.root, this.#entries !== undefined);
-      this.inotify.addWatch(target.pathBytes ?? target.path, target.kernelMask);
+      const kernelMask = kernelMaskFor(target, !target.root, this.#entries !== undefined);
+      // Only where the path still leads to this wd (checked without changing anything).
+      if (this.#probe(target, target.path, target.pathBytes, target.kernelMask) !== 'same') continue;
+      target.kernelMask = kernelMask;
+      this.inotify.addWatch(target.pathBytes ?? target.path, (kernelMask & ~IN_MASK_CREATE) >>> 0);
     }
   }
 
@@ -697,7 +707,7 @@ export class WatchManager {
     const follow = watch.root ? watch.flags & IN_DONT_FOLLOW : watch.followSymlinks ? 0 : IN_DONT_FOLLOW;
     let wd: number;
     try {
-      wd = this.inotify.addWatch(bytes ?? path, ((mask & ~IN_MASK_CREATE) | IN_MASK_ADD | IN_ONLYDIR | follow) >>> 0);
+      wd = this.inotify.addWatch(bytes ?? path, ((mask & ~IN_MASK_CREATE) | IN_MASK_ADD | (watch.dir ? IN_ONLYDIR : 0) | follow) >>> 0);
     } catch (error) {
       if (!isCodedError(error)) throw error;
       return GONE.has(error.code ?? '') ? 'gone' : 'unknown';
