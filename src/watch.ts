@@ -1,11 +1,14 @@
 /** The short path for the common case: `for await (const event of watch(dir))`. */
 import { IN_ACCESS, IN_ALL_EVENTS, IN_CLOSE_NOWRITE, IN_OPEN, parseMask } from './constants.js';
-import type { CodedError } from './errors.js';
+import { invalidArgType, outOfRange, type CodedError } from './errors.js';
 import type { InotifyEvent } from './event.js';
 import type { ExcludeFilterLike } from './exclude-filter.js';
 import { Notifier, type NotifierOptions } from './notifier.js';
 import { validateOptions, validatePath, type PathLike } from './validate.js';
 import { watchTree } from './watch-tree.js';
+
+/** How many events a {@link watch} stream holds for its loop by default (the kernel's default queue size). */
+const DEFAULT_MAX_QUEUED = 16_384;
 
 /** Everything but IN_ACCESS, IN_OPEN and IN_CLOSE_NOWRITE: what changes a tree. */
 export const CHANGE_EVENTS = (IN_ALL_EVENTS & ~(IN_ACCESS | IN_OPEN | IN_CLOSE_NOWRITE)) >>> 0;
@@ -36,6 +39,16 @@ export interface WatchOptions {
    * always ends it.
    */
   onError?: (error: Error) => void;
+  /**
+   * How many events may wait for the loop body (default 16384, the kernel's
+   * default queue size). Nothing is queued before the iteration starts (the
+   * first `next()`, e.g. when `for await` begins). When the loop falls
+   * further behind, newer events are dropped until it has taken the waiting
+   * ones; it then gets one IN_Q_OVERFLOW event (wd -1, as when the kernel's
+   * queue overflows) in their place: never a silent loss. `close()` frees
+   * whatever is waiting.
+   */
+  maxQueued?: number;
 }
 
 /** An async iterable of events that can also be closed directly. */
@@ -62,14 +75,25 @@ export interface EventStream extends AsyncIterableIterator<InotifyEvent> {
 export function watch(path: PathLike, options?: WatchOptions): EventStream {
   const target = validatePath(path);
   const opts = validateOptions<WatchOptions>(options);
+  if (opts.maxQueued !== undefined) {
+    if (typeof opts.maxQueued !== 'number') throw invalidArgType('options.maxQueued', 'of type number', opts.maxQueued);
+    if (!Number.isInteger(opts.maxQueued) || opts.maxQueued < 1) throw outOfRange('options.maxQueued', 'an integer >= 1', opts.maxQueued);
+  }
   const recursive = opts.recursive !== false;
   const mask = opts.events === undefined ? CHANGE_EVENTS
     : typeof opts.events === 'number' ? opts.events : parseMask(opts.events.join(','));
   const rescan = opts.rescan !== false;
   // Listings are kept from the first walk on, so the rescan costs no second walk.
   const wm = watchTree(target, mask, { recursive, exclude: opts.exclude, followSymlinks: opts.followSymlinks, trackEntries: rescan });
+  const maxQueued = opts.maxQueued ?? DEFAULT_MAX_QUEUED;
   const notifier = new Notifier(wm, undefined, { rescan });
-  const iterator = notifier[Symbol.asyncIterator]();
+  // Made when the iteration starts: a stream nobody iterates holds no events.
+  let iterator: (AsyncIterableIterator<InotifyEvent> & { clear(): void }) | undefined;
+  const started = (): AsyncIterableIterator<InotifyEvent> & { clear(): void } => (iterator ??= notifier._boundedIterator(maxQueued));
+  const close = async (): Promise<void> => {
+    await notifier.close();
+    iterator?.clear();
+  };
   let failure: Error | undefined;
   const onError = opts.onError;
   notifier.on('error', (error) => {
@@ -89,15 +113,15 @@ export function watch(path: PathLike, options?: WatchOptions): EventStream {
   const stream: EventStream = {
     notifier,
     async next() {
-      const result = await iterator.next();
+      const result = await started().next();
       if (result.done === true && failure !== undefined) throw failure;
       return result;
     },
     async return() {
-      await notifier.close();
-      return iterator.return?.() ?? { value: undefined, done: true };
+      await close();
+      return iterator?.return?.() ?? { value: undefined, done: true };
     },
-    close: () => notifier.close(),
+    close,
     [Symbol.asyncIterator]() {
       return stream;
     },
