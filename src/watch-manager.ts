@@ -313,9 +313,11 @@ export class WatchManager {
     for (const watch of targets) {
       const suffix = watch.path.slice(from.length);
       const bytesChanged = watch.pathBytes !== undefined || toBytes !== undefined;
+      // The old path's bytes, read before the path is rewritten.
+      const oldBytes = bytesChanged ? watch.pathBytes ?? Buffer.from(watch.path) : undefined;
       watch.path = to + suffix;
-      watch.pathBytes = bytesChanged
-        ? Buffer.concat([toBytes ?? Buffer.from(to), (watch.pathBytes ?? Buffer.from(watch.path)).subarray(fromBytes.length)])
+      watch.pathBytes = oldBytes !== undefined
+        ? Buffer.concat([toBytes ?? Buffer.from(to), oldBytes.subarray(fromBytes.length)])
         : undefined;
       if (watch.pathBytes !== undefined && isUtf8(watch.pathBytes)) watch.pathBytes = undefined;
       this.#byPath.set(watch.path, watch);
