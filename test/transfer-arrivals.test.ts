@@ -5,6 +5,7 @@
  * options), bounded state, and exact event sequences fed by hand for races
  * the kernel only produces sometimes.
  */
+import { Buffer } from 'node:buffer';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -162,6 +163,19 @@ describe('arrivals', () => {
     await log.drain();
     expect(log.starts).toEqual([]);
     expect(log.names()).toEqual([]);
+  });
+});
+
+describe('names that are not UTF-8', () => {
+  test('a file whose name is not UTF-8 completes, with its size (the exact bytes are stat-ed)', async () => {
+    const dir = tempDir();
+    const log = track(dir);
+    const name = Buffer.from([0x66, 0xff, 0x2e, 0x64, 0x61, 0x74]); // f\xff.dat
+    fs.writeFileSync(Buffer.concat([Buffer.from(`${dir}/`), name]), 'x'.repeat(321));
+    await log.completions(1);
+    expect(log.files).toHaveLength(1);
+    expect(log.files[0]).toMatchObject({ pathname: path.join(dir, name.toString('utf8')), via: 'close-write', size: 321 });
+    expect(log.abandoned).toStrictEqual([]);
   });
 });
 

@@ -7,6 +7,7 @@
  * abandoned. See docs/transfers.md for the exact rules.
  */
 import { EventEmitter } from 'node:events';
+import type { Buffer } from 'node:buffer';
 import * as fs from 'node:fs';
 import { debuglog } from 'node:util';
 import {
@@ -84,6 +85,9 @@ export class TransferTracker extends ProcessEvent {
     throw error;
   });
   #outbox: TransferNotification[] = [];
+  // The exact bytes of pathnames that are not UTF-8 (their strings hold
+  // U+FFFD and name no file): what is stat-ed. Only such paths are here.
+  readonly #pathBytes = new Map<string, Buffer>();
   /** How files reported by the scan that follows a directory event arrived. */
   #scanVia: 'found' | 'moved-in' = 'found';
   #closed = false;
@@ -216,6 +220,7 @@ export class TransferTracker extends ProcessEvent {
     this.#closed = true;
     this.#registry.clear();
     this.#created.clear();
+    this.#pathBytes.clear();
     this.#outbox = [];
     this.#fan.end();
   }
@@ -250,6 +255,7 @@ export class TransferTracker extends ProcessEvent {
       return;
     }
     const path = event.pathname;
+    if (event.nameBytes !== undefined || event.pathBytes !== undefined) this.#keepBytes(path, event.pathnameBytes());
     if (mask & IN_CREATE) this.#create(path, event.synthetic);
     else if (mask & IN_OPEN) this.#open(path);
     else if (mask & IN_MODIFY) this.#modify(path);
@@ -468,10 +474,19 @@ export class TransferTracker extends ProcessEvent {
     }
   }
 
+  #keepBytes(path: string, bytes: Buffer): void {
+    this.#pathBytes.delete(path); // newest last: the oldest go first beyond the bound
+    this.#pathBytes.set(path, bytes);
+    if (this.#pathBytes.size > 2 * this.maxTransfers) {
+      const oldest = this.#pathBytes.keys().next().value;
+      if (oldest !== undefined) this.#pathBytes.delete(oldest);
+    }
+  }
+
   #complete(t: Transfer | undefined, path: string, via: ArrivalKind, tempPathname: string | undefined): void {
     let size: number | undefined;
     try {
-      const stat = fs.statSync(path, { throwIfNoEntry: false });
+      const stat = fs.statSync(this.#pathBytes.get(path) ?? path, { throwIfNoEntry: false });
       if (stat === undefined || !stat.isFile()) {
         this.#vanished(t, path, via, tempPathname);
         return;
@@ -488,6 +503,7 @@ export class TransferTracker extends ProcessEvent {
     const id = t?.id ?? this.#registry.nextId();
     const startedAt = t?.announced === true ? t.startedAt : undefined;
     if (t !== undefined) this.#registry.end(t);
+    this.#pathBytes.delete(path);
     this.#outbox.push({ type: 'complete', id, pathname: path, via, tempPathname, size, startedAt, time: Date.now() });
   }
 
