@@ -137,7 +137,7 @@ export class TransferTracker extends ProcessEvent {
 
   // ---- EventEmitter surface ------------------------------------------------------
 
-  /** Adds a listener for 'start', 'complete', 'abandoned', 'overflow' or 'error'. */
+  /** Adds a listener for 'start', 'complete', 'abandoned', 'overflow', 'error' or 'warning'. */
   on<K extends keyof TransferEvents>(event: K, listener: (...args: TransferEvents[K]) => void): this {
     this.#emitter.on(event, listener as never);
     return this;
@@ -210,9 +210,14 @@ export class TransferTracker extends ProcessEvent {
   }
 
   /** @internal Used by trackTransfers: what close() must also do, and where watcher errors go. */
-  _own(onClose: () => Promise<void>): { fail: (error: Error) => void; shutdown: () => void } {
+  _own(onClose: () => Promise<void>): { fail: (error: Error) => void; warn: (error: Error) => void; shutdown: () => void } {
     this.#onClose = onClose;
-    return { fail: (error) => this.#fail(error), shutdown: () => this.#shutdown() };
+    return { fail: (error) => this.#fail(error), warn: (error) => this.#warn(error), shutdown: () => this.#shutdown() };
+  }
+
+  // Watching goes on: 'warning' listeners, else a process warning.
+  #warn(error: Error): void {
+    if (!this.#fan.emit(this.#emitter, 'warning', error)) process.emitWarning(error);
   }
 
   #shutdown(): void {
