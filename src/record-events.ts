@@ -73,7 +73,7 @@ export class RecordEvents {
     if (outcome === 'unknown') return false;
     clearTimeout(hold.timer);
     this.#hold = undefined;
-    if (outcome === 'out') this.#wm._dropSubtree(hold.path);
+    if (outcome !== 'paired') this.#wm._dropSubtree(hold.path, outcome === 'out');
     return true;
   }
 
@@ -206,7 +206,9 @@ export class RecordEvents {
     const moved = wm._recordAt(path);
     if (moved === undefined) return;
     const outcome = this.#lookAhead(cookie, moved.wd);
-    if (outcome === 'out') wm._dropSubtree(path);
+    // Out: its own IN_MOVE_SELF is queued and will be delivered (then the
+    // watch is released). Lost (an overflow): nothing more can be told.
+    if (outcome === 'out' || outcome === 'lost') wm._dropSubtree(path, outcome === 'out');
     if (outcome !== 'unknown') return;
     // The watched directory is still at this path: the rename was of an
     // earlier directory by that name (see WatchManager._isAt), nothing to wait for.
@@ -214,6 +216,8 @@ export class RecordEvents {
     const timer = setTimeout(() => {
       if (this.#hold?.timer !== timer) return;
       this.#hold = undefined;
+      // The kernel queues IN_MOVE_SELF with the rename itself: not seen by
+      // now, it is not coming (or was read with a queue that overflowed).
       wm._dropSubtree(path);
       this.#options.onHoldExpired();
     }, this.#options.moveTimeout);
@@ -226,16 +230,21 @@ export class RecordEvents {
   // An overflow before either means the answer was dropped: nothing after it
   // can tell, so waiting is useless (a rescan finds the directory if it
   // stayed in the tree).
-  #lookAhead(cookie: number, wd: number): 'paired' | 'out' | 'unknown' {
-    return this.#queue.scan<'paired' | 'out'>((nextWd, mask, nextCookie) => {
+  #lookAhead(cookie: number, wd: number): 'paired' | 'out' | 'lost' | 'unknown' {
+    return this.#queue.scan<'paired' | 'out' | 'lost'>((nextWd, mask, nextCookie) => {
       if (mask & IN_MOVED_TO && nextCookie === cookie) return 'paired';
       if (nextWd === wd && mask & IN_MOVE_SELF) return 'out';
-      if (nextWd === -1) return 'out';
+      if (nextWd === -1) return 'lost';
       return undefined;
     }) ?? 'unknown';
   }
 
   #selfMoved(watch: WatchRecord): void {
+    if (watch.leaving) {
+      // Left the tree: its IN_MOVE_SELF was the last thing to report.
+      this.#wm._release(watch);
+      return;
+    }
     if (watch.repathed) {
       watch.repathed = false;
       return;

@@ -71,6 +71,12 @@ export interface WatchRecord extends Watch {
   followSymlinks: boolean;
   /** Set when a paired move re-pathed this watch, until its IN_MOVE_SELF arrives. */
   repathed: boolean;
+  /**
+   * Set when the directory left the watched tree: the watch is out of the
+   * path map (and everything below it is gone) but kept until its own
+   * IN_MOVE_SELF is delivered, which then releases it.
+   */
+  leaving: boolean;
 }
 
 /** @internal An event the library synthesizes for an entry found in a newly armed directory. */
@@ -297,9 +303,26 @@ export class WatchManager {
     if (this.#byPath.get(watch.path) === watch) this.#byPath.delete(watch.path);
   }
 
-  /** @internal A directory left the watched tree: remove its watch and all below. */
-  _dropSubtree(path: string): void {
-    for (const watch of this.#subtree(path)) this.#remove(watch);
+  /**
+   * @internal A directory left the watched tree: remove its watch and all
+   * below. With `keepSelf`, the directory's own watch stays (out of the path
+   * map, marked `leaving`) until its IN_MOVE_SELF is delivered: see
+   * {@link WatchManager._release}.
+   */
+  _dropSubtree(path: string, keepSelf = false): void {
+    const self = keepSelf ? this.#byPath.get(path) : undefined;
+    for (const watch of this.#subtree(path)) {
+      if (watch !== self) this.#remove(watch);
+    }
+    if (self !== undefined) {
+      self.leaving = true;
+      this.#byPath.delete(path);
+    }
+  }
+
+  /** @internal Removes one watch (a leaving directory's, once its IN_MOVE_SELF was delivered). */
+  _release(watch: WatchRecord): void {
+    if (this.#byWd.get(watch.wd) === watch) this.#remove(watch);
   }
 
   /** @internal A watched directory moved inside the tree: rewrite its path and every path below it. */
@@ -553,7 +576,7 @@ export class WatchManager {
     }
     const watch: WatchRecord = {
       wd, path, pathBytes: bytes, mask: draft.mask, flags: draft.flags, kernelMask, autoAdd: settings.autoAdd,
-      dir, root, exclude: settings.exclude, followSymlinks: settings.followSymlinks, repathed: false,
+      dir, root, exclude: settings.exclude, followSymlinks: settings.followSymlinks, repathed: false, leaving: false,
     };
     this.#byWd.set(wd, watch);
     this.#byPath.set(path, watch);
