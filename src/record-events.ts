@@ -12,7 +12,7 @@
 import { Buffer } from 'node:buffer';
 import { debuglog } from 'node:util';
 import {
-  IN_ALL_EVENTS, IN_CREATE, IN_DELETE_SELF, IN_IGNORED, IN_ISDIR, IN_MOVE_SELF, IN_MOVED_FROM, IN_MOVED_TO,
+  IN_ALL_EVENTS, IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_IGNORED, IN_ISDIR, IN_MOVE_SELF, IN_MOVED_FROM, IN_MOVED_TO,
   IN_Q_OVERFLOW, IN_UNMOUNT,
 } from './constants.js';
 import type { RawRecord } from './decode.js';
@@ -21,12 +21,17 @@ import { InotifyEvent, joinPath, PathJoiner } from './event.js';
 import { EchoFilter } from './echo-filter.js';
 import { MoveTracker } from './move-tracker.js';
 import type { RecordQueue } from './record-queue.js';
+import { entryKey } from './scan-noise.js';
 import type { SyntheticEntry, WatchManager, WatchRecord } from './watch-manager.js';
 
 const debug = debuglog('inotify');
 
 /** Events the kernel sends whatever the mask: always reported. */
 const ALWAYS = (IN_IGNORED | IN_UNMOUNT | IN_Q_OVERFLOW) >>> 0;
+
+/** How long (ms) a directory whose arming found nothing waits for a rename that explains it. */
+const UNARMED_FOR = 5000;
+const MAX_UNARMED = 65_536;
 
 interface Hold {
   readonly cookie: number;
@@ -54,6 +59,11 @@ export class RecordEvents {
   readonly #paths = new PathJoiner();
   #seen: Set<string> | undefined;
   #hold: Hold | undefined;
+  // New directories whose arming found nothing at their path (ENOENT: a
+  // directory above was renamed before the record was processed), by
+  // (parent wd, name). When a rename pairs, each is tried again at its
+  // parent's new path: armed, and what it holds reported.
+  readonly #unarmed = new Map<string, { wd: number; name: string; nameBytes: Buffer | undefined; since: number }>();
 
   /** @param queue the records not handled yet: looked ahead into to settle directory moves. */
   constructor(watchManager: WatchManager, queue: RecordQueue, options: RecordEventsOptions) {
@@ -82,6 +92,11 @@ export class RecordEvents {
     this.#seen = undefined;
     this.#moves.expire();
     this.#echoes.expire();
+    if (this.#unarmed.size !== 0) {
+      // A rename that explains a failed arming is queued right behind it: after a few seconds there is none.
+      const old = Date.now() - UNARMED_FOR;
+      for (const [key, entry] of this.#unarmed) if (entry.since < old) this.#unarmed.delete(key);
+    }
   }
 
   /** Stops: a pending hold's timer is cleared. */
@@ -123,13 +138,14 @@ export class RecordEvents {
     // Allocated only where a watch may be armed: this runs for every event.
     let synthetic: SyntheticEntry[] | undefined;
     let source: string | undefined;
+    if (this.#unarmed.size !== 0 && mask & (IN_DELETE | IN_MOVED_FROM)) this.#unarmed.delete(entryKey(watch.wd, record.name));
     if (mask & IN_MOVED_FROM) {
       this.#moves.remember(record.cookie, pathname, (mask & IN_ISDIR) !== 0);
     } else if (mask & IN_MOVED_TO) {
       source = this.#moves.take(record.cookie)?.pathname;
       if (mask & IN_ISDIR) synthetic = this.#directoryMovedIn(watch, record, pathname, source, errors);
     } else if ((mask & IN_CREATE) && (mask & IN_ISDIR) && watch.autoAdd) {
-      synthetic = wm._armNew(watch, record.name, record.nameBytes, errors);
+      synthetic = this.#armNew(watch, record.name, record.nameBytes, pathname, errors);
     }
 
     const selfEvent = (mask & (IN_DELETE_SELF | IN_MOVE_SELF)) !== 0;
@@ -141,6 +157,43 @@ export class RecordEvents {
     if (mask & IN_MOVED_FROM && mask & IN_ISDIR) this.#settleDirectoryMove(record.cookie, pathname);
     if (mask & IN_MOVE_SELF) this.#selfMoved(watch);
     if (synthetic !== undefined) this.#synthetic(synthetic, events);
+  }
+
+  // Arms (and scans) a new directory; remembers it when nothing was at its path.
+  #armNew(parent: WatchRecord, name: string, nameBytes: Buffer | undefined, path: string, errors: CodedError[]): SyntheticEntry[] {
+    const failures = errors.length;
+    const found = this.#wm._armNew(parent, name, nameBytes, errors);
+    if (errors.length === failures && this.#wm._recordAt(path) === undefined && parent.exclude?.(path) !== true) {
+      if (this.#unarmed.size >= MAX_UNARMED) this.#unarmed.delete(this.#unarmed.keys().next().value as string);
+      this.#unarmed.set(entryKey(parent.wd, name), { wd: parent.wd, name, nameBytes, since: Date.now() });
+    }
+    return found;
+  }
+
+  // A rename paired: directories whose arming found nothing may be at their
+  // parent's new path. Each found is armed and scanned (what it holds is
+  // reported; its own creation already was, at its path then).
+  #reconcile(errors: CodedError[]): SyntheticEntry[] | undefined {
+    if (this.#unarmed.size === 0) return undefined;
+    const wm = this.#wm;
+    let out: SyntheticEntry[] | undefined;
+    for (const [key, entry] of this.#unarmed) {
+      const parent = wm._record(entry.wd);
+      if (parent === undefined || parent.leaving || !parent.autoAdd) {
+        this.#unarmed.delete(key);
+        continue;
+      }
+      const path = joinPath(parent.path, entry.name);
+      if (wm._recordAt(path) !== undefined) {
+        this.#unarmed.delete(key);
+        continue;
+      }
+      const failures = errors.length;
+      const found = wm._armNew(parent, entry.name, entry.nameBytes, errors);
+      if (wm._recordAt(path) !== undefined || errors.length !== failures) this.#unarmed.delete(key);
+      if (found.length !== 0) (out ??= []).push(...found);
+    }
+    return out;
   }
 
   #synthetic(synthetic: readonly SyntheticEntry[], events: InotifyEvent[]): void {
@@ -194,9 +247,9 @@ export class RecordEvents {
     if (source !== undefined && moved !== undefined && wm._isAt(moved, pathname, bytes) !== false) {
       wm._repath(source, pathname, bytes);
       if (parent.exclude?.(pathname)) wm._dropSubtree(pathname);
-      return undefined;
+      return this.#reconcile(errors);
     }
-    return parent.autoAdd ? wm._armNew(parent, record.name, record.nameBytes, errors) : undefined;
+    return parent.autoAdd ? this.#armNew(parent, record.name, record.nameBytes, pathname, errors) : undefined;
   }
 
   // After a watched directory's IN_MOVED_FROM: find out, without waiting when
