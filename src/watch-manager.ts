@@ -21,7 +21,7 @@ import { limits, type InotifyLimits } from './limits.js';
 import { readDirectory, TYPE_DIRECTORY, TYPE_FILE, TYPE_SYMLINK, type Listing, type ReadDirectoryOptions } from './readdir.js';
 import { entryKey, ScanNoise } from './scan-noise.js';
 import { WatchError, type WatchFailure } from './watch-error.js';
-import { isOpenForWrite } from './writers.js';
+import { probeOpenForWrite } from './writers.js';
 import { validateMask, validateOptions, validatePath, validateWd, type PathLike } from './validate.js';
 
 /** Options of {@link WatchManager.addWatch}. */
@@ -778,9 +778,10 @@ export class WatchManager {
     for (let i = 0; i < names.length; i++) {
       const name = names[i] as string;
       if (types.charCodeAt(i) !== TYPE_FILE || known?.has(name) === true) continue;
-      noise.fileProbed(watch.wd, name);
       const path = childBytes(watch, name, bytes?.[i]) ?? joinPath(watch.path, name);
-      if (isOpenForWrite(path) === true) writing.add(name);
+      const probe = probeOpenForWrite(path);
+      if (probe.opened) noise.fileProbed(watch.wd, name);
+      if (probe.writing === true) writing.add(name);
     }
     return writing;
   }

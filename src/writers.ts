@@ -1,4 +1,7 @@
 /** Whether a file is still being written, asked of the kernel. */
+import type { Buffer } from 'node:buffer';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { binding } from './binding.js';
 import { validatePath, type PathLike } from './validate.js';
 
@@ -18,4 +21,29 @@ import { validatePath, type PathLike } from './validate.js';
 export function isOpenForWrite(path: PathLike): boolean | undefined {
   const answer = binding.isOpenForWrite(validatePath(path));
   return answer === 1 ? true : answer === 0 ? false : undefined;
+}
+
+/**
+ * @internal The probe for the library's scans: the answer, and whether the
+ * file was opened (so IN_OPEN and IN_CLOSE_NOWRITE were queued for it).
+ */
+export function probeOpenForWrite(path: string | Buffer): { writing: boolean | undefined; opened: boolean } {
+  const answer = binding.isOpenForWrite(path);
+  if (answer >= 0) return { writing: answer === 1, opened: true };
+  // The open itself failed for these; a lease refused (EACCES from F_SETLEASE when not the owner) still opened it.
+  const code = -answer;
+  const opened = code === EACCES ? canRead(path) : !OPEN_FAILURES.has(code);
+  return { writing: undefined, opened };
+}
+
+const { EACCES, ENOENT, ENOTDIR, ELOOP, ENXIO, EPERM, ENAMETOOLONG, EMFILE, ENFILE, ENOMEM, ETXTBSY, EWOULDBLOCK } = os.constants.errno;
+const OPEN_FAILURES = new Set([ENOENT, ENOTDIR, ELOOP, ENXIO, EPERM, ENAMETOOLONG, EMFILE, ENFILE, ENOMEM, ETXTBSY, EWOULDBLOCK]);
+
+function canRead(path: string | Buffer): boolean {
+  try {
+    fs.accessSync(path, fs.constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
