@@ -20,6 +20,7 @@ import { Inotify } from './inotify.js';
 import { limits, type InotifyLimits } from './limits.js';
 import { readDirectory, TYPE_DIRECTORY, TYPE_FILE, TYPE_SYMLINK, type Listing, type ReadDirectoryOptions } from './readdir.js';
 import { entryKey, ScanNoise } from './scan-noise.js';
+import { WatchRegistry } from './core/watch-registry.js';
 import { WatchError, type WatchFailure } from './watch-error.js';
 import { probeOpenForWrite } from './writers.js';
 import { validateMask, validateOptions, validatePath, validateWd, type PathLike } from './validate.js';
@@ -126,12 +127,9 @@ const GONE = new Set(['ENOENT', 'ENOTDIR', 'ELOOP']);
 export class WatchManager {
   /** @internal */
   readonly inotify: Inotify;
-  readonly #byWd = new Map<number, WatchRecord>();
-  readonly #byPath = new Map<string, WatchRecord>();
+  readonly #watches = new WatchRegistry();
   readonly #exclude: ExcludePredicate | undefined;
   #drainInterval: number | undefined;
-  // The highest wd the kernel has returned: a larger one is a new watch.
-  #maxWd = 0;
   // The names in each watched directory (true for a directory), kept only
   // for an overflow rescan: see _trackEntries.
   #entries: Map<number, Map<string, boolean>> | undefined;
@@ -145,22 +143,22 @@ export class WatchManager {
 
   /** Every watch by wd (a live view). */
   get watches(): ReadonlyMap<number, Watch> {
-    return this.#byWd;
+    return this.#watches.byWd;
   }
 
   /** The wd watching `path`, in O(1); undefined when it is not watched. */
   getWd(path: PathLike): number | undefined {
-    return this.#byPath.get(this.#normalize(validatePath(path)).path)?.wd;
+    return this.#watches.at(this.#normalize(validatePath(path)).path)?.wd;
   }
 
   /** The path watched by `wd`, in O(1); undefined for an unknown wd. */
   getPath(wd: number): string | undefined {
-    return this.#byWd.get(wd)?.path;
+    return this.#watches.get(wd)?.path;
   }
 
   /** The watch record for `wd`. */
   getWatch(wd: number): Watch | undefined {
-    return this.#byWd.get(wd);
+    return this.#watches.get(wd);
   }
 
   /** The kernel's inotify limits (fs.inotify.* sysctls). */
@@ -227,13 +225,13 @@ export class WatchManager {
     const opts = validateOptions<{ rec?: boolean }>(options);
     const wds = (Array.isArray(wd) ? wd : [wd]).map((w) => validateWd(w));
     for (const w of wds) {
-      if (!this.#byWd.has(w)) throw systemError('EINVAL', 'inotify_rm_watch', undefined, `wd ${w} is not watched by this WatchManager`);
+      if (!this.#watches.has(w)) throw systemError('EINVAL', 'inotify_rm_watch', undefined, `wd ${w} is not watched by this WatchManager`);
     }
     const removed: number[] = [];
     for (const w of wds) {
-      const watch = this.#byWd.get(w);
+      const watch = this.#watches.get(w);
       if (watch === undefined) continue; // removed with an earlier subtree
-      const targets = opts.rec === true ? this.#subtree(watch.path) : [watch];
+      const targets = opts.rec === true ? this.#watches.subtree(watch.path) : [watch];
       for (const target of targets) {
         this.#remove(target);
         removed.push(target.wd);
@@ -254,12 +252,12 @@ export class WatchManager {
    * events re-path or release it).
    */
   updateWatch(wd: number, changes: { mask?: number; autoAdd?: boolean; rec?: boolean; excludeFilter?: ExcludeFilterLike }): void {
-    const watch = this.#byWd.get(validateWd(wd));
+    const watch = this.#watches.get(validateWd(wd));
     if (watch === undefined) throw systemError('EINVAL', 'inotify_add_watch', undefined, `wd ${wd} is not watched by this WatchManager`);
     const opts = validateOptions<typeof changes>(changes, 'changes');
     const mask = opts.mask === undefined ? undefined : validateMask(opts.mask);
     const exclude = opts.excludeFilter === undefined ? undefined : toExcludePredicate(opts.excludeFilter);
-    for (const target of opts.rec === true ? this.#subtree(watch.path) : [watch]) {
+    for (const target of opts.rec === true ? this.#watches.subtree(watch.path) : [watch]) {
       if (opts.autoAdd !== undefined) target.autoAdd = opts.autoAdd;
       if (exclude !== undefined) target.exclude = exclude;
       if (mask !== undefined) {
@@ -277,8 +275,7 @@ export class WatchManager {
   /** Closes the inotify instance; every watch is gone. */
   close(): void {
     this.inotify.close();
-    this.#byWd.clear();
-    this.#byPath.clear();
+    this.#watches.clear();
     this.#entries?.clear();
   }
 
@@ -286,21 +283,20 @@ export class WatchManager {
 
   /** @internal */
   _record(wd: number): WatchRecord | undefined {
-    return this.#byWd.get(wd);
+    return this.#watches.get(wd);
   }
 
   /** @internal */
   _recordAt(path: string): WatchRecord | undefined {
-    return this.#byPath.get(path);
+    return this.#watches.at(path);
   }
 
   /** @internal The watch removed by the kernel (IN_IGNORED). */
   _forget(wd: number): void {
-    const watch = this.#byWd.get(wd);
+    const watch = this.#watches.get(wd);
     if (watch === undefined) return;
-    this.#byWd.delete(wd);
+    this.#watches.delete(watch);
     this.#entries?.delete(wd);
-    if (this.#byPath.get(watch.path) === watch) this.#byPath.delete(watch.path);
   }
 
   /**
@@ -310,43 +306,24 @@ export class WatchManager {
    * {@link WatchManager._release}.
    */
   _dropSubtree(path: string, keepSelf = false): void {
-    const self = keepSelf ? this.#byPath.get(path) : undefined;
-    for (const watch of this.#subtree(path)) {
+    const self = keepSelf ? this.#watches.at(path) : undefined;
+    for (const watch of this.#watches.subtree(path)) {
       if (watch !== self) this.#remove(watch);
     }
     if (self !== undefined) {
       self.leaving = true;
-      this.#byPath.delete(path);
+      this.#watches.unpath(self);
     }
   }
 
   /** @internal Removes one watch (a leaving directory's, once its IN_MOVE_SELF was delivered). */
   _release(watch: WatchRecord): void {
-    if (this.#byWd.get(watch.wd) === watch) this.#remove(watch);
+    if (this.#watches.get(watch.wd) === watch) this.#remove(watch);
   }
 
   /** @internal A watched directory moved inside the tree: rewrite its path and every path below it. */
   _repath(from: string, to: string, toBytes: Buffer | undefined): WatchRecord | undefined {
-    const moved = this.#byPath.get(from);
-    const fromBytes = moved?.pathBytes ?? Buffer.from(from);
-    const targets = this.#subtree(from);
-    for (const watch of targets) {
-      if (this.#byPath.get(watch.path) === watch) this.#byPath.delete(watch.path);
-    }
-    for (const watch of targets) {
-      const suffix = watch.path.slice(from.length);
-      const bytesChanged = watch.pathBytes !== undefined || toBytes !== undefined;
-      // The old path's bytes, read before the path is rewritten.
-      const oldBytes = bytesChanged ? watch.pathBytes ?? Buffer.from(watch.path) : undefined;
-      watch.path = to + suffix;
-      watch.pathBytes = oldBytes !== undefined
-        ? Buffer.concat([toBytes ?? Buffer.from(to), oldBytes.subarray(fromBytes.length)])
-        : undefined;
-      if (watch.pathBytes !== undefined && isUtf8(watch.pathBytes)) watch.pathBytes = undefined;
-      this.#byPath.set(watch.path, watch);
-    }
-    if (moved !== undefined) moved.repathed = true;
-    return moved;
+    return this.#watches.repath(from, to, toBytes);
   }
 
   /**
@@ -380,7 +357,7 @@ export class WatchManager {
     this.#entries = entries;
     const noise = new ScanNoise();
     this.#drain();
-    for (const watch of [...this.#byWd.values()]) {
+    for (const watch of [...this.#watches.values()]) {
       if (!tracks(watch)) continue;
       if (this.#probe(watch, watch.path, watch.pathBytes, LISTING_EVENTS) !== 'same') continue; // moved meanwhile: its events will tell
       watch.kernelMask = (watch.kernelMask | LISTING_EVENTS) >>> 0;
@@ -426,7 +403,7 @@ export class WatchManager {
     const listings = new Map<WatchRecord, Listing>();
     const stale: WatchRecord[] = [];
     const noise = new ScanNoise();
-    const tracked = [...this.#byWd.values()].filter((watch) => entries.has(watch.wd)).sort(byPath);
+    const tracked = [...this.#watches.values()].filter((watch) => entries.has(watch.wd)).sort(byPath);
     for (const watch of tracked) {
       const found = this.#probe(watch, watch.path, watch.pathBytes, watch.kernelMask);
       if (found === 'gone' || found === 'other') {
@@ -453,10 +430,10 @@ export class WatchManager {
     // Pass 2: watches of directories that are gone, or whose path names another directory now.
     const replaced = new Set<string>();
     for (const watch of stale) {
-      if (!this.#byWd.has(watch.wd)) continue; // removed with a stale directory above it
-      const parent = this.#byPath.get(nodePath.dirname(watch.path));
+      if (!this.#watches.has(watch.wd)) continue; // removed with a stale directory above it
+      const parent = this.#watches.at(nodePath.dirname(watch.path));
       const parentListing = parent === undefined ? undefined : listings.get(parent);
-      for (const below of this.#subtree(watch.path)) {
+      for (const below of this.#watches.subtree(watch.path)) {
         listings.delete(below);
         this.#remove(below);
       }
@@ -477,7 +454,7 @@ export class WatchManager {
     noise.clear();
     // Pass 3: the difference between what was known and what is there.
     for (const [watch, listing] of [...listings].sort(([a], [b]) => byPath(a, b))) {
-      if (!this.#byWd.has(watch.wd)) continue;
+      if (!this.#watches.has(watch.wd)) continue;
       const known = entries.get(watch.wd) ?? new Map<string, boolean>();
       const now = new Map<string, boolean>();
       const { names, types, bytes } = listing;
@@ -561,8 +538,7 @@ export class WatchManager {
     // The kernel hands out wds in increasing order (cyclically), so a wd
     // above every one seen is a new watch: a walk skips one Map look-up per
     // directory. After a wrap-around the look-up decides, as before.
-    const existing = wd > this.#maxWd ? undefined : this.#byWd.get(wd);
-    if (wd > this.#maxWd) this.#maxWd = wd;
+    const existing = this.#watches.existing(wd);
     if (existing !== undefined) {
       existing.mask = flags & IN_MASK_ADD ? (existing.mask | events) >>> 0 : events;
       existing.flags = draft.flags;
@@ -578,8 +554,7 @@ export class WatchManager {
       wd, path, pathBytes: bytes, mask: draft.mask, flags: draft.flags, kernelMask, autoAdd: settings.autoAdd,
       dir, root, exclude: settings.exclude, followSymlinks: settings.followSymlinks, repathed: false, leaving: false,
     };
-    this.#byWd.set(wd, watch);
-    this.#byPath.set(path, watch);
+    this.#watches.add(watch);
     return { watch, created: true };
   }
 
@@ -738,7 +713,7 @@ export class WatchManager {
       return GONE.has(error.code ?? '') ? 'gone' : 'unknown';
     }
     if (wd === watch.wd) return 'same';
-    if (!this.#byWd.has(wd)) {
+    if (!this.#watches.has(wd)) {
       try {
         this.inotify.rmWatch(wd);
       } catch {
@@ -797,7 +772,7 @@ export class WatchManager {
     const scanned = (dir.mask & SCAN_EVENTS) !== 0;
     if (scanned) noise.directoryRead(dir.wd, '');
     if (scanned || !walked) {
-      const parent = this.#byPath.get(nodePath.dirname(dir.path));
+      const parent = this.#watches.at(nodePath.dirname(dir.path));
       if (parent !== undefined && parent !== dir && parent.mask & SCAN_EVENTS) noise.directoryRead(parent.wd, nodePath.basename(dir.path));
     }
     return readDirectory(dir.pathBytes ?? dir.path, options);
@@ -813,19 +788,9 @@ export class WatchManager {
     return kept;
   }
 
-  #subtree(path: string): WatchRecord[] {
-    const prefix = path === '/' ? '/' : `${path}/`;
-    const result: WatchRecord[] = [];
-    for (const watch of this.#byWd.values()) {
-      if (watch.path === path || watch.path.startsWith(prefix)) result.push(watch);
-    }
-    return result;
-  }
-
   #remove(watch: WatchRecord): void {
-    this.#byWd.delete(watch.wd);
+    this.#watches.delete(watch);
     this.#entries?.delete(watch.wd);
-    if (this.#byPath.get(watch.path) === watch) this.#byPath.delete(watch.path);
     try {
       this.inotify.rmWatch(watch.wd);
     } catch {
