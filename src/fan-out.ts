@@ -53,17 +53,27 @@ export class FanOut<T> {
   }
 
   /**
-   * Calls every listener of `name` with `args`, each on its own: the
+   * Calls every listener of `name` with `value`, each on its own: the
    * remaining listeners still run after one throws, and each throw then goes
    * to onListenerError. Returns false when there was no listener.
    */
-  emit(emitter: EventEmitter, name: string, ...args: unknown[]): boolean {
-    if (emitter.listenerCount(name) === 0) return false;
-    let errors: unknown[] | undefined;
-    // rawListeners: a once() wrapper removes itself when called.
-    for (const listener of emitter.rawListeners(name) as Array<(...values: unknown[]) => unknown>) {
+  emit(emitter: EventEmitter, name: string, value: unknown): boolean {
+    const count = emitter.listenerCount(name);
+    if (count === 0) return false;
+    if (count === 1) {
+      // One listener (the common case): emit() itself, no copy of the listener list.
       try {
-        Reflect.apply(listener, emitter, args);
+        emitter.emit(name, value);
+      } catch (error) {
+        this.onListenerError(error);
+      }
+      return true;
+    }
+    let errors: unknown[] | undefined;
+    // rawListeners: a copy (a listener may remove itself), and a once() wrapper removes itself when called.
+    for (const listener of emitter.rawListeners(name) as Array<(value: unknown) => unknown>) {
+      try {
+        listener.call(emitter, value);
       } catch (error) {
         (errors ??= []).push(error);
       }

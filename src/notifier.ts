@@ -12,7 +12,7 @@ import { IN_Q_OVERFLOW } from './constants.js';
 import { InotifyEvent } from './event.js';
 import { FanOut } from './fan-out.js';
 import { ProcessEvent } from './process-event.js';
-import { RecordEvents } from './record-events.js';
+import { EventList, RecordEvents } from './record-events.js';
 import { RecordQueue } from './record-queue.js';
 import { validateOptions } from './validate.js';
 import type { WatchManager } from './watch-manager.js';
@@ -92,7 +92,7 @@ export class Notifier extends EventEmitter<NotifierEvents> {
   // what outlives it (events, holds, moves) copies the fields it needs.
   readonly #current: RawRecord = { wd: 0, mask: 0, cookie: 0, name: '', nameBytes: undefined };
   // One record's events and errors, reused from record to record.
-  readonly #events: InotifyEvent[] = [];
+  readonly #events = new EventList();
   readonly #errors: CodedError[] = [];
   #processing = false;
   #scheduled = false;
@@ -230,12 +230,11 @@ export class Notifier extends EventEmitter<NotifierEvents> {
       while (!this.#queue.empty && !this.#closed) {
         if (!this.#bookkeeping.ready()) break;
         // Every watch-table change for the record first, then delivery.
-        events.length = 0;
-        errors.length = 0;
+        events.clear(); // left over only when a delivery threw
         this.#bookkeeping.process(this.#queue.shift(this.#current) as RawRecord, events, errors);
-        for (let i = 0; i < events.length && !this.#closed; i++) this.#deliver(events[i] as InotifyEvent);
-        events.length = 0;
-        for (const error of errors.splice(0)) this.emit('error', error);
+        for (let i = 0; i < events.length && !this.#closed; i++) this.#deliver(events.items[i] as InotifyEvent);
+        events.clear();
+        if (errors.length !== 0) for (const error of errors.splice(0)) this.emit('error', error);
       }
       if (this.#queue.empty) this.#bookkeeping.idle();
       finished = true;

@@ -40,6 +40,28 @@ interface Hold {
   readonly timer: NodeJS.Timeout;
 }
 
+/**
+ * One record's events, reused from record to record: truncating an array
+ * (`length = 0`) for every record cost more than the rest of the bookkeeping.
+ * @internal
+ */
+export class EventList {
+  readonly items: InotifyEvent[] = [];
+  length = 0;
+
+  push(event: InotifyEvent): void {
+    this.items[this.length++] = event;
+  }
+
+  /** Empties the list, dropping the references it held. */
+  clear(): void {
+    for (let i = 0; i < this.length; i++) this.items[i] = EMPTY_EVENT;
+    this.length = 0;
+  }
+}
+
+const EMPTY_EVENT = new InotifyEvent(0, 0, '', '', '', false);
+
 /** Options of {@link RecordEvents}. */
 export interface RecordEventsOptions {
   coalesce: boolean;
@@ -110,7 +132,7 @@ export class RecordEvents {
    * `events` what users may see of it, in order, and to `errors` what could
    * not be armed. `record` is not kept.
    */
-  process(record: RawRecord, events: InotifyEvent[], errors: CodedError[]): void {
+  process(record: RawRecord, events: EventList, errors: CodedError[]): void {
     if (this.#options.coalesce && this.#isRepeat(record)) return;
     if (record.wd === -1) {
       events.push(new InotifyEvent(-1, record.mask, '', '', '', false));
@@ -196,7 +218,7 @@ export class RecordEvents {
     return out;
   }
 
-  #synthetic(synthetic: readonly SyntheticEntry[], events: InotifyEvent[]): void {
+  #synthetic(synthetic: readonly SyntheticEntry[], events: EventList): void {
     for (const entry of synthetic) {
       if (entry.mask & IN_CREATE) this.#echoes.expect(entry.watch.wd, entry.name);
       const entryPath = joinPath(entry.watch.path, entry.name);
@@ -210,7 +232,7 @@ export class RecordEvents {
 
   // What users may see of an event: not the bits the library added for
   // itself, not excluded paths.
-  #offer(watch: WatchRecord, events: InotifyEvent[], event: InotifyEvent): void {
+  #offer(watch: WatchRecord, events: EventList, event: InotifyEvent): void {
     const mask = event.mask;
     if (!(mask & watch.mask & IN_ALL_EVENTS) && !(mask & ALWAYS)) return;
     if (watch.exclude !== undefined && event.name !== '' && watch.exclude(event.pathname)) return;
@@ -220,7 +242,7 @@ export class RecordEvents {
   // Events were lost: compare every watched directory with what is known of
   // it. A later overflow already queued will do the same, so only the last
   // one of a run rescans.
-  #rescanAfterOverflow(events: InotifyEvent[], errors: CodedError[]): void {
+  #rescanAfterOverflow(events: EventList, errors: CodedError[]): void {
     if (this.#queue.scan((wd) => (wd === -1 ? true : undefined))) return;
     this.#synthetic(this.#wm._rescan(this.#queue.toArray(), errors), events);
   }
