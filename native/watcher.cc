@@ -71,14 +71,7 @@ Watcher::Watcher(const Napi::CallbackInfo& info) : ObjectWrap<Watcher>(info) {
   // In a worker whose termination began, allocation fails and node-addon-api
   // hands back an empty value whose methods would end the process: test it
   // before use, and open nothing that would poll into no buffer.
-  Napi::ArrayBuffer storage = Napi::ArrayBuffer::New(env, kBufferSize);
-  if (storage.IsEmpty()) return;
-  Napi::Uint8Array view = Napi::Uint8Array::New(env, kBufferSize, storage, 0);
-  if (view.IsEmpty()) return;
-  bytes_ = static_cast<uint8_t*>(storage.Data());
-  if (bytes_ == nullptr) return;
-  capacity_ = kBufferSize;
-  buffer_ = Napi::Persistent(view);
+  if (!AllocateBuffer(env)) return;
 
   int fd = OpenInstance();
   if (fd < 0) {
@@ -152,6 +145,37 @@ void Watcher::Shutdown() {
   buffer_.Reset();
 }
 
+bool Watcher::AllocateBuffer(Napi::Env env) {
+  Napi::ArrayBuffer storage = Napi::ArrayBuffer::New(env, kBufferSize);
+  if (storage.IsEmpty()) return false;
+  Napi::Uint8Array view = Napi::Uint8Array::New(env, kBufferSize, storage, 0);
+  if (view.IsEmpty()) return false;
+  auto* data = static_cast<uint8_t*>(storage.Data());
+  if (data == nullptr) return false;
+  bytes_ = data;
+  capacity_ = kBufferSize;
+  buffer_ = Napi::Persistent(view);
+  return true;
+}
+
+// The buffer is a JS ArrayBuffer: JS may detach it (structuredClone or
+// postMessage with a transfer list, ArrayBuffer.prototype.transfer), which
+// frees or hands away its memory. Checked before every read into it; a
+// detached one is replaced, so the kernel never writes into memory JS no
+// longer owns here.
+bool Watcher::EnsureBuffer(Napi::Env env) {
+  if (buffer_.IsEmpty()) return false;
+  napi_value view = buffer_.Value();
+  napi_value storage = nullptr;
+  if (napi_get_typedarray_info(env, view, nullptr, nullptr, nullptr, &storage, nullptr) != napi_ok) return false;
+  bool detached = false;
+  if (napi_is_detached_arraybuffer(env, storage, &detached) != napi_ok) return false;
+  if (!detached) return true;
+  bytes_ = nullptr;
+  capacity_ = 0;
+  return AllocateBuffer(env);
+}
+
 bool Watcher::ThrowIfClosed(Napi::Env env, const char* syscall, Napi::Value path) {
   if (fd_ >= 0) return false;
   ErrnoError(env, EBADF, syscall, path, "this Inotify instance is closed").ThrowAsJavaScriptException();
@@ -187,17 +211,14 @@ Napi::Value Watcher::Close(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Watcher::Ref(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (ThrowIfClosed(env, "uv_ref")) return env.Undefined();
-  uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
-  return env.Undefined();
+  // As on Node's own handles: a no-op once closed.
+  if (fd_ >= 0) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+  return info.Env().Undefined();
 }
 
 Napi::Value Watcher::Unref(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (ThrowIfClosed(env, "uv_unref")) return env.Undefined();
-  uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
-  return env.Undefined();
+  if (fd_ >= 0) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+  return info.Env().Undefined();
 }
 
 Napi::Value Watcher::HasRef(const Napi::CallbackInfo& info) {
@@ -223,6 +244,10 @@ Napi::Value Watcher::GetBuffer(const Napi::CallbackInfo& /*info*/) {
 Napi::Value Watcher::ReadNow(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (ThrowIfClosed(env, "read")) return env.Undefined();
+  if (!EnsureBuffer(env)) {
+    ErrnoError(env, ENOMEM, "read").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
   int errnum = 0;
   size_t length = ReadAvailable(fd_, bytes_, capacity_, 0, &errnum);
   if (errnum != 0) {
@@ -256,6 +281,13 @@ void Watcher::Drain() {
   // producer that refills the queue while JS handles each batch kept this
   // loop going forever, and no timer or other I/O callback ever ran again.
   for (int batches = 0; batches < kMaxBatchesPerWakeup && fd_ >= 0; batches++) {
+    {
+      Napi::HandleScope scope(Env());
+      if (!EnsureBuffer(Env())) {
+        Deliver(0, ENOMEM);
+        return;
+      }
+    }
     int errnum = 0;
     size_t length = ReadAvailable(fd_, bytes_, capacity_, 0, &errnum);
     bool full = capacity_ - length < kMinReadSpace;

@@ -41,6 +41,8 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
   static void OnClosed(uv_handle_t* handle);
   void Drain();
   void Deliver(size_t length, int errnum);
+  bool AllocateBuffer(Napi::Env env);
+  bool EnsureBuffer(Napi::Env env);
   bool ThrowIfClosed(Napi::Env env, const char* syscall, Napi::Value path = Napi::Value());
 
   int fd_ = -1;

@@ -10,18 +10,39 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
   #waiting: { resolve: (result: IteratorResult<T>) => void; reject: (error: Error) => void } | undefined;
   #ended = false;
   #error: Error | undefined;
+  // With a bound: items dropped since the queue was full. Until the loop has
+  // taken everything before them and then the overflow item, nothing more
+  // is queued (as the kernel's own queue does).
+  #lost = 0;
 
-  /** @param detach called once the loop ends, to stop feeding this queue. */
-  constructor(private readonly detach: () => void) {}
+  /**
+   * @param detach called once the loop ends, to stop feeding this queue.
+   * @param bound at most `max` items wait; when more arrive, they are dropped
+   *   and the loop gets `overflow()` in their place, once.
+   */
+  constructor(
+    private readonly detach: () => void,
+    private readonly bound?: { readonly max: number; readonly overflow: () => T },
+  ) {}
 
   push(item: T): void {
+    if (this.#ended) return;
     if (this.#waiting !== undefined) {
       const { resolve } = this.#waiting;
       this.#waiting = undefined;
       resolve({ value: item, done: false });
+    } else if (this.bound !== undefined && (this.#lost > 0 || this.#items.length - this.#head >= this.bound.max)) {
+      this.#lost += 1;
     } else {
       this.#items.push(item);
     }
+  }
+
+  /** Drops every item still waiting (the loop ends after them anyway). */
+  clear(): void {
+    this.#items = [];
+    this.#head = 0;
+    this.#lost = 0;
   }
 
   fail(error: Error): void {
@@ -55,6 +76,10 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
       }
       return Promise.resolve({ value, done: false });
     }
+    if (this.#lost > 0 && this.bound !== undefined) {
+      this.#lost = 0;
+      return Promise.resolve({ value: this.bound.overflow(), done: false });
+    }
     if (this.#error !== undefined) {
       const error = this.#error;
       this.#error = undefined;
@@ -68,6 +93,7 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
 
   return(): Promise<IteratorResult<T>> {
     this.end();
+    this.clear();
     this.detach();
     return Promise.resolve({ value: undefined, done: true });
   }

@@ -23,6 +23,17 @@ export interface InotifyEvents {
   close: [];
 }
 
+/**
+ * @internal The one consumer of everything the instance reads (the
+ * Notifier). Poll batches come as bytes, valid during the call only;
+ * records a scan read synchronously come decoded, in kernel order after
+ * everything handed over before.
+ */
+export interface RecordConsumer {
+  bytes(bytes: Buffer, length: number): void;
+  records(records: readonly RawRecord[]): void;
+}
+
 /** Options of {@link Inotify}. */
 export interface InotifyOptions {
   /** Keep the process alive while open (default true); see {@link Inotify.unref}. */
@@ -47,7 +58,16 @@ export class Inotify extends EventEmitter<InotifyEvents> {
   readonly #native: NativeInotify;
   #bytes: Buffer | undefined;
   #closed = false;
-  readonly #bytesListeners: Array<(bytes: Buffer, length: number) => void> = [];
+  #consumer: RecordConsumer | undefined;
+  // Records read synchronously before a consumer existed (a WatchManager's
+  // addWatch before its Notifier): handed over when one arrives, dropped by
+  // the next poll batch that finds none (a gap would follow them anyway).
+  #backlog: RawRecord[] = [];
+  // Records read synchronously, owed to 'batch' listeners: emitted after the
+  // poll batch being delivered, or on the next tick.
+  #rawOwed: RawRecord[][] = [];
+  #rawFlushScheduled = false;
+  #delivering = false;
 
   constructor(options: InotifyOptions = {}) {
     super();
@@ -56,40 +76,81 @@ export class Inotify extends EventEmitter<InotifyEvents> {
     if (options.ref === false) this.#native.unref();
   }
 
+  // The poll's batch. The addon's buffer is refilled by the next read, and a
+  // consumer may read synchronously while it handles this batch: whatever
+  // 'batch' listeners get is decoded (their own copy) before anyone else runs.
   #onBatch(error: Error | null, bytes: Uint8Array, length: number): void {
     if (error !== null) {
       this.emit('error', error);
       return;
     }
+    this.#flushRaw(); // read earlier than this batch
     const view = this.#view(bytes);
-    for (const listener of this.#bytesListeners) listener(view, length);
-    // Decoded only for someone who listens: the Notifier reads the bytes.
-    if (this.listenerCount('batch') !== 0) this.emit('batch', decodeRecords(view, length));
-  }
-
-  /**
-   * @internal Adds a reader of every batch's bytes (the addon's reusable
-   * buffer, valid during the call only), called before the 'batch'
-   * listeners. The Notifier uses it to decode records one at a time.
-   */
-  _addBytesListener(listener: (bytes: Buffer, length: number) => void): void {
-    this.#bytesListeners.push(listener);
-  }
-
-  // One Buffer view over the addon's reusable memory, made once.
-  #view(bytes: Uint8Array): Buffer {
-    if (this.#bytes === undefined || this.#bytes.buffer !== bytes.buffer) {
-      this.#bytes = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const raw = this.listenerCount('batch') !== 0 ? decodeRecords(view, length) : undefined;
+    this.#delivering = true;
+    try {
+      if (this.#consumer !== undefined) this.#consumer.bytes(view, length);
+      else this.#backlog = [];
+    } finally {
+      this.#delivering = false;
+      if (raw !== undefined) this.emit('batch', raw);
+      this.#flushRaw();
     }
-    return this.#bytes;
   }
 
   /**
-   * Reads whatever the kernel has queued right now, without waiting and
-   * without emitting 'batch': the records are returned instead. Used to
-   * bracket the library's own directory scans.
+   * @internal Makes `consumer` the one reader of this instance's records
+   * (and hands it what was read synchronously before). Throws
+   * ERR_INVALID_STATE when there is one already: two consumers of one queue
+   * would each see part of it.
    */
-  readSync(): RawRecord[] {
+  _setConsumer(consumer: RecordConsumer): void {
+    if (this.#consumer !== undefined) {
+      throw Object.assign(new Error('This inotify instance already has a reader: one Notifier per WatchManager'), {
+        code: 'ERR_INVALID_STATE',
+      });
+    }
+    this.#consumer = consumer;
+    const backlog = this.#backlog;
+    this.#backlog = [];
+    if (backlog.length !== 0) consumer.records(backlog);
+  }
+
+  /**
+   * @internal Reads whatever the kernel has queued right now (the library's
+   * scans bracket their directory reads with this). Records `skip` accepts
+   * (the scan's own noise) are dropped; the rest go to the consumer, in
+   * order, and are returned. 'batch' listeners get every record read, after
+   * the current delivery.
+   */
+  _drain(skip?: (record: RawRecord) => boolean): RawRecord[] {
+    if (this.#closed) return [];
+    const records = this.#read();
+    if (records.length === 0) return records;
+    if (this.listenerCount('batch') !== 0) this.#oweRaw(records);
+    const kept = skip === undefined ? records : records.filter((record) => !skip(record));
+    if (kept.length === 0) return kept;
+    if (this.#consumer !== undefined) this.#consumer.records(kept);
+    else for (const record of kept) this.#backlog.push(record);
+    return kept;
+  }
+
+  #oweRaw(records: RawRecord[]): void {
+    this.#rawOwed.push(records);
+    if (this.#delivering || this.#rawFlushScheduled) return;
+    this.#rawFlushScheduled = true;
+    process.nextTick(() => this.#flushRaw());
+  }
+
+  #flushRaw(): void {
+    this.#rawFlushScheduled = false;
+    while (this.#rawOwed.length !== 0) {
+      const records = this.#rawOwed.shift() as RawRecord[];
+      this.emit('batch', records);
+    }
+  }
+
+  #read(): RawRecord[] {
     const records: RawRecord[] = [];
     for (;;) {
       const length = this.#native.readSync();
@@ -97,6 +158,26 @@ export class Inotify extends EventEmitter<InotifyEvents> {
       decodeRecords(this.#view(this.#native.buffer), length, records);
       if (this.#native.bufferSize - length >= MIN_READ_SPACE) return records;
     }
+  }
+
+  // One Buffer view over the addon's reusable memory, made once (again when
+  // the addon replaced a buffer JS detached).
+  #view(bytes: Uint8Array): Buffer {
+    if (this.#bytes === undefined || this.#bytes.buffer !== bytes.buffer || this.#bytes.byteLength !== bytes.byteLength) {
+      this.#bytes = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    }
+    return this.#bytes;
+  }
+
+  /**
+   * Reads whatever the kernel has queued right now, without waiting and
+   * without emitting 'batch': the records are returned instead. A Notifier
+   * reading this instance gets them too (it is the one reader of the queue).
+   */
+  readSync(): RawRecord[] {
+    const records = this.#read();
+    if (records.length !== 0) this.#consumer?.records(records);
+    return records;
   }
 
   /** The inotify file descriptor (-1 once closed). */

@@ -1,7 +1,7 @@
 /**
  * The shape of the compiled addon (native/addon.cc). This interface is the
  * only description of the binding; `binding.ts` holds the one cast to it.
- * @internal
+ * Internal: not exported from index.ts.
  */
 
 /** Called once per drained read batch: `bytes` is the instance's reusable buffer, valid only during the call. */

@@ -4,28 +4,18 @@
  * re-pathing, watches dropped on IN_IGNORED, overflow surfaced), then hands
  * each event to the processor, the 'event' listeners and async iterators.
  */
-import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
-import { debuglog } from 'node:util';
-import {
-  IN_ALL_EVENTS, IN_CREATE, IN_DELETE_SELF, IN_IGNORED, IN_ISDIR, IN_MOVE_SELF, IN_MOVED_FROM, IN_MOVED_TO,
-  IN_Q_OVERFLOW, IN_UNMOUNT,
-} from './constants.js';
+import type { Buffer } from 'node:buffer';
 import type { RawRecord } from './decode.js';
 import type { CodedError } from './errors.js';
-import { InotifyEvent, joinPath, PathJoiner } from './event.js';
-import { AsyncQueue } from './async-queue.js';
-import { EchoFilter } from './echo-filter.js';
-import { MoveTracker } from './move-tracker.js';
-import { ProcessEvent } from './process-event.js';
+import { IN_Q_OVERFLOW } from './constants.js';
+import { InotifyEvent } from './event.js';
+import { FanOut } from './fan-out.js';
+import { ProcessEvent, type EventHook } from './process-event.js';
+import { EventList, RecordEvents } from './record-events.js';
 import { RecordQueue } from './record-queue.js';
 import { validateOptions } from './validate.js';
-import type { SyntheticEntry, WatchManager, WatchRecord } from './watch-manager.js';
-
-const debug = debuglog('inotify');
-
-/** Events the kernel sends whatever the mask: always reported. */
-const ALWAYS = (IN_IGNORED | IN_UNMOUNT | IN_Q_OVERFLOW) >>> 0;
+import type { WatchManager } from './watch-manager.js';
 
 /** A processor: a {@link ProcessEvent} or any function of an event. */
 export type Processor = ProcessEvent | ((event: InotifyEvent) => unknown);
@@ -71,13 +61,6 @@ export interface NotifierEvents {
   close: [];
 }
 
-interface Hold {
-  readonly cookie: number;
-  readonly path: string;
-  readonly wd: number;
-  readonly timer: NodeJS.Timeout;
-}
-
 /**
  * pyinotify's Notifier, event-driven on Node's loop (no thread, no polling).
  *
@@ -85,6 +68,10 @@ interface Hold {
  * return a promise: the Notifier does not wait for it (reading never stalls
  * behind user code, so the kernel queue does not overflow), a rejection is
  * emitted as 'error', and {@link Notifier.close} waits for every pending one.
+ * Every watch-table change of a record is done before any of its events is
+ * delivered. A throwing 'event' listener is reported as an uncaught
+ * exception (process 'uncaughtException'); the processor, `for await` loops
+ * and the other listeners still get the event.
  *
  * @example
  * ```ts
@@ -95,24 +82,20 @@ interface Hold {
 export class Notifier extends EventEmitter<NotifierEvents> {
   readonly watchManager: WatchManager;
   readonly #processor: ((event: InotifyEvent) => unknown) | undefined;
-  readonly #coalesce: boolean;
-  readonly #moveTimeout: number;
-  readonly #rescan: boolean;
-  readonly #moves = new MoveTracker();
-  readonly #echoes = new EchoFilter();
-  readonly #pending = new Set<Promise<unknown>>();
-  readonly #iterators = new Set<AsyncQueue<InotifyEvent>>();
+  readonly #fan: FanOut<InotifyEvent>;
   readonly #closeWaiters: Array<() => void> = [];
   readonly #queue = new RecordQueue();
-  readonly #paths = new PathJoiner();
+  readonly #bookkeeping: RecordEvents;
   // The record being handled, when it comes from a batch kept as bytes: one
   // object rewritten for each (an object per record was a quarter of the
-  // bytes allocated per event). Nothing keeps a record past its #handle:
+  // bytes allocated per event). Nothing keeps a record past its handling:
   // what outlives it (events, holds, moves) copies the fields it needs.
   readonly #current: RawRecord = { wd: 0, mask: 0, cookie: 0, name: '', nameBytes: undefined };
-  #seen: Set<string> | undefined;
-  #hold: Hold | undefined;
+  // One record's events and errors, reused from record to record.
+  readonly #events = new EventList();
+  readonly #errors: CodedError[] = [];
   #processing = false;
+  #scheduled = false;
   #closed = false;
 
   constructor(watchManager: WatchManager, processor?: Processor, options?: NotifierOptions) {
@@ -122,19 +105,37 @@ export class Notifier extends EventEmitter<NotifierEvents> {
     if (processor instanceof ProcessEvent) this.#processor = (event) => processor.dispatch(event);
     else if (typeof processor === 'function') this.#processor = processor;
     else if (processor !== undefined) throw new TypeError('The "processor" argument must be a ProcessEvent or a function');
-    this.#coalesce = opts.coalesce === true;
-    this.#moveTimeout = opts.moveTimeout ?? 100;
-    this.#rescan = opts.rescan === true;
-    if (this.#rescan) watchManager._trackEntries();
-    const inotify = watchManager.inotify;
-    inotify._addBytesListener((bytes, length) => this.#enqueue(bytes, length));
-    inotify.on('error', (error) => this.emit('error', error));
-    watchManager._setDrainedListener(() => {
-      if (!this.#processing) setImmediate(() => this.#run());
+    this.#fan = new FanOut((error) => this.emit('error', error));
+    this.#bookkeeping = new RecordEvents(watchManager, this.#queue, {
+      coalesce: opts.coalesce === true,
+      moveTimeout: opts.moveTimeout ?? 100,
+      rescan: opts.rescan === true,
+      onHoldExpired: () => this.#run(),
     });
+    const inotify = watchManager.inotify;
+    // The one reader of the instance's queue; throws when another Notifier has it.
+    inotify._setConsumer({
+      bytes: (bytes, length) => this.#enqueue(bytes, length),
+      // Read synchronously by a scan: queued behind everything read before.
+      records: (records) => {
+        this.#queue.pushRecords(records);
+        this.#schedule();
+      },
+    });
+    if (opts.rescan === true) watchManager._trackEntries();
+    inotify.on('error', (error) => this.emit('error', error));
     if (opts.ref === false) inotify.unref();
-    // Records drained while watches were added before this Notifier existed.
-    setImmediate(() => this.#run());
+  }
+
+  // Runs the queue soon, when records arrived outside the processing loop
+  // (a scan of the user's addWatch); inside it, the loop takes them.
+  #schedule(): void {
+    if (this.#processing || this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#run();
+    });
   }
 
   /** True once stopped. */
@@ -168,11 +169,9 @@ export class Notifier extends EventEmitter<NotifierEvents> {
   stop(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#hold !== undefined) clearTimeout(this.#hold.timer);
-    this.#hold = undefined;
+    this.#bookkeeping.stop();
     this.watchManager.close();
-    for (const iterator of this.#iterators) iterator.end();
-    this.#iterators.clear();
+    this.#fan.end();
     for (const resolve of this.#closeWaiters.splice(0)) resolve();
     this.emit('close');
   }
@@ -180,7 +179,7 @@ export class Notifier extends EventEmitter<NotifierEvents> {
   /** Stops, then waits for every pending asynchronous hook to settle. */
   async close(): Promise<void> {
     this.stop();
-    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+    await this.#fan.settled();
   }
 
   /** Keep the process alive while watching (the default). */
@@ -202,24 +201,23 @@ export class Notifier extends EventEmitter<NotifierEvents> {
 
   /** Iterates over events until the notifier stops; events are buffered while the loop body runs. */
   [Symbol.asyncIterator](): AsyncIterableIterator<InotifyEvent> {
-    const queue = new AsyncQueue<InotifyEvent>(() => this.#iterators.delete(queue));
-    if (this.#closed) queue.end();
-    else this.#iterators.add(queue);
-    return queue;
+    return this.#fan.iterator();
+  }
+
+  /**
+   * @internal A `for await` loop over at most `maxQueued` waiting events:
+   * beyond that, events are dropped until the loop catches up, and it then
+   * gets one IN_Q_OVERFLOW event (wd -1) in their place, as from the kernel.
+   */
+  _boundedIterator(maxQueued: number): AsyncIterableIterator<InotifyEvent> & { clear(): void } {
+    return this.#fan.iterator({ max: maxQueued, overflow: () => new InotifyEvent(-1, IN_Q_OVERFLOW, '', '', '', false) });
   }
 
   // ---- the processing loop ------------------------------------------------
 
   #enqueue(bytes: Buffer, length: number): void {
-    this.#pullDrained();
     this.#queue.pushBytes(bytes, length);
     this.#run();
-  }
-
-  // Records the WatchManager read synchronously during its scans come after
-  // everything already queued: the kernel queued them later.
-  #pullDrained(): void {
-    this.#queue.pushRecords(this.watchManager._takeDrained());
   }
 
   #run(): void {
@@ -227,219 +225,37 @@ export class Notifier extends EventEmitter<NotifierEvents> {
     this.#processing = true;
     let finished = false;
     try {
-      this.#pullDrained();
+      const events = this.#events;
+      const errors = this.#errors;
       while (!this.#queue.empty && !this.#closed) {
-        if (this.#hold !== undefined && !this.#releaseHold()) break;
-        this.#handle(this.#queue.shift(this.#current) as RawRecord);
-        this.#pullDrained();
+        if (!this.#bookkeeping.ready()) break;
+        // Every watch-table change for the record first, then delivery.
+        events.clear(); // left over only when a delivery threw
+        this.#bookkeeping.process(this.#queue.shift(this.#current) as RawRecord, events, errors);
+        for (let i = 0; i < events.length && !this.#closed; i++) this.#deliver(events.items[i] as InotifyEvent, events.procFuns[i]);
+        events.clear();
+        if (errors.length !== 0) for (const error of errors.splice(0)) this.emit('error', error);
       }
-      if (this.#queue.empty) {
-        this.#seen = undefined;
-        this.#moves.expire();
-        this.#echoes.expire();
-      }
+      if (this.#queue.empty) this.#bookkeeping.idle();
       finished = true;
     } finally {
       this.#processing = false;
-      // A listener threw: it surfaces as usual, and the rest of the queue is still processed.
+      // An 'error' with no listener threw: it surfaces as usual, and the rest of the queue is still processed.
       if (!finished && !this.#closed) setImmediate(() => this.#run());
     }
   }
 
-  #handle(record: RawRecord): void {
-    if (this.#coalesce && this.#isRepeat(record)) return;
-    if (record.wd === -1) {
-      const event = new InotifyEvent(-1, record.mask, '', '', '', false);
-      this.emit('overflow', event);
-      this.#deliver(event);
-      if (this.#rescan) this.#rescanAfterOverflow();
-      return;
-    }
-    const wm = this.watchManager;
-    const watch = wm._record(record.wd);
-    if (watch === undefined) {
-      debug('dropped an event for a removed watch: wd=%d mask=%s name=%s', record.wd, record.mask, record.name);
-      return;
-    }
-    const mask = record.mask;
-    if (this.#rescan) wm._noteRecord(record);
-    if (this.#echoes.isEcho(record)) return; // already reported by a scan, as synthetic
-    if (mask & IN_IGNORED) {
-      this.#offer(watch, new InotifyEvent(watch.wd, mask, '', watch.path, watch.path, false, 0, undefined, false, undefined, watch.pathBytes));
-      wm._forget(watch.wd);
-      return;
-    }
-    const pathname = this.#paths.join(watch.path, record.name);
-
-    // Allocated only where a watch may be armed: this runs for every event.
-    let errors: CodedError[] | undefined;
-    let synthetic: SyntheticEntry[] | undefined;
-    let source: string | undefined;
-    if (mask & IN_MOVED_FROM) {
-      this.#moves.remember(record.cookie, pathname, (mask & IN_ISDIR) !== 0);
-    } else if (mask & IN_MOVED_TO) {
-      source = this.#moves.take(record.cookie)?.pathname;
-      if (mask & IN_ISDIR) synthetic = this.#directoryMovedIn(watch, record, pathname, source, errors = []);
-    } else if ((mask & IN_CREATE) && (mask & IN_ISDIR) && watch.autoAdd) {
-      synthetic = wm._armNew(watch, record.name, record.nameBytes, errors = []);
-    }
-
-    const selfEvent = (mask & (IN_DELETE_SELF | IN_MOVE_SELF)) !== 0;
-    const dir = (mask & IN_ISDIR) !== 0 || (selfEvent && watch.dir);
-    this.#offer(watch, new InotifyEvent(
-      watch.wd, mask, record.name, watch.path, pathname, dir, record.cookie, source, false, record.nameBytes, watch.pathBytes,
-    ));
-
-    if (mask & IN_MOVED_FROM && mask & IN_ISDIR) this.#settleDirectoryMove(record.cookie, pathname);
-    if (mask & IN_MOVE_SELF) this.#selfMoved(watch);
-    if (synthetic !== undefined) this.#offerSynthetic(synthetic);
-    if (errors !== undefined) for (const error of errors) this.emit('error', error);
-  }
-
-  #offerSynthetic(synthetic: readonly SyntheticEntry[]): void {
-    for (const entry of synthetic) {
-      if (entry.mask & IN_CREATE) this.#echoes.expect(entry.watch.wd, entry.name);
-      const entryPath = joinPath(entry.watch.path, entry.name);
-      const dir = (entry.mask & IN_ISDIR) !== 0 || ((entry.mask & (IN_DELETE_SELF | IN_MOVE_SELF)) !== 0 && entry.watch.dir);
-      this.#offer(entry.watch, new InotifyEvent(
-        entry.watch.wd, entry.mask, entry.name, entry.watch.path, entryPath, dir, 0, undefined, true, entry.nameBytes,
-        entry.watch.pathBytes,
-      ));
-    }
-  }
-
-  // Events were lost: compare every watched directory with what is known of
-  // it. A later overflow already queued will do the same, so only the last
-  // one of a run rescans.
-  #rescanAfterOverflow(): void {
-    if (this.#queue.scan((wd) => (wd === -1 ? true : undefined))) return;
-    const errors: CodedError[] = [];
-    this.#offerSynthetic(this.watchManager._rescan(this.#queue.toArray(), errors));
-    for (const error of errors) this.emit('error', error);
-  }
-
-  #isRepeat(record: RawRecord): boolean {
-    this.#seen ??= new Set();
-    const key = `${record.wd}:${record.mask}:${record.cookie}:${record.name}`;
-    if (this.#seen.has(key)) return true;
-    this.#seen.add(key);
-    return false;
-  }
-
-  // A directory arrived by rename: re-path its watches when it came from
-  // inside the tree, otherwise watch and scan it like a new directory.
-  #directoryMovedIn(
-    parent: WatchRecord, record: RawRecord, pathname: string, source: string | undefined, errors: CodedError[],
-  ): SyntheticEntry[] | undefined {
-    const wm = this.watchManager;
-    const moved = source === undefined ? undefined : wm._recordAt(source);
-    const bytes = record.nameBytes === undefined ? undefined : bytesOf(parent, record.nameBytes);
-    // The watch at the source path may be a newer directory than the one
-    // renamed (the path was reused before the rename was processed): then it
-    // stays where it is, and the renamed one is new to us.
-    if (source !== undefined && moved !== undefined && wm._isAt(moved, pathname, bytes) !== false) {
-      wm._repath(source, pathname, bytes);
-      if (parent.exclude?.(pathname)) wm._dropSubtree(pathname);
-      return undefined;
-    }
-    return parent.autoAdd ? wm._armNew(parent, record.name, record.nameBytes, errors) : undefined;
-  }
-
-  // After a watched directory's IN_MOVED_FROM: find out, without waiting when
-  // the batch holds the answer, whether it stayed in the tree.
-  #settleDirectoryMove(cookie: number, path: string): void {
-    const moved = this.watchManager._recordAt(path);
-    if (moved === undefined) return;
-    const outcome = this.#lookAhead(cookie, moved.wd);
-    if (outcome === 'out') this.watchManager._dropSubtree(path);
-    if (outcome !== 'unknown') return;
-    // The watched directory is still at this path: the rename was of an
-    // earlier directory by that name (see WatchManager._isAt), nothing to wait for.
-    if (this.watchManager._isAt(moved, path, moved.pathBytes) === true) return;
-    const timer = setTimeout(() => {
-      if (this.#hold?.timer !== timer) return;
-      this.#hold = undefined;
-      this.watchManager._dropSubtree(path);
-      this.#run();
-    }, this.#moveTimeout);
-    if (!this.watchManager.inotify.hasRef()) timer.unref();
-    this.#hold = { cookie, path, wd: moved.wd, timer };
-  }
-
-  // The kernel queues IN_MOVED_FROM, IN_MOVED_TO, then the directory's own
-  // IN_MOVE_SELF: a MOVE_SELF with no TO before it means it left the tree.
-  // An overflow before either means the answer was dropped: nothing after it
-  // can tell, so waiting is useless (a rescan finds the directory if it
-  // stayed in the tree).
-  #lookAhead(cookie: number, wd: number): 'paired' | 'out' | 'unknown' {
-    return this.#queue.scan<'paired' | 'out'>((nextWd, mask, nextCookie) => {
-      if (mask & IN_MOVED_TO && nextCookie === cookie) return 'paired';
-      if (nextWd === wd && mask & IN_MOVE_SELF) return 'out';
-      if (nextWd === -1) return 'out';
-      return undefined;
-    }) ?? 'unknown';
-  }
-
-  #releaseHold(): boolean {
-    const hold = this.#hold;
-    if (hold === undefined) return true;
-    const outcome = this.#lookAhead(hold.cookie, hold.wd);
-    if (outcome === 'unknown') return false;
-    clearTimeout(hold.timer);
-    this.#hold = undefined;
-    if (outcome === 'out') this.watchManager._dropSubtree(hold.path);
-    return true;
-  }
-
-  #selfMoved(watch: WatchRecord): void {
-    if (watch.repathed) {
-      watch.repathed = false;
-      return;
-    }
-    // Moved somewhere this manager cannot see (a root, or a directory whose
-    // parent's rename was not paired): its path is unknown from now on.
-    this.watchManager._dropSubtree(watch.path);
-  }
-
   // ---- delivery -----------------------------------------------------------
 
-  #offer(watch: WatchRecord, event: InotifyEvent): void {
-    const mask = event.mask;
-    if (!(mask & watch.mask & IN_ALL_EVENTS) && !(mask & ALWAYS)) return; // bits the library added for itself
-    if (watch.exclude !== undefined && event.name !== '' && watch.exclude(event.pathname)) return;
-    this.#deliver(event, watch.procFun);
-  }
-
-  #deliver(event: InotifyEvent, procFun?: (event: InotifyEvent) => unknown): void {
-    this.emit('event', event);
-    if (this.#iterators.size !== 0) for (const iterator of this.#iterators) iterator.push(event);
+  // To every consumer, each on its own: a listener's throw is reported as an
+  // uncaught exception and takes the event from no one else.
+  // `procFun`: the event's watch has its own processor (addWatch's procFun),
+  // which takes the place of the Notifier's, as in pyinotify.
+  #deliver(event: InotifyEvent, procFun?: EventHook): void {
+    if (event.wd === -1) this.#fan.emit(this, 'overflow', event);
+    this.#fan.emit(this, 'event', event);
+    this.#fan.push(event);
     const processor = procFun ?? this.#processor;
-    if (processor === undefined) return;
-    let result: unknown;
-    try {
-      result = processor(event);
-    } catch (error) {
-      this.emit('error', error instanceof Error ? error : new Error(String(error)));
-      return;
-    }
-    if (isPromiseLike(result)) this.#track(Promise.resolve(result));
+    if (processor !== undefined) this.#fan.call(() => processor(event));
   }
-
-  #track(promise: Promise<unknown>): void {
-    const settled = promise.then(
-      () => undefined,
-      (error: unknown) => {
-        this.emit('error', error instanceof Error ? error : new Error(String(error)));
-      },
-    ).finally(() => this.#pending.delete(settled));
-    this.#pending.add(settled);
-  }
-}
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
-}
-
-function bytesOf(parent: WatchRecord, nameBytes: Buffer): Buffer {
-  return Buffer.concat([parent.pathBytes ?? Buffer.from(parent.path), Buffer.from('/'), nameBytes]);
 }

@@ -21,8 +21,9 @@ import { limits, type InotifyLimits } from './limits.js';
 import { toHook, type ChainedProcessor, type EventHook } from './process-event.js';
 import { readDirectory, TYPE_DIRECTORY, TYPE_FILE, TYPE_SYMLINK, type Listing, type ReadDirectoryOptions } from './readdir.js';
 import { entryKey, ScanNoise } from './scan-noise.js';
+import { WatchRegistry } from './core/watch-registry.js';
 import { WatchError, type WatchFailure } from './watch-error.js';
-import { isOpenForWrite } from './writers.js';
+import { probeOpenForWrite } from './writers.js';
 import { validateMask, validateOptions, validatePath, validateWd, type PathLike } from './validate.js';
 
 /** Options of {@link WatchManager.addWatch}. */
@@ -75,6 +76,12 @@ export interface WatchRecord extends Watch {
   procFun: EventHook | undefined;
   /** Set when a paired move re-pathed this watch, until its IN_MOVE_SELF arrives. */
   repathed: boolean;
+  /**
+   * Set when the directory left the watched tree: the watch is out of the
+   * path map (and everything below it is gone) but kept until its own
+   * IN_MOVE_SELF is delivered, which then releases it.
+   */
+  leaving: boolean;
 }
 
 /** @internal An event the library synthesizes for an entry found in a newly armed directory. */
@@ -124,15 +131,9 @@ const GONE = new Set(['ENOENT', 'ENOTDIR', 'ELOOP']);
 export class WatchManager {
   /** @internal */
   readonly inotify: Inotify;
-  readonly #byWd = new Map<number, WatchRecord>();
-  readonly #byPath = new Map<string, WatchRecord>();
+  readonly #watches = new WatchRegistry();
   readonly #exclude: ExcludePredicate | undefined;
-  // Records read synchronously while scanning, waiting for the Notifier.
-  #drained: RawRecord[] = [];
-  #onDrained: (() => void) | undefined;
   #drainInterval: number | undefined;
-  // The highest wd the kernel has returned: a larger one is a new watch.
-  #maxWd = 0;
   // The names in each watched directory (true for a directory), kept only
   // for an overflow rescan: see _trackEntries.
   #entries: Map<number, Map<string, boolean>> | undefined;
@@ -146,22 +147,22 @@ export class WatchManager {
 
   /** Every watch by wd (a live view). */
   get watches(): ReadonlyMap<number, Watch> {
-    return this.#byWd;
+    return this.#watches.byWd;
   }
 
   /** The wd watching `path`, in O(1); undefined when it is not watched. */
   getWd(path: PathLike): number | undefined {
-    return this.#byPath.get(this.#normalize(validatePath(path)).path)?.wd;
+    return this.#watches.at(this.#normalize(validatePath(path)).path)?.wd;
   }
 
   /** The path watched by `wd`, in O(1); undefined for an unknown wd. */
   getPath(wd: number): string | undefined {
-    return this.#byWd.get(wd)?.path;
+    return this.#watches.get(wd)?.path;
   }
 
   /** The watch record for `wd`. */
   getWatch(wd: number): Watch | undefined {
-    return this.#byWd.get(wd);
+    return this.#watches.get(wd);
   }
 
   /** The kernel's inotify limits (fs.inotify.* sysctls). */
@@ -220,7 +221,6 @@ export class WatchManager {
       }
     }
     this.#drain(noise);
-    this.#notifyDrained();
 
     if (failed.length === 0) return armed;
     const first = failed[0];
@@ -239,13 +239,13 @@ export class WatchManager {
     const opts = validateOptions<{ rec?: boolean }>(options);
     const wds = (Array.isArray(wd) ? wd : [wd]).map((w) => validateWd(w));
     for (const w of wds) {
-      if (!this.#byWd.has(w)) throw systemError('EINVAL', 'inotify_rm_watch', undefined, `wd ${w} is not watched by this WatchManager`);
+      if (!this.#watches.has(w)) throw systemError('EINVAL', 'inotify_rm_watch', undefined, `wd ${w} is not watched by this WatchManager`);
     }
     const removed: number[] = [];
     for (const w of wds) {
-      const watch = this.#byWd.get(w);
+      const watch = this.#watches.get(w);
       if (watch === undefined) continue; // removed with an earlier subtree
-      const targets = opts.rec === true ? this.#subtree(watch.path) : [watch];
+      const targets = opts.rec === true ? this.#watches.subtree(watch.path) : [watch];
       for (const target of targets) {
         this.#remove(target);
         removed.push(target.wd);
@@ -257,30 +257,39 @@ export class WatchManager {
   /**
    * Changes a watch (and with `rec` every watch below it): a new `mask`
    * (replacing the old one), `autoAdd` on or off, a new `excludeFilter`.
+   *
+   * The kernel changes a watch's mask only through a path. Each watch is
+   * updated by its wd: its path is first checked to still name the watched
+   * directory (the kernel returns the same wd); when it names another one,
+   * or nothing (moved or deleted, with the events not processed yet), no
+   * watch is armed there and that watch keeps its kernel mask (its pending
+   * events re-path or release it).
    */
   updateWatch(wd: number, changes: { mask?: number; autoAdd?: boolean; rec?: boolean; excludeFilter?: ExcludeFilterLike }): void {
-    const watch = this.#byWd.get(validateWd(wd));
+    const watch = this.#watches.get(validateWd(wd));
     if (watch === undefined) throw systemError('EINVAL', 'inotify_add_watch', undefined, `wd ${wd} is not watched by this WatchManager`);
     const opts = validateOptions<typeof changes>(changes, 'changes');
     const mask = opts.mask === undefined ? undefined : validateMask(opts.mask);
     const exclude = opts.excludeFilter === undefined ? undefined : toExcludePredicate(opts.excludeFilter);
-    for (const target of opts.rec === true ? this.#subtree(watch.path) : [watch]) {
+    for (const target of opts.rec === true ? this.#watches.subtree(watch.path) : [watch]) {
       if (opts.autoAdd !== undefined) target.autoAdd = opts.autoAdd;
       if (exclude !== undefined) target.exclude = exclude;
       if (mask !== undefined) {
         target.mask = (mask & IN_ALL_EVENTS) >>> 0;
         target.flags = (mask & ~IN_ALL_EVENTS & ~IN_MASK_ADD & ~IN_MASK_CREATE) >>> 0;
       }
-      target.kernelMask = kernelMaskFor(target, !target.root, this.#entries !== undefined);
-      this.inotify.addWatch(target.pathBytes ?? target.path, target.kernelMask);
+      const kernelMask = kernelMaskFor(target, !target.root, this.#entries !== undefined);
+      // Only where the path still leads to this wd (checked without changing anything).
+      if (this.#probe(target, target.path, target.pathBytes, target.kernelMask) !== 'same') continue;
+      target.kernelMask = kernelMask;
+      this.inotify.addWatch(target.pathBytes ?? target.path, (kernelMask & ~IN_MASK_CREATE) >>> 0);
     }
   }
 
   /** Closes the inotify instance; every watch is gone. */
   close(): void {
     this.inotify.close();
-    this.#byWd.clear();
-    this.#byPath.clear();
+    this.#watches.clear();
     this.#entries?.clear();
   }
 
@@ -288,61 +297,47 @@ export class WatchManager {
 
   /** @internal */
   _record(wd: number): WatchRecord | undefined {
-    return this.#byWd.get(wd);
+    return this.#watches.get(wd);
   }
 
   /** @internal */
   _recordAt(path: string): WatchRecord | undefined {
-    return this.#byPath.get(path);
-  }
-
-  /** @internal Called when records were drained outside the Notifier's own processing. */
-  _setDrainedListener(listener: (() => void) | undefined): void {
-    this.#onDrained = listener;
-  }
-
-  /** @internal Records read synchronously during scans, oldest first (kernel order). */
-  _takeDrained(): RawRecord[] {
-    if (this.#drained.length === 0) return EMPTY;
-    const records = this.#drained;
-    this.#drained = [];
-    return records;
+    return this.#watches.at(path);
   }
 
   /** @internal The watch removed by the kernel (IN_IGNORED). */
   _forget(wd: number): void {
-    const watch = this.#byWd.get(wd);
+    const watch = this.#watches.get(wd);
     if (watch === undefined) return;
-    this.#byWd.delete(wd);
+    this.#watches.delete(watch);
     this.#entries?.delete(wd);
-    if (this.#byPath.get(watch.path) === watch) this.#byPath.delete(watch.path);
   }
 
-  /** @internal A directory left the watched tree: remove its watch and all below. */
-  _dropSubtree(path: string): void {
-    for (const watch of this.#subtree(path)) this.#remove(watch);
+  /**
+   * @internal A directory left the watched tree: remove its watch and all
+   * below. With `keepSelf`, the directory's own watch stays (out of the path
+   * map, marked `leaving`) until its IN_MOVE_SELF is delivered: see
+   * {@link WatchManager._release}.
+   */
+  _dropSubtree(path: string, keepSelf = false): void {
+    const self = keepSelf ? this.#watches.at(path) : undefined;
+    for (const watch of this.#watches.subtree(path)) {
+      if (watch !== self) this.#remove(watch);
+    }
+    if (self !== undefined) {
+      self.leaving = true;
+      this.#watches.unpath(self);
+    }
+  }
+
+  /** @internal Removes one watch (a leaving directory's, once its IN_MOVE_SELF was delivered). */
+  _release(watch: WatchRecord): void {
+    if (this.#watches.get(watch.wd) === watch) this.#remove(watch);
   }
 
   /** @internal A watched directory moved inside the tree: rewrite its path and every path below it. */
   _repath(from: string, to: string, toBytes: Buffer | undefined): WatchRecord | undefined {
-    const moved = this.#byPath.get(from);
-    const fromBytes = moved?.pathBytes ?? Buffer.from(from);
-    const targets = this.#subtree(from);
-    for (const watch of targets) {
-      if (this.#byPath.get(watch.path) === watch) this.#byPath.delete(watch.path);
-    }
-    for (const watch of targets) {
-      const suffix = watch.path.slice(from.length);
-      const bytesChanged = watch.pathBytes !== undefined || toBytes !== undefined;
-      watch.path = to + suffix;
-      watch.pathBytes = bytesChanged
-        ? Buffer.concat([toBytes ?? Buffer.from(to), (watch.pathBytes ?? Buffer.from(watch.path)).subarray(fromBytes.length)])
-        : undefined;
-      if (watch.pathBytes !== undefined && isUtf8(watch.pathBytes)) watch.pathBytes = undefined;
-      this.#byPath.set(watch.path, watch);
-    }
-    if (moved !== undefined) moved.repathed = true;
-    return moved;
+    return this.#watches.repath(from, to, toBytes);
   }
 
   /**
@@ -376,7 +371,7 @@ export class WatchManager {
     this.#entries = entries;
     const noise = new ScanNoise();
     this.#drain();
-    for (const watch of [...this.#byWd.values()]) {
+    for (const watch of [...this.#watches.values()]) {
       if (!tracks(watch)) continue;
       if (this.#probe(watch, watch.path, watch.pathBytes, LISTING_EVENTS) !== 'same') continue; // moved meanwhile: its events will tell
       watch.kernelMask = (watch.kernelMask | LISTING_EVENTS) >>> 0;
@@ -389,7 +384,6 @@ export class WatchManager {
         noise.clear();
       }
     }
-    this.#notifyDrained();
   }
 
   /** @internal Keeps a tracked directory's listing current with an event the Notifier processes. */
@@ -416,12 +410,14 @@ export class WatchManager {
     const entries = this.#entries;
     const out: SyntheticEntry[] = [];
     if (entries === undefined) return out;
-    this.#drain();
+    // Records read during passes 1 and 2 (handed to the Notifier's queue behind `pending`).
+    const drained: RawRecord[] = [];
+    this.#drain(undefined, drained);
     // Pass 1: is each directory still the one watched, and what does it hold now?
     const listings = new Map<WatchRecord, Listing>();
     const stale: WatchRecord[] = [];
     const noise = new ScanNoise();
-    const tracked = [...this.#byWd.values()].filter((watch) => entries.has(watch.wd)).sort(byPath);
+    const tracked = [...this.#watches.values()].filter((watch) => entries.has(watch.wd)).sort(byPath);
     for (const watch of tracked) {
       const found = this.#probe(watch, watch.path, watch.pathBytes, watch.kernelMask);
       if (found === 'gone' || found === 'other') {
@@ -433,13 +429,13 @@ export class WatchManager {
       } catch (error) {
         if (isCodedError(error) && GONE.has(error.code ?? '')) stale.push(watch);
       } finally {
-        this.#drain(noise);
+        this.#drain(noise, drained);
         noise.clear();
       }
     }
     // What the queued events will report themselves.
     const queued = new Map<string, number>();
-    for (const records of [pending, this.#drained]) {
+    for (const records of [pending, drained]) {
       for (const record of records) {
         const key = entryKey(record.wd, record.name);
         queued.set(key, (queued.get(key) ?? 0) | record.mask);
@@ -448,10 +444,10 @@ export class WatchManager {
     // Pass 2: watches of directories that are gone, or whose path names another directory now.
     const replaced = new Set<string>();
     for (const watch of stale) {
-      if (!this.#byWd.has(watch.wd)) continue; // removed with a stale directory above it
-      const parent = this.#byPath.get(nodePath.dirname(watch.path));
+      if (!this.#watches.has(watch.wd)) continue; // removed with a stale directory above it
+      const parent = this.#watches.at(nodePath.dirname(watch.path));
       const parentListing = parent === undefined ? undefined : listings.get(parent);
-      for (const below of this.#subtree(watch.path)) {
+      for (const below of this.#watches.subtree(watch.path)) {
         listings.delete(below);
         this.#remove(below);
       }
@@ -472,7 +468,7 @@ export class WatchManager {
     noise.clear();
     // Pass 3: the difference between what was known and what is there.
     for (const [watch, listing] of [...listings].sort(([a], [b]) => byPath(a, b))) {
-      if (!this.#byWd.has(watch.wd)) continue;
+      if (!this.#watches.has(watch.wd)) continue;
       const known = entries.get(watch.wd) ?? new Map<string, boolean>();
       const now = new Map<string, boolean>();
       const { names, types, bytes } = listing;
@@ -503,7 +499,6 @@ export class WatchManager {
       }
       entries.set(watch.wd, now);
     }
-    this.#notifyDrained();
     return out;
   }
 
@@ -520,7 +515,6 @@ export class WatchManager {
     if (parent.exclude?.(path)) return entries;
     const bytes = childBytes(parent, name, nameBytes);
     this.#armAndScan(parent, path, bytes, entries, errors);
-    this.#notifyDrained();
     return entries;
   }
 
@@ -558,8 +552,7 @@ export class WatchManager {
     // The kernel hands out wds in increasing order (cyclically), so a wd
     // above every one seen is a new watch: a walk skips one Map look-up per
     // directory. After a wrap-around the look-up decides, as before.
-    const existing = wd > this.#maxWd ? undefined : this.#byWd.get(wd);
-    if (wd > this.#maxWd) this.#maxWd = wd;
+    const existing = this.#watches.existing(wd);
     if (existing !== undefined) {
       existing.mask = flags & IN_MASK_ADD ? (existing.mask | events) >>> 0 : events;
       existing.flags = draft.flags;
@@ -574,10 +567,10 @@ export class WatchManager {
     }
     const watch: WatchRecord = {
       wd, path, pathBytes: bytes, mask: draft.mask, flags: draft.flags, kernelMask, autoAdd: settings.autoAdd,
-      dir, root, exclude: settings.exclude, followSymlinks: settings.followSymlinks, procFun: settings.procFun, repathed: false,
+      dir, root, exclude: settings.exclude, followSymlinks: settings.followSymlinks, procFun: settings.procFun,
+      repathed: false, leaving: false,
     };
-    this.#byWd.set(wd, watch);
-    this.#byPath.set(path, watch);
+    this.#watches.add(watch);
     return { watch, created: true };
   }
 
@@ -730,13 +723,13 @@ export class WatchManager {
     const follow = watch.root ? watch.flags & IN_DONT_FOLLOW : watch.followSymlinks ? 0 : IN_DONT_FOLLOW;
     let wd: number;
     try {
-      wd = this.inotify.addWatch(bytes ?? path, ((mask & ~IN_MASK_CREATE) | IN_MASK_ADD | IN_ONLYDIR | follow) >>> 0);
+      wd = this.inotify.addWatch(bytes ?? path, ((mask & ~IN_MASK_CREATE) | IN_MASK_ADD | (watch.dir ? IN_ONLYDIR : 0) | follow) >>> 0);
     } catch (error) {
       if (!isCodedError(error)) throw error;
       return GONE.has(error.code ?? '') ? 'gone' : 'unknown';
     }
     if (wd === watch.wd) return 'same';
-    if (!this.#byWd.has(wd)) {
+    if (!this.#watches.has(wd)) {
       try {
         this.inotify.rmWatch(wd);
       } catch {
@@ -776,9 +769,10 @@ export class WatchManager {
     for (let i = 0; i < names.length; i++) {
       const name = names[i] as string;
       if (types.charCodeAt(i) !== TYPE_FILE || known?.has(name) === true) continue;
-      noise.fileProbed(watch.wd, name);
       const path = childBytes(watch, name, bytes?.[i]) ?? joinPath(watch.path, name);
-      if (isOpenForWrite(path) === true) writing.add(name);
+      const probe = probeOpenForWrite(path);
+      if (probe.opened) noise.fileProbed(watch.wd, name);
+      if (probe.writing === true) writing.add(name);
     }
     return writing;
   }
@@ -794,39 +788,25 @@ export class WatchManager {
     const scanned = (dir.mask & SCAN_EVENTS) !== 0;
     if (scanned) noise.directoryRead(dir.wd, '');
     if (scanned || !walked) {
-      const parent = this.#byPath.get(nodePath.dirname(dir.path));
+      const parent = this.#watches.at(nodePath.dirname(dir.path));
       if (parent !== undefined && parent !== dir && parent.mask & SCAN_EVENTS) noise.directoryRead(parent.wd, nodePath.basename(dir.path));
     }
     return readDirectory(dir.pathBytes ?? dir.path, options);
   }
 
-  // Reads what the kernel queued so far into the drained list; with `noise`,
-  // drops the scan's own directory open/read/close events.
-  #drain(noise?: ScanNoise): RawRecord[] {
-    if (this.inotify.closed) return EMPTY;
-    const records = this.inotify.readSync();
-    const kept = noise === undefined || noise.empty ? records : records.filter((r) => !noise.matches(r));
-    for (const record of kept) this.#drained.push(record);
+  // Asks the instance's one reader to read what the kernel queued so far (it
+  // hands the records to the Notifier's queue); with `noise`, the scan's own
+  // directory open/read/close events are dropped. Returns the records kept
+  // (appended to `into` too).
+  #drain(noise?: ScanNoise, into?: RawRecord[]): RawRecord[] {
+    const kept = this.inotify._drain(noise === undefined || noise.empty ? undefined : (record) => noise.matches(record));
+    if (into !== undefined) for (const record of kept) into.push(record);
     return kept;
   }
 
-  #notifyDrained(): void {
-    if (this.#drained.length > 0) this.#onDrained?.();
-  }
-
-  #subtree(path: string): WatchRecord[] {
-    const prefix = path === '/' ? '/' : `${path}/`;
-    const result: WatchRecord[] = [];
-    for (const watch of this.#byWd.values()) {
-      if (watch.path === path || watch.path.startsWith(prefix)) result.push(watch);
-    }
-    return result;
-  }
-
   #remove(watch: WatchRecord): void {
-    this.#byWd.delete(watch.wd);
+    this.#watches.delete(watch);
     this.#entries?.delete(watch.wd);
-    if (this.#byPath.get(watch.path) === watch) this.#byPath.delete(watch.path);
     try {
       this.inotify.rmWatch(watch.wd);
     } catch {
@@ -834,8 +814,6 @@ export class WatchManager {
     }
   }
 }
-
-const EMPTY: RawRecord[] = [];
 
 // How each caller lists directories (see readdir.ts).
 const SORTED: ReadDirectoryOptions = { sorted: true };

@@ -2,12 +2,15 @@
 import { IN_ACCESS, IN_ALL_EVENTS, IN_CLOSE_NOWRITE, IN_OPEN, parseMask } from './constants.js';
 import { AsyncQueue } from './async-queue.js';
 import { Coalescer, validateCoalesce, type CoalesceOptions, type EventBatch } from './coalesce.js';
-import { invalidArgType, type CodedError } from './errors.js';
+import { invalidArgType, outOfRange, type CodedError } from './errors.js';
 import type { InotifyEvent } from './event.js';
 import type { ExcludeOption } from './pattern.js';
 import { Notifier } from './notifier.js';
 import { validateFunction, validateOptions, validatePath, type PathLike } from './validate.js';
 import { watchTree } from './watch-tree.js';
+
+/** How many events a {@link watch} stream holds for its loop by default (the kernel's default queue size). */
+const DEFAULT_MAX_QUEUED = 16_384;
 
 /** Everything but IN_ACCESS, IN_OPEN and IN_CLOSE_NOWRITE: what changes a tree. */
 export const CHANGE_EVENTS = (IN_ALL_EVENTS & ~(IN_ACCESS | IN_OPEN | IN_CLOSE_NOWRITE)) >>> 0;
@@ -54,6 +57,16 @@ export interface WatchOptions {
    * Default: none, each event at once, in kernel order.
    */
   coalesce?: CoalesceOptions;
+  /**
+   * How many events may wait for the loop body (default 16384, the kernel's
+   * default queue size). Nothing is queued before the iteration starts (the
+   * first `next()`, e.g. when `for await` begins). When the loop falls
+   * further behind, newer events are dropped until it has taken the waiting
+   * ones; it then gets one IN_Q_OVERFLOW event (wd -1, as when the kernel's
+   * queue overflows) in their place: never a silent loss. `close()` frees
+   * whatever is waiting.
+   */
+  maxQueued?: number;
 }
 
 /** {@link WatchOptions} with `coalesce` set: the stream yields batches. */
@@ -113,6 +126,10 @@ export function watch(
   if (opts.ref !== undefined && typeof opts.ref !== 'boolean') throw invalidArgType('options.ref', 'of type boolean', opts.ref);
   if (opts.onError !== undefined) validateFunction(opts.onError, 'options.onError');
   const window = opts.coalesce === undefined ? undefined : validateCoalesce(opts.coalesce);
+  if (opts.maxQueued !== undefined) {
+    if (typeof opts.maxQueued !== 'number') throw invalidArgType('options.maxQueued', 'of type number', opts.maxQueued);
+    if (!Number.isInteger(opts.maxQueued) || opts.maxQueued < 1) throw outOfRange('options.maxQueued', 'an integer >= 1', opts.maxQueued);
+  }
   const recursive = opts.recursive !== false;
   const mask = opts.events === undefined ? CHANGE_EVENTS
     : typeof opts.events === 'number' ? opts.events : parseMask(opts.events.join(','));
@@ -123,7 +140,14 @@ export function watch(
   if (window !== undefined || listener !== undefined) {
     return deliverTo(notifier, opts, window, listener as ((item: unknown) => void) | undefined);
   }
-  const iterator = notifier[Symbol.asyncIterator]();
+  const maxQueued = opts.maxQueued ?? DEFAULT_MAX_QUEUED;
+  // Made when the iteration starts: a stream nobody iterates holds no events.
+  let iterator: (AsyncIterableIterator<InotifyEvent> & { clear(): void }) | undefined;
+  const started = (): AsyncIterableIterator<InotifyEvent> & { clear(): void } => (iterator ??= notifier._boundedIterator(maxQueued));
+  const close = async (): Promise<void> => {
+    await notifier.close();
+    iterator?.clear();
+  };
   let failure: Error | undefined;
   const onError = opts.onError;
   notifier.on('error', (error) => {
@@ -145,16 +169,16 @@ export function watch(
       return notifier.closed;
     },
     async next() {
-      const result = await iterator.next();
+      const result = await started().next();
       if (result.done === true && failure !== undefined) throw failure;
       return result;
     },
     async return() {
-      await notifier.close();
-      return iterator.return?.() ?? { value: undefined, done: true };
+      await close();
+      return iterator?.return?.() ?? { value: undefined, done: true };
     },
-    close: () => notifier.close(),
-    [Symbol.asyncDispose]: () => notifier.close(),
+    close,
+    [Symbol.asyncDispose]: close,
     [Symbol.asyncIterator]() {
       return stream;
     },

@@ -13,6 +13,7 @@ import {
   ProcessEvent, Stats, type InotifyEvent,
 } from '../src/index.js';
 import { tempDir } from './helpers/index.js';
+import { ensureLib, fixturesDir, spawnNode } from './helpers/child.js';
 import { EventLog, openNotifier, openWatchManager } from './helpers/notifier.js';
 
 /** Records which hook got which event. */
@@ -281,5 +282,30 @@ describe('asynchronous hooks', () => {
     release();
     await closing;
     expect(finished).toStrictEqual(['slow']);
+  });
+});
+
+describe('one consumer throwing takes the event from no one else', () => {
+  test("a throwing 'event' listener: processor, for await and other listeners still get every event, synthetic ones too; each throw is an uncaughtException", async () => {
+    const lib = ensureLib();
+    const dir = tempDir();
+    const child = spawnNode([path.join(fixturesDir, 'throwing-event-listener.cjs'), lib, dir]);
+    const result = await child.waitForExit(20_000);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const seen = JSON.parse(result.stdout.trim()) as { processor: string[]; iterator: string[]; second: string[]; uncaught: number };
+    const expected = [
+      'IN_CREATE|IN_ISDIR sub',
+      'IN_CREATE|IN_ISDIR sub/a synthetic',
+      'IN_CREATE|IN_ISDIR sub/a/b synthetic',
+      'IN_CREATE sub/f synthetic',
+      'IN_CLOSE_WRITE sub/f synthetic',
+      'IN_CREATE sentinel',
+      'IN_CLOSE_WRITE sentinel',
+    ];
+    expect(seen.processor).toStrictEqual(expected);
+    expect(seen.second).toStrictEqual(expected);
+    expect(seen.iterator).toStrictEqual(expected);
+    expect(seen.uncaught).toBe(expected.length);
   });
 });

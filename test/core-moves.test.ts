@@ -131,7 +131,7 @@ describe('a directory name reused before its events are processed', () => {
 });
 
 describe('a watched directory moved out of the tree', () => {
-  test('nothing inside it is reported any more, and its watches are gone', async () => {
+  test('its IN_MOVE_SELF is delivered (as inotifywait prints it), then nothing inside it is reported any more, and its watches are gone', async () => {
     const base = tempDir();
     const root = path.join(base, 'root');
     const outside = path.join(base, 'outside');
@@ -152,7 +152,9 @@ describe('a watched directory moved out of the tree', () => {
     const events = log.without();
     expect(events.map((e) => `${e.maskname} ${e.pathname}`), describeEvents(events)).toStrictEqual([
       `IN_MOVED_FROM|IN_ISDIR ${path.join(root, 'a')}`,
+      `IN_MOVE_SELF ${path.join(root, 'a')}`,
     ]);
+    expect(events[1]?.dir).toBe(true);
     expect(wm.watches.size).toBe(before - 3);
     expect(wm.getWd(path.join(root, 'a'))).toBeUndefined();
     expect(wm.getWd(path.join(root, 'a', 'sub'))).toBeUndefined();

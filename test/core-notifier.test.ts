@@ -6,9 +6,11 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { describe, expect, test } from 'vitest';
 import {
-  IN_CLOSE_WRITE, IN_CREATE, IN_MODIFY, Notifier, WatchManager, watch, type InotifyEvent,
+  IN_CLOSE_WRITE, IN_CREATE, IN_MODIFY, Notifier, WatchManager, watch, type EventStream, type InotifyEvent,
 } from '../src/index.js';
 import { tempDir } from './helpers/index.js';
 import { EventLog, openNotifier, openWatchManager } from './helpers/notifier.js';
@@ -144,6 +146,72 @@ describe('Notifier', () => {
       'IN_MODIFY f', 'IN_CLOSE_WRITE f', 'IN_MODIFY g', 'IN_CLOSE_WRITE g', 'IN_MODIFY f', 'IN_CLOSE_WRITE f',
     ]);
     expect(results[1]).toStrictEqual(['IN_MODIFY f', 'IN_CLOSE_WRITE f', 'IN_MODIFY g', 'IN_CLOSE_WRITE g']);
+  });
+});
+
+describe('watch() holds events only for a running loop, boundedly', () => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const collected = async (refs: ReadonlyArray<WeakRef<object>>): Promise<number> => {
+    await new Promise((resolve) => setImmediate(resolve)); // WeakRef targets live until the job ends
+    gc();
+    gc();
+    return refs.filter((ref) => ref.deref() === undefined).length;
+  };
+  // Weak references to every event, and a promise for the event about `name`.
+  const track = (stream: EventStream, refs: Array<WeakRef<object>>, name: string): Promise<void> => new Promise((resolve) => {
+    stream.notifier.on('event', (event) => {
+      refs.push(new WeakRef(event));
+      if (event.name === name) resolve();
+    });
+  });
+
+  test('a stream never iterated holds no events', async () => {
+    const root = tempDir();
+    const stream = watch(root, { recursive: false, events: ['IN_CREATE'] });
+    const refs: Array<WeakRef<object>> = [];
+    const done = track(stream, refs, 'last');
+    for (let i = 0; i < 300; i++) fs.writeFileSync(path.join(root, `f${i}`), '');
+    fs.writeFileSync(path.join(root, 'last'), '');
+    await done;
+    expect(refs.length).toBe(301);
+    expect(await collected(refs)).toBe(301);
+    await stream.close();
+  });
+
+  test('beyond maxQueued, a lagging loop gets one IN_Q_OVERFLOW in place of what was dropped, then events again; close() frees the rest', async () => {
+    const root = tempDir();
+    const stream = watch(root, { recursive: false, events: ['IN_CREATE'], maxQueued: 10 });
+    const refs: Array<WeakRef<object>> = [];
+    let done = track(stream, refs, 'f49');
+    const first = stream.next(); // the iteration starts
+    for (let i = 0; i < 50; i++) fs.writeFileSync(path.join(root, `f${i}`), '');
+    await done;
+    const got: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const { value } = i === 0 ? await first : await stream.next();
+      got.push(value?.wd === -1 ? value.maskname : (value?.name ?? ''));
+    }
+    // f0 went to the waiting next(); f1..f10 waited; f11..f49 were dropped.
+    expect(got).toStrictEqual(['f0', ...Array.from({ length: 10 }, (_, i) => `f${i + 1}`), 'IN_Q_OVERFLOW']);
+    fs.writeFileSync(path.join(root, 'again'), '');
+    expect((await stream.next()).value?.name).toBe('again');
+    // Waiting events are freed by close().
+    done = track(stream, refs.splice(0), 'g9');
+    const later: Array<WeakRef<object>> = [];
+    stream.notifier.on('event', (event) => later.push(new WeakRef(event)));
+    for (let i = 0; i < 10; i++) fs.writeFileSync(path.join(root, `g${i}`), '');
+    await done;
+    expect(later.length).toBe(10);
+    await stream.close();
+    expect(await stream.next()).toStrictEqual({ value: undefined, done: true });
+    expect(await collected(later)).toBe(10);
+  });
+
+  test('maxQueued is checked', () => {
+    const root = tempDir();
+    expect(() => watch(root, { maxQueued: 0 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }) as Error);
+    expect(() => watch(root, { maxQueued: '5' as unknown as number })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }) as Error);
   });
 });
 

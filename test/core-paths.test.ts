@@ -6,7 +6,7 @@ import { Buffer } from 'node:buffer';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { IN_CLOSE_WRITE, IN_CREATE, IN_DONT_FOLLOW, IN_ONLYDIR } from '../src/index.js';
+import { IN_CLOSE_WRITE, IN_CREATE, IN_DONT_FOLLOW, IN_ISDIR, IN_MOVED_TO, IN_ONLYDIR } from '../src/index.js';
 import { tempDir } from './helpers/index.js';
 import { EventLog, openNotifier, openWatchManager } from './helpers/notifier.js';
 
@@ -59,5 +59,27 @@ describe('paths given to addWatch', () => {
     expect(event.nameBytes).toStrictEqual(Buffer.from([0x66, 0xfe]));
     expect(event.pathnameBytes()).toStrictEqual(fileBytes);
     expect(fs.readFileSync(event.pathnameBytes(), 'utf8')).toBe('payload');
+  });
+});
+
+describe('moves to names that are not UTF-8', () => {
+  test('a watched directory renamed to a non-UTF-8 name keeps exact bytes below it, and auto-add there works', async () => {
+    const root = tempDir();
+    fs.mkdirSync(path.join(root, 'a', 'b'), { recursive: true });
+    const wm = openWatchManager();
+    wm.addWatch(root, IN_CREATE | IN_MOVED_TO, { rec: true, autoAdd: true });
+    const log = new EventLog(openNotifier(wm));
+    const moved = Buffer.concat([Buffer.from(`${root}/`), Buffer.from([0x61, 0xff])]);
+    fs.renameSync(path.join(root, 'a'), moved);
+    await log.waitFor((e) => e.mask === ((IN_MOVED_TO | IN_ISDIR) >>> 0));
+    const b = [...wm.watches.values()].find((w) => w.path.endsWith('/b'));
+    expect(b?.pathBytes).toStrictEqual(Buffer.concat([moved, Buffer.from('/b')]));
+    const c = Buffer.concat([moved, Buffer.from('/b/c')]);
+    fs.mkdirSync(c);
+    await log.waitFor((e) => e.name === 'c');
+    fs.writeFileSync(Buffer.concat([c, Buffer.from('/f')]), '');
+    const created = await log.waitFor((e) => e.name === 'f');
+    expect(created.pathnameBytes()).toStrictEqual(Buffer.concat([c, Buffer.from('/f')]));
+    expect(log.errors).toStrictEqual([]);
   });
 });

@@ -149,6 +149,25 @@ describe('rmWatch', () => {
 });
 
 describe('updateWatch', () => {
+  test('updates by wd: when the path now names another directory, no untracked watch is armed there', () => {
+    const root = tempDir();
+    const wm = openWatchManager();
+    const dir = path.join(root, 'd');
+    fs.mkdirSync(dir);
+    const wd = wm.addWatch(dir, IN_CREATE).get(dir) as number;
+    // Renamed and replaced before any event was processed: the path names another directory now.
+    fs.renameSync(dir, path.join(root, 'moved'));
+    fs.mkdirSync(dir);
+    wm.updateWatch(wd, { mask: IN_CREATE | IN_DELETE });
+    wm.inotify.readSync();
+    fs.writeFileSync(path.join(dir, 'in-the-new-d'), '');
+    fs.writeFileSync(path.join(root, 'moved', 'in-the-old-d'), '');
+    const records = wm.inotify.readSync();
+    // Only the watched directory (now at 'moved') reports, on its own wd.
+    expect(records.map((r) => [r.wd, r.name])).toStrictEqual([[wd, 'in-the-old-d']]);
+    expect(wm.watches.get(wd)?.mask).toBe(IN_CREATE | IN_DELETE);
+  });
+
   test('a new mask replaces the old; autoAdd false stops watching new subdirectories', async () => {
     const root = tempDir();
     const wm = openWatchManager();

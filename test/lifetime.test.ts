@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { Inotify, IN_CREATE, IN_MODIFY } from '../src/index.js';
+import { Inotify, IN_CREATE, IN_MODIFY, Notifier, WatchManager } from '../src/index.js';
 import { atLeast, collect, inotifyFdCount, openInotify, some, tempDir } from './helpers/index.js';
 import { ensureLib, fixturesDir, spawnNode } from './helpers/child.js';
 
@@ -108,6 +108,21 @@ describe('ref / unref', () => {
     ino.close();
     expect(ino.hasRef()).toBe(false);
     expect(openInotify({ ref: false }).hasRef()).toBe(false);
+  });
+
+  test('ref() and unref() are no-ops after close(), as on Node handles; a Notifier over a closed manager takes ref: false', () => {
+    const ino = openInotify();
+    ino.close();
+    expect(ino.ref()).toBe(ino);
+    expect(ino.unref()).toBe(ino);
+    expect(ino.hasRef()).toBe(false);
+    const wm = new WatchManager();
+    wm.close();
+    const notifier = new Notifier(wm, undefined, { ref: false });
+    expect(notifier.ref()).toBe(notifier);
+    expect(notifier.unref()).toBe(notifier);
+    expect(wm.inotify.hasRef()).toBe(false);
+    notifier.stop();
   });
 
   test.each(['unref', 'option'])('a child that watches after %s() exits by itself', async (mode) => {

@@ -5,6 +5,8 @@
  * options), bounded state, and exact event sequences fed by hand for races
  * the kernel only produces sometimes.
  */
+import { Buffer } from 'node:buffer';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,6 +17,7 @@ import {
   type TransferComplete,
 } from '../src/index.js';
 import { compileFilter, globToRegExp, NameClassifier, DEFAULT_TEMP_DIRS, DEFAULT_TEMP_PATTERNS } from '../src/transfer/names.js';
+import { tempDir as removableTempDir } from './helpers/index.js';
 import { FAST, isTempName, run, tempDir, track, TransferLog } from './transfer-helpers.js';
 
 /** Lets time pass on purpose: only where a test asserts that nothing happens during it. */
@@ -162,6 +165,52 @@ describe('arrivals', () => {
     await log.drain();
     expect(log.starts).toEqual([]);
     expect(log.names()).toEqual([]);
+  });
+});
+
+describe('names that are not UTF-8', () => {
+  test('a file whose name is not UTF-8 completes, with its size (the exact bytes are stat-ed)', async () => {
+    const dir = tempDir();
+    const log = track(dir);
+    const name = Buffer.from([0x66, 0xff, 0x2e, 0x64, 0x61, 0x74]); // f\xff.dat
+    fs.writeFileSync(Buffer.concat([Buffer.from(`${dir}/`), name]), 'x'.repeat(321));
+    await log.completions(1);
+    expect(log.files).toHaveLength(1);
+    expect(log.files[0]).toMatchObject({ pathname: path.join(dir, name.toString('utf8')), via: 'close-write', size: 321 });
+    expect(log.abandoned).toStrictEqual([]);
+  });
+});
+
+describe('a directory that cannot be watched', () => {
+  // Deeper than PATH_MAX: inotify_add_watch fails with ENAMETOOLONG.
+  const tooDeep = 'd=$(printf "a%.0s" $(seq 250)); for i in $(seq 18); do mkdir "$d" && cd "$d"; done';
+
+  test('is a warning: the for await loop goes on and later arrivals are reported', async () => {
+    const dir = removableTempDir(); // rm -rf: fs.rmSync cannot remove a path deeper than PATH_MAX
+    const tracker = trackTransfers(dir, FAST);
+    const warnings: Error[] = [];
+    let warned: (() => void) | undefined;
+    tracker.on('warning', (error) => {
+      warnings.push(error);
+      warned?.();
+    });
+    const names: string[] = [];
+    const loop = (async () => {
+      for await (const file of tracker) {
+        names.push(path.basename(file.pathname));
+        if (names.length === 2) break;
+      }
+    })();
+    await new Promise<void>((resolve) => {
+      warned = resolve;
+      execFileSync('bash', ['-c', tooDeep], { cwd: dir });
+    });
+    fs.writeFileSync(path.join(dir, 'after-1.dat'), 'x');
+    fs.writeFileSync(path.join(dir, 'after-2.dat'), 'x');
+    await loop;
+    await tracker.close();
+    expect(names.sort()).toStrictEqual(['after-1.dat', 'after-2.dat']);
+    expect(warnings[0]).toMatchObject({ code: 'ENAMETOOLONG', syscall: 'inotify_add_watch' });
   });
 });
 

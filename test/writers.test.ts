@@ -8,6 +8,31 @@ import { isOpenForWrite } from '../src/writers.js';
 import { tempDir } from './helpers/index.js';
 
 describe('isOpenForWrite', () => {
+  test("a path with a null byte, an empty path or a non-path throws a TypeError with Node's fs codes", () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'f');
+    fs.writeFileSync(file, 'x');
+    const writer = fs.openSync(file, 'a'); // '/f' is open for writing: a truncated '/f\0x' would answer true
+    try {
+      for (const [value, code] of [
+        [`${file}\0x`, 'ERR_INVALID_ARG_VALUE'], [Buffer.from(`${file}\0x`), 'ERR_INVALID_ARG_VALUE'], ['', 'ERR_INVALID_ARG_VALUE'],
+        [42, 'ERR_INVALID_ARG_TYPE'], [undefined, 'ERR_INVALID_ARG_TYPE'], [{ path: file }, 'ERR_INVALID_ARG_TYPE'],
+      ] as const) {
+        let error: unknown;
+        try {
+          isOpenForWrite(value as unknown as string);
+        } catch (caught) {
+          error = caught;
+        }
+        expect(error, String(value)).toBeInstanceOf(TypeError);
+        expect((error as NodeJS.ErrnoException).code, String(value)).toBe(code);
+      }
+      expect(isOpenForWrite(new URL(`file://${file}`))).toBe(true);
+    } finally {
+      fs.closeSync(writer);
+    }
+  });
+
   test('false when closed or only read, true while a writer holds it, undefined when it cannot tell', () => {
     const file = path.join(tempDir(), 'f');
     fs.writeFileSync(file, 'x');

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { IN_CLOSE_WRITE } from '../constants.js';
-import { invalidArgType } from '../errors.js';
+import { invalidArgType, isCodedError } from '../errors.js';
 import { InotifyEvent } from '../event.js';
 import { Notifier } from '../notifier.js';
 import { compileExclude, type ExcludeOption } from '../pattern.js';
@@ -43,7 +43,7 @@ export interface TrackTransfersOptions extends TransferTrackerOptions {
 /**
  * Watches `dir` (recursively by default) and reports each file that arrives
  * in it once, complete, under its final name. Returns the tracker: listen to
- * 'complete' (and 'start', 'abandoned', 'error'), or iterate over it;
+ * 'complete' (and 'start', 'abandoned', 'error', 'warning'), or iterate over it;
  * `close()` stops watching. Setup errors (ENOENT, ENOSPC, ...) are thrown.
  *
  * @example
@@ -75,8 +75,13 @@ export function trackTransfers(dir: PathLike, options?: TrackTransfersOptions): 
     signal?.removeEventListener('abort', onAbort);
     await notifier.close();
   });
-  // A watch that could not be armed, a failed read: the tracker's 'error' (ends iterations).
-  notifier.on('error', (error) => owner.fail(error));
+  // A directory that could not be watched leaves the rest watched: a 'warning'.
+  // A failed read, or anything else: the tracker's 'error' (ends iterations).
+  notifier.on('error', (error) => {
+    const syscall = isCodedError(error) ? error.syscall : undefined;
+    if (syscall !== undefined && syscall !== 'read') owner.warn(error);
+    else owner.fail(error);
+  });
   notifier.once('close', () => owner.shutdown());
   if (signal?.aborted) onAbort();
   else signal?.addEventListener('abort', onAbort, { once: true });

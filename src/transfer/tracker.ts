@@ -6,6 +6,7 @@
  * reach the user as complete files; interrupted transfers are reported as
  * abandoned. See docs/transfers.md for the exact rules.
  */
+import type { Buffer } from 'node:buffer';
 import type { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import { debuglog } from 'node:util';
@@ -17,7 +18,7 @@ import { invalidArgType, outOfRange } from '../errors.js';
 import type { InotifyEvent } from '../event.js';
 import { ProcessEvent, type ChainedProcessor } from '../process-event.js';
 import { validateOptions } from '../validate.js';
-import { AsyncQueue } from '../async-queue.js';
+import { FanOut } from '../fan-out.js';
 import { RecentCreates } from './recent-creates.js';
 import { TransferRegistry, type Transfer } from './registry.js';
 import { compileFilter, DEFAULT_TEMP_DIRS, DEFAULT_TEMP_PATTERNS, NameClassifier } from './names.js';
@@ -83,9 +84,15 @@ export class TransferTracker extends ProcessEvent<TransferEvents> {
   }
   readonly #registry = new TransferRegistry();
   readonly #created = new RecentCreates();
-  readonly #iterators = new Set<AsyncQueue<TransferComplete>>();
-  readonly #pending = new Set<Promise<unknown>>();
+  // Listeners, `for await` loops and hooks: one consumer's throw takes a notification from no other.
+  // A listener's throw is rethrown to dispatch()'s caller once every notification was delivered (see #flush).
+  readonly #fan = new FanOut<TransferComplete>((error) => this.#fail(error), (error) => {
+    throw error;
+  });
   #outbox: TransferNotification[] = [];
+  // The exact bytes of pathnames that are not UTF-8 (their strings hold
+  // U+FFFD and name no file): what is stat-ed. Only such paths are here.
+  readonly #pathBytes = new Map<string, Buffer>();
   /** How files reported by the scan that follows a directory event arrived. */
   #scanVia: 'found' | 'moved-in' = 'found';
   #closed = false;
@@ -140,15 +147,12 @@ export class TransferTracker extends ProcessEvent<TransferEvents> {
 
   // ---- EventEmitter surface ------------------------------------------------------
 
-  // The EventEmitter surface ('start', 'complete', 'abandoned', 'overflow', 'error') is inherited:
+  // The EventEmitter surface ('start', 'complete', 'abandoned', 'overflow', 'warning', 'error') is inherited:
   // ProcessEvent is an EventEmitter, so events.getEventListeners(), prependListener() ... work.
 
   /** Every completion from now on, until the tracker is closed; an 'error' rejects the iteration. */
   [Symbol.asyncIterator](): AsyncIterableIterator<TransferComplete> {
-    const queue = new AsyncQueue<TransferComplete>(() => this.#iterators.delete(queue));
-    if (this.#closed) queue.end();
-    else this.#iterators.add(queue);
-    return queue;
+    return this.#fan.iterator();
   }
 
   // ---- lifetime -------------------------------------------------------------------
@@ -177,7 +181,7 @@ export class TransferTracker extends ProcessEvent<TransferEvents> {
     const onClose = this.#onClose;
     this.#onClose = undefined;
     if (onClose !== undefined) await onClose();
-    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+    await this.#fan.settled();
   }
 
   /** `await using tracker = trackTransfers(dir)`: closes on scope exit. */
@@ -197,9 +201,14 @@ export class TransferTracker extends ProcessEvent<TransferEvents> {
   }
 
   /** @internal Used by trackTransfers: what close() must also do, and where watcher errors go. */
-  _own(onClose: () => Promise<void>): { fail: (error: Error) => void; shutdown: () => void } {
+  _own(onClose: () => Promise<void>): { fail: (error: Error) => void; warn: (error: Error) => void; shutdown: () => void } {
     this.#onClose = onClose;
-    return { fail: (error) => this.#fail(error), shutdown: () => this.#shutdown() };
+    return { fail: (error) => this.#fail(error), warn: (error) => this.#warn(error), shutdown: () => this.#shutdown() };
+  }
+
+  // Watching goes on: 'warning' listeners, else a process warning.
+  #warn(error: Error): void {
+    if (!this.#fan.emit(this.#emitter, 'warning', error)) process.emitWarning(error);
   }
 
   #shutdown(): void {
@@ -207,9 +216,9 @@ export class TransferTracker extends ProcessEvent<TransferEvents> {
     this.#closed = true;
     this.#registry.clear();
     this.#created.clear();
+    this.#pathBytes.clear();
     this.#outbox = [];
-    for (const queue of this.#iterators) queue.end();
-    this.#iterators.clear();
+    this.#fan.end();
   }
 
   // ---- the event stream ---------------------------------------------------------------
@@ -233,7 +242,7 @@ export class TransferTracker extends ProcessEvent<TransferEvents> {
   #handle(event: InotifyEvent): void {
     const mask = event.mask;
     if (mask & IN_Q_OVERFLOW) {
-      this.#emitter.emit('overflow', event);
+      this.#fan.emit(this.#emitter, 'overflow', event);
       return;
     }
     if (event.name === '') return; // the watched path itself (its *_SELF events, IN_IGNORED)
@@ -242,6 +251,7 @@ export class TransferTracker extends ProcessEvent<TransferEvents> {
       return;
     }
     const path = event.pathname;
+    if (event.nameBytes !== undefined || event.pathBytes !== undefined) this.#keepBytes(path, event.pathnameBytes());
     if (mask & IN_CREATE) this.#create(path, event.synthetic);
     else if (mask & IN_OPEN) this.#open(path);
     else if (mask & IN_MODIFY) this.#modify(path);
@@ -460,10 +470,19 @@ export class TransferTracker extends ProcessEvent<TransferEvents> {
     }
   }
 
+  #keepBytes(path: string, bytes: Buffer): void {
+    this.#pathBytes.delete(path); // newest last: the oldest go first beyond the bound
+    this.#pathBytes.set(path, bytes);
+    if (this.#pathBytes.size > 2 * this.maxTransfers) {
+      const oldest = this.#pathBytes.keys().next().value;
+      if (oldest !== undefined) this.#pathBytes.delete(oldest);
+    }
+  }
+
   #complete(t: Transfer | undefined, path: string, via: ArrivalKind, tempPathname: string | undefined): void {
     let size: number | undefined;
     try {
-      const stat = fs.statSync(path, { throwIfNoEntry: false });
+      const stat = fs.statSync(this.#pathBytes.get(path) ?? path, { throwIfNoEntry: false });
       if (stat === undefined || !stat.isFile()) {
         this.#vanished(t, path, via, tempPathname);
         return;
@@ -480,6 +499,7 @@ export class TransferTracker extends ProcessEvent<TransferEvents> {
     const id = t?.id ?? this.#registry.nextId();
     const startedAt = t?.announced === true ? t.startedAt : undefined;
     if (t !== undefined) this.#registry.end(t);
+    this.#pathBytes.delete(path);
     this.#outbox.push({ type: 'complete', id, pathname: path, via, tempPathname, size, startedAt, time: Date.now() });
   }
 
@@ -559,40 +579,27 @@ export class TransferTracker extends ProcessEvent<TransferEvents> {
       try {
         this.#deliver(notification);
       } catch (error) {
+        // An 'error' nobody listens to (emit throws): surfaces once every notification was delivered.
         if (!failed) failure = error;
         failed = true;
       }
     }
-    // A throwing listener surfaces as it would from any EventEmitter, once every notification was delivered.
     if (failed) throw failure;
   }
 
+  // Hooks, loops, then listeners; a listener's throw comes out after the others ran.
   #deliver(n: TransferNotification): void {
-    let result: unknown;
-    try {
-      if (n.type === 'start') result = this.process_transfer_start(n);
-      else if (n.type === 'complete') result = this.process_transfer_complete(n);
-      else result = this.process_transfer_abandoned(n);
-    } catch (error) {
-      this.#fail(error);
-    }
-    if (isPromiseLike(result)) this.#track(Promise.resolve(result));
-    if (n.type === 'complete') for (const queue of this.#iterators) queue.push(n);
-    if (n.type === 'start') this.#emitter.emit('start', n);
-    else if (n.type === 'complete') this.#emitter.emit('complete', n);
-    else this.#emitter.emit('abandoned', n);
-  }
-
-  #track(promise: Promise<unknown>): void {
-    const settled: Promise<void> = promise.then(() => undefined, (error: unknown) => this.#fail(error))
-      .finally(() => this.#pending.delete(settled));
-    this.#pending.add(settled);
+    if (n.type === 'start') this.#fan.call(() => this.process_transfer_start(n));
+    else if (n.type === 'complete') this.#fan.call(() => this.process_transfer_complete(n));
+    else this.#fan.call(() => this.process_transfer_abandoned(n));
+    if (n.type === 'complete') this.#fan.push(n);
+    this.#fan.emit(this.#emitter, n.type === 'start' ? 'start' : n.type === 'complete' ? 'complete' : 'abandoned', n);
   }
 
   #fail(reason: unknown): void {
     const error = reason instanceof Error ? reason : new Error(String(reason));
-    const iterating = this.#iterators.size > 0;
-    for (const queue of [...this.#iterators]) queue.fail(error);
+    const iterating = this.#fan.iterating;
+    this.#fan.fail(error);
     // With no listener, emit() throws, as an EventEmitter does; an iteration counts as a listener.
     if (this.#emitter.listenerCount('error') > 0 || !iterating) this.#emitter.emit('error', error);
   }
@@ -603,8 +610,4 @@ function duration(value: unknown, name: string, fallback: number): number {
   if (typeof value !== 'number') throw invalidArgType(`options.${name}`, 'of type number', value);
   if (!Number.isFinite(value) || value < 0 || value > 0x7fffffff) throw outOfRange(`options.${name}`, '>= 0 and <= 2147483647', value);
   return value;
-}
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }

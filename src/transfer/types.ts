@@ -115,8 +115,16 @@ export interface TransferEvents {
   abandoned: [transfer: TransferAbandoned];
   /** The kernel queue overflowed: arrivals may have been missed (rescan if you must know). */
   overflow: [event: InotifyEvent];
-  /** A hook failed, or (with trackTransfers) the watcher reported an error, e.g. a new directory could not be watched. */
+  /** A hook failed, or (with trackTransfers) reading the kernel's queue failed: iterations end with it. */
   error: [error: Error];
+  /**
+   * (With trackTransfers) a problem that leaves watching intact, e.g. a new
+   * directory that could not be watched (ENAMETOOLONG, EACCES, ENOSPC):
+   * arrivals below it are not seen; everything else still is, and
+   * iterations go on. Without a 'warning' listener it is a process warning
+   * (`process.emitWarning`), never silent.
+   */
+  warning: [error: Error];
 }
 
 /** Options of {@link TransferTracker}. */

@@ -2,7 +2,7 @@
  * A stand-in for the addon, for tests that must choose batch boundaries:
  * watch descriptors are handed out per inode of real files (as
  * inotify_add_watch does, IN_MASK_ADD included), and the test delivers the
- * batches. readSync finds nothing queued.
+ * batches. readSync finds what the test queued with queueReads(), else nothing.
  */
 import { type Buffer } from 'node:buffer';
 import * as fs from 'node:fs';
@@ -13,6 +13,8 @@ import type { NativeBatchCallback, NativeInotify } from '../../src/native.js';
 export type FakeNative = NativeInotify & {
   /** Hands `records` to the Inotify as one read batch. */
   deliver(records: Parameters<typeof encodeRecords>[0]): void;
+  /** What the next synchronous reads find, one list per readSync() call (then nothing again). */
+  queueReads(...reads: Array<Parameters<typeof encodeRecords>[0]>): void;
 };
 
 /** An Inotify over a fake native layer; `fake()` is its native instance. */
@@ -44,8 +46,18 @@ export function fakeInotify(): { inotify: Inotify; fake: () => FakeNative } {
       for (const [ino, w] of this.#byInode) if (w === wd) this.#byInode.delete(ino);
     }
 
+    readonly #reads: Array<Parameters<typeof encodeRecords>[0]> = [];
+
     readSync(): number {
-      return 0;
+      const records = this.#reads.shift();
+      if (records === undefined || records.length === 0) return 0;
+      const bytes = encodeRecords(records);
+      this.buffer.set(bytes);
+      return bytes.length;
+    }
+
+    queueReads(...reads: Array<Parameters<typeof encodeRecords>[0]>): void {
+      this.#reads.push(...reads);
     }
 
     close(): void {}
