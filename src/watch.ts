@@ -64,7 +64,8 @@ export interface WatchOptions {
    * further behind, newer events are dropped until it has taken the waiting
    * ones; it then gets one IN_Q_OVERFLOW event (wd -1, as when the kernel's
    * queue overflows) in their place: never a silent loss. `close()` frees
-   * whatever is waiting.
+   * whatever is waiting. With a listener or `coalesce`, events go to the
+   * listener as they come, and this bound does not apply.
    */
   maxQueued?: number;
 }
