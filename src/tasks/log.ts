@@ -1,0 +1,113 @@
+/**
+ * Named loggers with levels DEBUG..CRITICAL, written to stderr; with
+ * syslog-style `<N>` priority prefixes when stderr is the journal.
+ */
+import { fstatSync } from 'node:fs';
+
+/** Log levels, lowest first (Python's logging names, as pyinotifyd uses). */
+export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL'] as const;
+/** One of {@link LOG_LEVELS}. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const RANK: Record<LogLevel, number> = { DEBUG: 10, INFO: 20, WARNING: 30, ERROR: 40, CRITICAL: 50 };
+// sd-daemon(3) priorities: 7 debug, 6 info, 4 warning, 3 err, 2 crit.
+const PRIORITY: Record<LogLevel, number> = { DEBUG: 7, INFO: 6, WARNING: 4, ERROR: 3, CRITICAL: 2 };
+
+/** Logging settings: a default level and levels per log name. */
+export interface LoggingOptions {
+  /** The level of every log name not in `levels` (default 'INFO'). */
+  level?: LogLevel;
+  /** Levels per log name, e.g. `{ sched: 'DEBUG' }`. */
+  levels?: Record<string, LogLevel>;
+  /** Write `<N>` priority prefixes: true, false, or 'auto' (when stderr is the journal, per JOURNAL_STREAM). Default 'auto'. */
+  journal?: boolean | 'auto';
+}
+
+/** True when stderr is the stream named by JOURNAL_STREAM (`dev:ino`), as systemd.exec(5) says to check. */
+export function stderrIsJournal(env: NodeJS.ProcessEnv = process.env): boolean {
+  const stream = env.JOURNAL_STREAM;
+  if (stream === undefined || stream === '') return false;
+  try {
+    const st = fstatSync(2);
+    return `${st.dev}:${st.ino}` === stream;
+  } catch {
+    return false;
+  }
+}
+
+function pad(n: number, width = 2): string {
+  return String(n).padStart(width, '0');
+}
+
+function timestamp(date: Date): string {
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} `
+    + `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())},${pad(date.getMilliseconds(), 3)}`;
+}
+
+/** Where log lines go; one per process by default, shared by every {@link Logger}. */
+export class LogSink {
+  #level: LogLevel = 'INFO';
+  #levels = new Map<string, LogLevel>();
+  #journal: boolean;
+  #write: (line: string) => void;
+
+  constructor(options?: LoggingOptions, write?: (line: string) => void) {
+    this.#write = write ?? ((line) => process.stderr.write(line));
+    this.#journal = false;
+    this.configure(options ?? {});
+  }
+
+  /** Applies new settings (on SIGHUP, or -d). */
+  configure(options: LoggingOptions): void {
+    this.#level = options.level ?? 'INFO';
+    this.#levels = new Map(Object.entries(options.levels ?? {}));
+    const journal = options.journal ?? 'auto';
+    this.#journal = journal === 'auto' ? stderrIsJournal() : journal;
+  }
+
+  /** True when a message of `level` on `name` is written. */
+  enabled(name: string, level: LogLevel): boolean {
+    return RANK[level] >= RANK[this.#levels.get(name) ?? this.#level];
+  }
+
+  /** Writes one message; each line of a multi-line message gets its own prefix. */
+  log(name: string, level: LogLevel, message: string): void {
+    if (!this.enabled(name, level)) return;
+    const lines = message.split('\n');
+    let out = '';
+    for (const line of lines) {
+      out += this.#journal
+        ? `<${PRIORITY[level]}>${name} ${level}: ${line}\n`
+        : `[${timestamp(new Date())} ${name} ${level}] ${line}\n`;
+    }
+    this.#write(out);
+  }
+}
+
+/** The process's sink: what every Logger writes to unless given another. */
+export const defaultSink = new LogSink();
+
+/** A named logger, as Python's `logging.getLogger(name)`. */
+export class Logger {
+  readonly name: string;
+  readonly sink: LogSink;
+  constructor(name: string, sink: LogSink = defaultSink) {
+    this.name = name;
+    this.sink = sink;
+  }
+  debug(message: string): void {
+    this.sink.log(this.name, 'DEBUG', message);
+  }
+  info(message: string): void {
+    this.sink.log(this.name, 'INFO', message);
+  }
+  warning(message: string): void {
+    this.sink.log(this.name, 'WARNING', message);
+  }
+  error(message: string): void {
+    this.sink.log(this.name, 'ERROR', message);
+  }
+  critical(message: string): void {
+    this.sink.log(this.name, 'CRITICAL', message);
+  }
+}
