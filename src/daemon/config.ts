@@ -104,7 +104,14 @@ export interface ResolvedConfig {
   readonly schedulers: readonly TaskScheduler[];
 }
 
+/** A description of what was given, written as it is (not inspected as a value). */
+class Described {
+  constructor(readonly text: string) {}
+}
+const described = (text: string): Described => new Described(text);
+
 function given(value: unknown): string {
+  if (value instanceof Described) return value.text;
   if (typeof value === 'function') return `a function${value.name === '' ? '' : ` (${value.name})`}`;
   if (Array.isArray(value)) return `an array (${inspect(value, { depth: 1, breakLength: Infinity })})`;
   if (value === null) return 'null';
@@ -134,7 +141,7 @@ export function resolveConfig(config: unknown, file: string): ResolvedConfig {
   };
   if (!isPlainObject(config)) fail('default export', 'an object made by defineConfig({ watches: [...] })', config);
   const top = config as Record<string, unknown>;
-  for (const key of Object.keys(top)) if (!TOP_KEYS.includes(key)) fail(key, `one of the keys ${TOP_KEYS.join(', ')}`, `a key named ${JSON.stringify(key)}`);
+  for (const key of Object.keys(top)) if (!TOP_KEYS.includes(key)) fail(key, `one of the keys ${TOP_KEYS.join(', ')}`, described(`a key named ${JSON.stringify(key)}`));
   const watchesValue = top.watches;
   if (!Array.isArray(watchesValue) || watchesValue.length === 0) fail('watches', 'a non-empty array of { path, eventMap }', watchesValue);
   let shutdownTimeout = 30_000;
@@ -183,13 +190,13 @@ export function resolveConfig(config: unknown, file: string): ResolvedConfig {
     const at = `watches[${i}]`;
     if (!isPlainObject(w)) fail(at, 'an object { path, eventMap }', w);
     const watch = w as Record<string, unknown>;
-    for (const key of Object.keys(watch)) if (!WATCH_KEYS.includes(key)) fail(`${at}.${key}`, `one of the keys ${WATCH_KEYS.join(', ')}`, `a key named ${JSON.stringify(key)}`);
+    for (const key of Object.keys(watch)) if (!WATCH_KEYS.includes(key)) fail(`${at}.${key}`, `one of the keys ${WATCH_KEYS.join(', ')}`, described(`a key named ${JSON.stringify(key)}`));
     if (typeof watch.path !== 'string' || watch.path === '') fail(`${at}.path`, 'a path (a non-empty string)', watch.path);
     const path = resolve(watch.path as string);
     try {
       statSync(path);
     } catch (error) {
-      fail(`${at}.path`, 'an existing directory or file', `${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}: ${(error as Error).message})`);
+      fail(`${at}.path`, 'an existing directory or file', described(`${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}: ${(error as Error).message})`));
     }
     for (const key of ['rec', 'autoAdd']) if (watch[key] !== undefined && typeof watch[key] !== 'boolean') fail(`${at}.${key}`, 'a boolean', watch[key]);
     let exclude: ReadonlyArray<string | RegExp> | undefined;
@@ -197,7 +204,7 @@ export function resolveConfig(config: unknown, file: string): ResolvedConfig {
       try {
         exclude = readExcludeFile(resolve(watch.exclude));
       } catch (error) {
-        fail(`${at}.exclude`, 'a readable file of patterns, or a list of patterns', `${watch.exclude} (${(error as Error).message})`);
+        fail(`${at}.exclude`, 'a readable file of patterns, or a list of patterns', described(`${String(watch.exclude)} (${(error as Error).message})`));
       }
     } else if (Array.isArray(watch.exclude) && watch.exclude.every((p) => typeof p === 'string' || p instanceof RegExp)) {
       exclude = watch.exclude as Array<string | RegExp>;
@@ -209,7 +216,7 @@ export function resolveConfig(config: unknown, file: string): ResolvedConfig {
         try {
           new RegExp(pattern);
         } catch (error) {
-          fail(`${at}.exclude`, 'patterns that compile as regular expressions', `${JSON.stringify(pattern)} (${(error as Error).message})`);
+          fail(`${at}.exclude`, 'patterns that compile as regular expressions', described(`${JSON.stringify(pattern)} (${(error as Error).message})`));
         }
       }
     }
@@ -220,7 +227,7 @@ export function resolveConfig(config: unknown, file: string): ResolvedConfig {
     let mask = 0;
     for (const [name, value] of Object.entries(eventMap as Record<string, unknown>)) {
       const key = `${at}.eventMap.${name}`;
-      if (!EVENT_NAMES.includes(name)) fail(key, `an event name, one of ${EVENT_NAMES.join(', ')}`, `the unknown event name ${JSON.stringify(name)}`);
+      if (!EVENT_NAMES.includes(name)) fail(key, `an event name, one of ${EVENT_NAMES.join(', ')}`, described(`the unknown event name ${JSON.stringify(name)}`));
       const list = value === null ? [] : Array.isArray(value) ? value.map((v, j) => toAction(v, `${key}[${j}]`)) : [toAction(value, key)];
       const names = name === 'IN_CLOSE' ? ['IN_CLOSE_WRITE', 'IN_CLOSE_NOWRITE'] : name === 'IN_MOVE' ? ['IN_MOVED_FROM', 'IN_MOVED_TO'] : [name];
       for (const n of names) {
