@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { onTestFinished } from 'vitest';
+import { ensureLib } from './helpers/child.js';
 
 export const repoRoot = path.resolve(__dirname, '..');
 export const CLI = path.join(repoRoot, 'lib', 'cli', 'inotifyd.js');
@@ -83,6 +84,7 @@ export class DaemonProcess {
 
 /** Writes `config.mjs` in `dir` and starts `inotifyd -d -c config.mjs`; resolves once it says it started. */
 export async function startDaemon(dir: string, config: string, extra: string[] = []): Promise<DaemonProcess> {
+  ensureLib();
   fs.writeFileSync(path.join(dir, 'config.mjs'), config);
   const daemon = new DaemonProcess(['-d', '-c', path.join(dir, 'config.mjs'), ...extra], dir);
   await daemon.waitFor('inotifyd started');
@@ -91,6 +93,7 @@ export async function startDaemon(dir: string, config: string, extra: string[] =
 
 /** Runs inotifyd to completion (for --configtest, --install ...). */
 export function runCli(args: string[], cwd: string): { status: number | null; stdout: string; stderr: string } {
+  ensureLib();
   const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', timeout: 60_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
