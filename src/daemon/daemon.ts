@@ -47,6 +47,8 @@ export class Daemon {
   #running: Running[] = [];
   #stopping: Promise<void> | undefined;
   #reloading: Promise<boolean> = Promise.resolve(true);
+  /** Schedulers of earlier configs, finishing their tasks. */
+  readonly #retired = new Set<TaskScheduler>();
 
   constructor(configPath: string, options: DaemonOptions = {}) {
     this.configPath = configPath;
@@ -174,7 +176,10 @@ export class Daemon {
     this.#running = next;
     for (const running of stale) await this.#stopWatch(running);
     const retired = (old?.schedulers ?? []).filter((s) => !config.schedulers.includes(s));
-    for (const scheduler of retired) void scheduler.shutdown(config.shutdownTimeout);
+    for (const scheduler of retired) {
+      this.#retired.add(scheduler);
+      void scheduler.shutdown(config.shutdownTimeout).finally(() => this.#retired.delete(scheduler));
+    }
     this.log.info(`config reloaded from ${config.file}: ${config.watches.length} watch${config.watches.length === 1 ? '' : 'es'} (${next.length - started.length} kept, ${started.length} started, ${stale.length} stopped)`);
     return true;
   }
@@ -200,7 +205,7 @@ export class Daemon {
     for (const running of this.#running) await this.#stopWatch(running);
     this.#running = [];
     if (config === undefined) return;
-    const schedulers: TaskScheduler[] = [...config.schedulers];
+    const schedulers: TaskScheduler[] = [...config.schedulers, ...this.#retired];
     const pending = schedulers.reduce((n, s) => n + s.pending, 0);
     if (pending > 0) this.log.info(`waiting up to ${config.shutdownTimeout} ms for ${pending} task${pending === 1 ? '' : 's'}`);
     const cancelled = (await Promise.all(schedulers.map((s) => s.shutdown(config.shutdownTimeout)))).reduce((a, b) => a + b, 0);
