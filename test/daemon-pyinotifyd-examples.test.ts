@@ -5,6 +5,7 @@
  * README's invalid key IN_WRITE_CLOSE, which is IN_CLOSE_WRITE here
  * (test/daemon-cli.test.ts shows the clear error the original key gets).
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -102,4 +103,30 @@ export default defineConfig({
     expect(fs.existsSync(path.join(dst, 'gone'))).toBe(false);
     expect(daemon.stderr).not.toMatch(/gone\.to_move: start task/);
   }, 60_000);
+});
+
+describe("inotifyd: README's rsync-incoming example", () => {
+  it('runs the command once per file rsync delivers, never for a temporary name', async () => {
+    const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## inotifyd: run tasks when files arrive'));
+    const block = /```js\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(block).toBeDefined();
+    const dir = tempDir();
+    const incoming = path.join(dir, 'incoming');
+    const src = path.join(dir, 'src');
+    fs.mkdirSync(incoming);
+    fs.mkdirSync(path.join(src, 'day1'), { recursive: true });
+    const ingest = path.join(dir, 'ingest');
+    fs.writeFileSync(ingest, `#!/bin/sh\n[ "$1" = "--" ] && printf '%s\\n' "$2" >> ${JSON.stringify(path.join(dir, 'ingested'))}\n`, { mode: 0o755 });
+    const files = ['a.raw', 'b.raw', 'day1/c.raw'];
+    for (const f of files) fs.writeFileSync(path.join(src, f), Buffer.alloc(50_000, 1));
+    const config = (block ?? '').replace("'/srv/incoming'", JSON.stringify(incoming)).replace("'/usr/local/bin/ingest'", JSON.stringify(ingest));
+    const daemon = await startDaemon(dir, config);
+    const rsync = spawnSync('rsync', ['-a', `${src}/`, `${incoming}/`], { encoding: 'utf8' });
+    expect(rsync.status, rsync.stderr).toBe(0);
+    const out = path.join(dir, 'ingested');
+    await until(() => fs.existsSync(out) && fs.readFileSync(out, 'utf8').split('\n').length > files.length, 'three ingests', 60_000);
+    expect(await daemon.stop()).toEqual({ code: 0, signal: null });
+    expect(fs.readFileSync(out, 'utf8').split('\n').filter((l) => l !== '').sort()).toEqual(files.map((f) => path.join(incoming, f)).sort());
+  }, 90_000);
 });
