@@ -104,6 +104,30 @@ export default defineConfig({ watches: [{ path: ${JSON.stringify(w)}, eventMap: 
     expect(readLog(dir).map((e) => `${e.ev}:${path.basename(e.p)}`)).toEqual(['A:1', 'B:2', 'B:3']);
   }, 90_000);
 
+  it('SIGHUP with a changed watch path: the new watch starts, the old one stops, pending tasks of the old config still run', async () => {
+    const dir = tempDir();
+    const w1 = path.join(dir, 'w1');
+    const w2 = path.join(dir, 'w2');
+    fs.mkdirSync(w1);
+    fs.mkdirSync(w2);
+    const config = (tag: string, w: string, delay: number): string => `${prelude(dir)}
+import { defineConfig, TaskScheduler } from 'inotify-native';
+const sched = new TaskScheduler({ delay: ${delay}, job: (event) => record({ ev: ${JSON.stringify(tag)}, p: event.pathname }) });
+export default defineConfig({ watches: [{ path: ${JSON.stringify(w)}, eventMap: { IN_CLOSE_WRITE: sched } }], shutdownTimeout: '60s' });
+`;
+    const daemon = await startDaemon(dir, config('A', w1, 1500));
+    fs.writeFileSync(path.join(w1, 'pending'), '');
+    await daemon.waitFor(/pending: schedule task/);
+    fs.writeFileSync(path.join(dir, 'config.mjs'), config('B', w2, 0));
+    daemon.child.kill('SIGHUP');
+    await daemon.waitFor(/config reloaded from .*: 1 watch \(0 kept, 1 started, 1 stopped\)/);
+    fs.writeFileSync(path.join(w1, 'unwatched'), '');
+    fs.writeFileSync(path.join(w2, 'new'), '');
+    await until(() => readLog(dir).length === 2, 'the pending task of A and the task of B');
+    expect(await daemon.stop()).toEqual({ code: 0, signal: null });
+    expect(readLog(dir).map((e) => `${e.ev}:${path.basename(e.p)}`).sort()).toEqual(['A:pending', 'B:new']);
+  }, 90_000);
+
   it('--dry-run logs what would run and runs nothing', async () => {
     const dir = tempDir();
     const w = path.join(dir, 'w');
