@@ -21,7 +21,7 @@ describe('inotifyd: command line', () => {
     const job = 'const job = new TaskScheduler({ job: () => {} });\n';
     const broken: Array<[name: string, source: string | undefined, message: RegExp]> = [
       ['missing', undefined, /config file: expected a readable ES module \(config\.mjs\), given .*ENOENT/],
-      ['syntax', `${IMPORT}export default defineConfig({ watches: [ }`, /module: expected a module that loads, given SyntaxError/],
+      ['syntax', `${IMPORT}export default defineConfig({ watches: [ })\n`, /module: expected a module that loads, given SyntaxError: .* \(at line 2\)$/m],
       ['no-default', `${IMPORT}export const config = {};`, /default export: expected export default defineConfig/],
       ['not-object', `${IMPORT}export default 42;`, /default export: expected an object made by defineConfig.*given number 42/],
       ['no-watches', `${IMPORT}export default defineConfig({ watches: [] });`, /watches: expected a non-empty array of \{ path, eventMap \}, given an array/],

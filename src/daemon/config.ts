@@ -3,6 +3,7 @@
  * (`defineConfig({...})`), and its validation, which reports the file, the
  * key, what was expected and what was given, before any watch starts.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -279,7 +280,13 @@ export async function loadConfig(file: string): Promise<ResolvedConfig> {
     module = (await import(`${pathToFileURL(path).href}?load=${++loads}`)) as Record<string, unknown>;
   } catch (error) {
     const err = error as Error & { code?: string };
-    const where = (err.stack ?? '').split('\n').find((line) => line.includes(path));
+    let where = (err.stack ?? '').split('\n').find((line) => line.includes(path));
+    // import() gives a SyntaxError no location; `node --check` prints it (path:line, first line).
+    if (err.name === 'SyntaxError') {
+      const check = spawnSync(process.execPath, ['--check', path], { encoding: 'utf8', timeout: 30_000 });
+      const line = new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:(\\d+)`).exec(check.stderr ?? '')?.[1];
+      if (line !== undefined) where = `at line ${line}`;
+    }
     throw new ConfigError(path, 'module', 'a module that loads',
       `${err.name}${err.code === undefined ? '' : ` [${err.code}]`}: ${err.message}${where === undefined ? '' : ` (${where.trim()})`}`);
   }
