@@ -104,3 +104,34 @@ export default defineConfig({ watches: [{ path: ${W}, eventMap: { IN_CLOSE_WRITE
     expect(runCli(['-l', '-v'], dir).status).toBe(2);
   });
 });
+
+describe('inotifyd: logging to the journal', () => {
+  it('<N> priority prefixes when JOURNAL_STREAM names its stderr; time stamps when it names another stream', async () => {
+    const { spawn } = await import('node:child_process');
+    const { CLI } = await import('./daemon-helpers.js');
+    const dir = tempDir();
+    const w = path.join(dir, 'w');
+    fs.mkdirSync(w);
+    const config = path.join(dir, 'config.mjs');
+    fs.writeFileSync(config, `${IMPORT}export default defineConfig({ watches: [{ path: ${JSON.stringify(w)}, eventMap: { IN_CREATE: null } }] });\n`);
+    const runWith = async (journal: (st: fs.Stats) => string): Promise<string> => {
+      const log = path.join(dir, `stderr-${Math.random()}`);
+      const fd = fs.openSync(log, 'w');
+      const st = fs.fstatSync(fd);
+      const child = spawn(process.execPath, [CLI, '-d', '-c', config], { stdio: ['ignore', 'ignore', fd], env: { ...process.env, JOURNAL_STREAM: journal(st) } });
+      fs.closeSync(fd);
+      const deadline = Date.now() + 30_000;
+      while (!fs.readFileSync(log, 'utf8').includes('inotifyd started') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 25));
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('close', resolve));
+      return fs.readFileSync(log, 'utf8');
+    };
+    const journal = await runWith((st) => `${st.dev}:${st.ino}`);
+    expect(journal).toMatch(/^<7>watch DEBUG: watching /m);
+    expect(journal).toMatch(/^<6>daemon INFO: inotifyd started/m);
+    expect(journal.split('\n').filter((l) => l !== '').every((l) => /^<[0-7]>/.test(l))).toBe(true);
+    const plain = await runWith((st) => `${st.dev}:${st.ino + 1}`);
+    expect(plain).toMatch(/^\[\d{4}-\d\d-\d\d [\d:,]+ daemon INFO\] inotifyd started/m);
+    expect(plain).not.toMatch(/^<\d>/m);
+  }, 60_000);
+});
