@@ -3,10 +3,11 @@
  * dstRe templates, durations, config validation shapes, log formats.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  Cancel, ConfigError, FileManagerRule, LogSink, ShellScheduler, TaskScheduler, expandTemplate, parseDuration, resolveConfig,
+  Cancel, ConfigError, FileManagerRule, FileManagerScheduler, LogSink, ShellScheduler, TaskScheduler, expandTemplate, parseDuration, resolveConfig,
   splitArgv, substituteArgv,
 } from '../src/index.js';
 import { prelude, readLog, startDaemon, tempDir, until } from './daemon-helpers.js';
@@ -91,6 +92,26 @@ describe('inotifyd units', () => {
     lines.length = 0;
     sink.log('x', 'WARNING', 'w');
     expect(lines[0]).toMatch(/^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} x WARNING\] w\n$/);
+  });
+
+  it('FileManagerScheduler in-process: a directory moved to another filesystem without rec is refused, the source left whole', async () => {
+    if (!fs.existsSync('/dev/shm') || fs.statSync('/dev/shm').dev === fs.statSync(os.tmpdir()).dev) return;
+    const dir = tempDir();
+    const shm = fs.mkdtempSync('/dev/shm/inotifyd-');
+    try {
+      fs.mkdirSync(path.join(shm, 'd'));
+      fs.writeFileSync(path.join(shm, 'd', 'inside'), 'data');
+      const lines: string[] = [];
+      const sched = new FileManagerScheduler({ dirs: true, rules: [new FileManagerRule({ action: 'move', srcRe: `${shm}/(.+)`, dstRe: `${dir}/\\1` })] });
+      sched._configure(new LogSink({ level: 'DEBUG', journal: false }, (line) => lines.push(line)), false);
+      sched.schedule({ pathname: path.join(shm, 'd'), maskname: 'IN_CREATE|IN_ISDIR', dir: true });
+      await sched.idle();
+      expect(lines.join('')).toMatch(/EXDEV: moving a directory to another filesystem needs rec: true/);
+      expect(fs.readFileSync(path.join(shm, 'd', 'inside'), 'utf8')).toBe('data');
+      expect(fs.readdirSync(dir)).toEqual([]);
+    } finally {
+      fs.rmSync(shm, { recursive: true, force: true });
+    }
   });
 
   it('exclude: a file of patterns (with # comments) keeps those paths from the map', async () => {

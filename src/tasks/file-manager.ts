@@ -275,6 +275,13 @@ export class FileManagerScheduler extends TaskScheduler {
         return;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+        if (isDir && !rule.rec) {
+          // A copy would need to take what the directory holds: only with rec (never an empty copy and a deleted source).
+          const refused = new Error(`EXDEV: moving a directory to another filesystem needs rec: true, '${src}' -> '${dst}'`) as NodeJS.ErrnoException;
+          refused.code = 'EXDEV';
+          refused.path = src;
+          throw refused;
+        }
         context.log.debug(`${src} -> ${dst}: another filesystem (EXDEV): copy, fsync, rename, unlink`);
       }
     }
