@@ -128,6 +128,33 @@ export default defineConfig({ watches: [{ path: ${JSON.stringify(w)}, eventMap: 
     expect(readLog(dir).map((e) => `${e.ev}:${path.basename(e.p)}`).sort()).toEqual(['A:pending', 'B:new']);
   }, 90_000);
 
+  it('a kernel queue overflow is logged at WARNING, and the rescan feeds every file that arrived unseen to the map', async () => {
+    const dir = tempDir();
+    const w = path.join(dir, 'w');
+    fs.mkdirSync(w);
+    const max = Number(fs.readFileSync('/proc/sys/fs/inotify/max_queued_events', 'utf8'));
+    const daemon = await startDaemon(dir, `${prelude(dir)}
+import { defineConfig, TaskScheduler } from 'inotify-native';
+// Blocks the daemon's event loop (without spinning) until the test says go, so the kernel queue overflows.
+const block = () => {
+  record({ ev: 'blocked', p: '' });
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  while (!existsSync(${JSON.stringify(path.join(dir, 'go'))})) Atomics.wait(cell, 0, 0, 20);
+};
+const seen = new TaskScheduler({ logname: 'seen', job: (event) => { if (event.pathname.endsWith('/block')) block(); else record({ ev: 'seen', p: event.pathname }); } });
+export default defineConfig({ watches: [{ path: ${JSON.stringify(w)}, eventMap: { IN_CREATE: seen } }], logging: { level: 'INFO' } });
+`);
+    fs.writeFileSync(path.join(w, 'block'), '');
+    await until(() => readLog(dir).some((e) => e.ev === 'blocked'), 'the daemon to block');
+    const files = Array.from({ length: max + 2000 }, (_, i) => path.join(w, `f${i}`));
+    for (const file of files) fs.closeSync(fs.openSync(file, 'w'));
+    fs.writeFileSync(path.join(dir, 'go'), '');
+    await daemon.waitFor(/watch WARNING\] .*the kernel queue overflowed: events were lost; rescanning/);
+    await until(() => new Set(readLog(dir).filter((e) => e.ev === 'seen').map((e) => e.p)).size >= files.length, `${files.length} files seen`, 120_000);
+    expect(await daemon.stop()).toEqual({ code: 0, signal: null });
+    expect(new Set(readLog(dir).filter((e) => e.ev === 'seen').map((e) => e.p))).toEqual(new Set(files));
+  }, 180_000);
+
   it('--dry-run logs what would run and runs nothing', async () => {
     const dir = tempDir();
     const w = path.join(dir, 'w');
