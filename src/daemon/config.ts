@@ -64,8 +64,11 @@ export function defineConfig(config: DaemonConfig): DaemonConfig {
 
 /** A config that cannot be used: names the file and the key, what was expected and what was given. */
 export class ConfigError extends Error {
+  /** Always 'ERR_INOTIFYD_CONFIG'. */
   readonly code = 'ERR_INOTIFYD_CONFIG';
+  /** The config file. */
   readonly file: string;
+  /** The key at fault, e.g. `watches[0].eventMap.IN_WRITE_CLOSE`. */
   readonly key: string;
   constructor(file: string, key: string, expected: string, given: string) {
     super(`${file}: ${key}: expected ${expected}, given ${given}`);

@@ -38,8 +38,11 @@ function transferEvent(transfer: TransferComplete): TaskEvent & { transfer: Tran
  * handled twice or missed there), and a failed reload keeps the old config.
  */
 export class Daemon {
+  /** The config module's path. */
   readonly configPath: string;
+  /** Where every log line goes. */
   readonly sink: LogSink;
+  /** The 'daemon' logger. */
   readonly log: Logger;
   readonly #dryRun: boolean;
   readonly #debug: boolean;

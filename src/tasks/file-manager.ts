@@ -85,16 +85,25 @@ export function expandTemplate(template: string, match: RegExpExecArray): string
 
 /** pyinotifyd's FileManagerRule. */
 export class FileManagerRule {
+  /** What the rule does. */
   readonly action: FileAction;
   /** `srcRe`, sticky (matches at the start only). */
   readonly srcRe: RegExp;
+  /** The destination template. */
   readonly dstRe: string;
+  /** Create missing destination directories. */
   readonly autoCreate: boolean;
+  /** Replace an existing destination (`overwrite` or `override`). */
   readonly overwrite: boolean;
+  /** Mode of files copied or moved. */
   readonly fileMode: number | undefined;
+  /** Mode of directories created, copied or moved. */
   readonly dirMode: number | undefined;
+  /** Owner uid (from `user`). */
   readonly uid: number | undefined;
+  /** Owner gid (from `group`). */
   readonly gid: number | undefined;
+  /** Act on directories with their contents. */
   readonly rec: boolean;
 
   constructor(options: FileManagerRuleOptions) {
@@ -176,6 +185,7 @@ async function exists(path: string): Promise<boolean> {
  * then unlink the source: the destination name only ever holds a whole file.
  */
 export class FileManagerScheduler extends TaskScheduler {
+  /** The rules, tried in order. */
   readonly rules: readonly FileManagerRule[];
 
   constructor(options: FileManagerSchedulerOptions) {

@@ -89,24 +89,31 @@ export const defaultSink = new LogSink();
 
 /** A named logger, as Python's `logging.getLogger(name)`. */
 export class Logger {
+  /** The log name (what `logging.levels` keys on). */
   readonly name: string;
+  /** Where its lines go. */
   readonly sink: LogSink;
   constructor(name: string, sink: LogSink = defaultSink) {
     this.name = name;
     this.sink = sink;
   }
+  /** Logs `message` at DEBUG. */
   debug(message: string): void {
     this.sink.log(this.name, 'DEBUG', message);
   }
+  /** Logs `message` at INFO. */
   info(message: string): void {
     this.sink.log(this.name, 'INFO', message);
   }
+  /** Logs `message` at WARNING. */
   warning(message: string): void {
     this.sink.log(this.name, 'WARNING', message);
   }
+  /** Logs `message` at ERROR. */
   error(message: string): void {
     this.sink.log(this.name, 'ERROR', message);
   }
+  /** Logs `message` at CRITICAL. */
   critical(message: string): void {
     this.sink.log(this.name, 'CRITICAL', message);
   }

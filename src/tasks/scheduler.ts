@@ -58,6 +58,7 @@ export interface TaskSchedulerOptions extends SchedulerOptions {
 
 /** Brands for checks that hold across copies of this module (a config may load another copy). */
 export const SCHEDULER_BRAND = Symbol.for('inotify-native.scheduler');
+/** The brand of {@link Cancel} actions. */
 export const CANCEL_BRAND = Symbol.for('inotify-native.cancel');
 
 type State = 'delayed' | 'queued' | 'running';
@@ -108,14 +109,19 @@ export function validateSchedulerOptions(options: unknown): SchedulerOptions {
  * ```
  */
 export class TaskScheduler {
+  /** Marks schedulers for {@link isScheduler}. */
   readonly [SCHEDULER_BRAND] = true;
+  /** Handles events on files. */
   readonly files: boolean;
+  /** Handles events on directories. */
   readonly dirs: boolean;
   /** The delay in ms. */
   readonly delay: number;
   /** At most this many jobs at once (Infinity: no limit). */
   readonly concurrency: number;
+  /** The log name. */
   readonly logname: string;
+  /** Its logger (the daemon gives it the daemon's sink). */
   log: Logger;
   readonly #job: Job;
   readonly #tasks = new Map<string, Task>();
@@ -316,6 +322,7 @@ export class TaskScheduler {
 /** `Cancel(sched)` in an event map: cancels the scheduler's pending task for the event's pathname. */
 export interface CancelAction {
   readonly [CANCEL_BRAND]: true;
+  /** The scheduler whose pending task is cancelled. */
   readonly scheduler: TaskScheduler;
 }
 

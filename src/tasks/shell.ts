@@ -115,9 +115,13 @@ interface RunResult {
 export class ShellScheduler extends TaskScheduler {
   /** The argv template (for `shell: true`: ['/bin/sh', '-c', script, 'sh']). */
   readonly argv: readonly string[];
+  /** True: run with `sh -c`, values as positional parameters. */
   readonly shell: boolean;
+  /** The timeout in ms, if any. */
   readonly timeout: number | undefined;
+  /** How many times a failed command runs again. */
   readonly retries: number;
+  /** The first retry's wait in ms (doubled for each next one). */
   readonly retryDelay: number;
   readonly #cwd: string | undefined;
   readonly #env: Record<string, string> | undefined;
