@@ -135,3 +135,46 @@ describe('inotifyd: logging to the journal', () => {
     expect(plain).not.toMatch(/^<\d>/m);
   }, 60_000);
 });
+
+describe('inotifyd: logging to syslog', () => {
+  const hasPython = spawnSync('python3', ['-c', 'import socket']).status === 0 && spawnSync('logger', ['--help']).status === 0;
+  it.skipIf(!hasPython)('logging.syslog sends each line with its facility and priority to a unix datagram socket', async () => {
+    const { spawn } = await import('node:child_process');
+    const { startDaemon, until } = await import('./daemon-helpers.js');
+    const dir = tempDir();
+    const w = path.join(dir, 'w');
+    fs.mkdirSync(w);
+    const socket = path.join(dir, 'log.sock');
+    const receiver = path.join(dir, 'receiver.py');
+    // A stand-in for /dev/log: Node cannot bind a unix datagram socket, Python can.
+    fs.writeFileSync(receiver, [
+      'import socket, sys',
+      's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+      's.bind(sys.argv[1])',
+      "print('ready', flush=True)",
+      'while True:',
+      "    sys.stdout.write(s.recv(65536).decode('utf8', 'replace') + '\\n')",
+      '    sys.stdout.flush()',
+      '',
+    ].join('\n'));
+    const py = spawn('python3', [receiver, socket], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let received = '';
+    py.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      received += chunk;
+    });
+    try {
+      await until(() => received.includes('ready'), 'the receiver');
+      const daemon = await startDaemon(dir, `${IMPORT}export default defineConfig({ watches: [{ path: ${JSON.stringify(w)}, eventMap: { IN_CREATE: function created() {} } }],
+  logging: { level: 'INFO', syslog: { socket: ${JSON.stringify(socket)}, tag: 'inotifyd-test' } } });\n`);
+      fs.writeFileSync(path.join(w, 'f'), '');
+      await daemon.waitFor(/created INFO\] .*done in/);
+      // daemon facility (3) * 8 + info (6) = 30; the line as on stderr, without the time stamp.
+      await until(() => /<30>.*inotifyd-test.*daemon INFO: inotifyd started/.test(received) && /<30>.*created INFO: .*start task/.test(received), 'the lines at the socket');
+      expect(await daemon.stop()).toEqual({ code: 0, signal: null });
+      // startDaemon runs with -d: DEBUG lines are priority 7 (3 * 8 + 7 = 31).
+      expect(received).toMatch(/<31>.*watch DEBUG: watching /);
+    } finally {
+      py.kill();
+    }
+  }, 60_000);
+});

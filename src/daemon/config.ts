@@ -165,6 +165,13 @@ export function resolveConfig(config: unknown, file: string): ResolvedConfig {
     }
   }
   if (log.journal !== undefined && typeof log.journal !== 'boolean' && log.journal !== 'auto') fail('logging.journal', "true, false or 'auto'", log.journal);
+  if (log.syslog !== undefined && typeof log.syslog !== 'boolean') {
+    if (!isPlainObject(log.syslog)) fail('logging.syslog', 'true, false or { socket, tag }', log.syslog);
+    const syslog = log.syslog as Record<string, unknown>;
+    for (const key of Object.keys(syslog)) {
+      if ((key !== 'socket' && key !== 'tag') || typeof syslog[key] !== 'string') fail(`logging.syslog.${key}`, 'socket or tag, a string', syslog[key]);
+    }
+  }
 
   const schedulers = new Set<TaskScheduler>();
   const wrapped = new Map<Job, TaskScheduler>();

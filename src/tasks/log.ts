@@ -2,6 +2,7 @@
  * Named loggers with levels DEBUG..CRITICAL, written to stderr; with
  * syslog-style `<N>` priority prefixes when stderr is the journal.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fstatSync } from 'node:fs';
 
 /** Log levels, lowest first (Python's logging names, as pyinotifyd uses). */
@@ -21,7 +22,24 @@ export interface LoggingOptions {
   levels?: Record<string, LogLevel>;
   /** Write `<N>` priority prefixes: true, false, or 'auto' (when stderr is the journal, per JOURNAL_STREAM). Default 'auto'. */
   journal?: boolean | 'auto';
+  /**
+   * Also send each line to the local syslog socket (`/dev/log`, or `socket`),
+   * facility daemon, through one long-running `logger(1)` (Node cannot send
+   * unix datagrams itself). Default false.
+   */
+  syslog?: boolean | SyslogOptions;
 }
+
+/** Where and how {@link LoggingOptions.syslog} sends. */
+export interface SyslogOptions {
+  /** The unix datagram socket (default /dev/log). */
+  socket?: string;
+  /** The tag (default 'inotifyd'). */
+  tag?: string;
+}
+
+// daemon(3) facility, as syslog(3)'s LOG_DAEMON.
+const LOG_DAEMON = 3;
 
 /** True when stderr is the stream named by JOURNAL_STREAM (`dev:ino`), as systemd.exec(5) says to check. */
 export function stderrIsJournal(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -50,6 +68,8 @@ export class LogSink {
   #levels = new Map<string, LogLevel>();
   #journal: boolean;
   #write: (line: string) => void;
+  #syslog: ChildProcess | undefined;
+  #syslogKey = '';
 
   constructor(options?: LoggingOptions, write?: (line: string) => void) {
     this.#write = write ?? ((line) => process.stderr.write(line));
@@ -63,6 +83,28 @@ export class LogSink {
     this.#levels = new Map(Object.entries(options.levels ?? {}));
     const journal = options.journal ?? 'auto';
     this.#journal = journal === 'auto' ? stderrIsJournal() : journal;
+    this.#configureSyslog(options.syslog);
+  }
+
+  #configureSyslog(syslog: LoggingOptions['syslog']): void {
+    const opts = syslog === true ? {} : syslog === false || syslog === undefined ? undefined : syslog;
+    const key = opts === undefined ? '' : JSON.stringify([opts.socket ?? '', opts.tag ?? 'inotifyd']);
+    if (key === this.#syslogKey) return;
+    this.#syslog?.stdin?.end();
+    this.#syslog = undefined;
+    this.#syslogKey = key;
+    if (opts === undefined) return;
+    const args = ['--prio-prefix', '-t', opts.tag ?? 'inotifyd', ...(opts.socket === undefined ? [] : ['-d', '-u', opts.socket])];
+    const child = spawn('logger', args, { stdio: ['pipe', 'ignore', 'inherit'] });
+    child.on('error', (error) => {
+      this.#write(`[inotifyd: syslog disabled: cannot run logger(1): ${error.message}]\n`);
+      if (this.#syslog === child) this.#syslog = undefined;
+    });
+    child.stdin?.on('error', () => undefined);
+    // Neither the child nor its pipe keeps the daemon alive.
+    child.unref();
+    (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+    this.#syslog = child;
   }
 
   /** True when a message of `level` on `name` is written. */
@@ -81,6 +123,11 @@ export class LogSink {
         : `[${timestamp(new Date())} ${name} ${level}] ${line}\n`;
     }
     this.#write(out);
+    const syslog = this.#syslog?.stdin;
+    if (syslog?.writable === true) {
+      const pri = LOG_DAEMON * 8 + PRIORITY[level];
+      syslog.write(lines.map((line) => `<${pri}>${name} ${level}: ${line}\n`).join(''));
+    }
   }
 }
 
