@@ -76,6 +76,11 @@ export default defineConfig({ watches: [{ path: ${W}, eventMap: { IN_CLOSE_WRITE
       const verify = spawnSync('systemd-analyze', ['verify', '--man=no', unit], { encoding: 'utf8' });
       expect({ status: verify.status, stderr: verify.stderr }).toEqual({ status: 0, stderr: '' });
     }
+    // The default config is valid as written (with its spool directory made to exist).
+    const spool = tempDir();
+    const checked = path.join(spool, 'config.mjs');
+    fs.writeFileSync(checked, fs.readFileSync(config, 'utf8').replace("'/var/spool/inotifyd/incoming'", JSON.stringify(spool)));
+    expect(runCli(['-t', '-c', checked], spool)).toMatchObject({ status: 0, stderr: '' });
     r = runCli(['--uninstall', '--root', root], root);
     expect(r.status).toBe(0);
     expect(list()).toEqual([]);
