@@ -21,3 +21,5 @@ export { WatchError, type WatchFailure } from './watch-error.js';
 export { WatchManager, type AddWatchOptions, type Watch, type WatchManagerOptions } from './watch-manager.js';
 export * from './transfer/index.js';
 export { isOpenForWrite } from './writers.js';
+export * from './tasks/index.js';
+export * from './daemon/index.js';

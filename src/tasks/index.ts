@@ -1,0 +1,9 @@
+/** Schedulers: delay and cancel per path, one re-run, single job, pools; shell commands as argv; file rules. */
+export { parseDuration, type Duration } from './duration.js';
+export { FileManagerRule, FileManagerScheduler, expandTemplate, type FileAction, type FileManagerRuleOptions, type FileManagerSchedulerOptions } from './file-manager.js';
+export { LOG_LEVELS, LogSink, Logger, defaultSink, stderrIsJournal, type LogLevel, type LoggingOptions } from './log.js';
+export {
+  Cancel, TaskScheduler, isCancel, isScheduler, type CancelAction, type Job, type JobContext, type SchedulerOptions,
+  type TaskEvent, type TaskSchedulerOptions,
+} from './scheduler.js';
+export { ShellScheduler, splitArgv, substituteArgv, type ShellSchedulerOptions } from './shell.js';
