@@ -144,7 +144,7 @@ export class TaskScheduler {
     this.log = new Logger(this.logname);
   }
 
-  /** Used by the daemon: the log sink and dry-run mode. */
+  /** @internal Used by the daemon: the log sink and dry-run mode. */
   _configure(sink: LogSink, dryRun: boolean): void {
     this.log = new Logger(this.logname, sink);
     this.#dryRun = dryRun;
