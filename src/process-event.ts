@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import { invalidArgType } from './errors.js';
+import { isPromiseLike } from './fan-out.js';
 import type { InotifyEvent } from './event.js';
 
 /** A hook: receives an event; may return a promise (see {@link Notifier} on how it is awaited). */
@@ -326,10 +327,6 @@ function editDistance(a: string, b: string): number {
     previous = current;
   }
   return previous[b.length] as number;
-}
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 /** pyinotify's elapsed-time format: `Nsec`, `NmnNsec`, `NhNmn` or `NdNh`. */

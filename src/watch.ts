@@ -150,19 +150,9 @@ export function watch(
     iterator?.clear();
   };
   let failure: Error | undefined;
-  const onError = opts.onError;
-  notifier.on('error', (error) => {
-    if (onError !== undefined && (error as CodedError).syscall !== 'read') {
-      onError(error);
-      return;
-    }
+  supervise(notifier, opts, (error) => {
     failure ??= error;
-    notifier.stop();
   });
-  const onAbort = (): void => notifier.stop();
-  if (signal?.aborted) notifier.stop();
-  else signal?.addEventListener('abort', onAbort, { once: true });
-  notifier.once('close', () => signal?.removeEventListener('abort', onAbort));
 
   const stream: EventStream = {
     notifier,
@@ -188,6 +178,28 @@ export function watch(
 }
 
 /**
+ * What both stream forms do with the Notifier: an error while watching goes
+ * to `onError` when there is one (a failed read always ends the stream), else
+ * to `fail` once the watching stopped; `signal` stops it.
+ */
+function supervise(notifier: Notifier, opts: Partial<WatchOptions>, fail: (error: Error) => void): void {
+  const onError = opts.onError;
+  notifier.on('error', (error) => {
+    if (onError !== undefined && (error as CodedError).syscall !== 'read') {
+      onError(error);
+      return;
+    }
+    notifier.stop();
+    fail(error);
+  });
+  const signal = opts.signal;
+  const onAbort = (): void => notifier.stop();
+  if (signal?.aborted) notifier.stop();
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  notifier.once('close', () => signal?.removeEventListener('abort', onAbort));
+}
+
+/**
  * The listener and `coalesce` forms: events (or batches) go to the listener
  * and to iterations started on the stream, through the coalescer when there
  * is a window. Kept apart from the plain iterator above.
@@ -205,23 +217,12 @@ function deliverTo(
   notifier.on('event', coalescer === undefined ? emit : (event) => coalescer.push(event));
 
   let failure: Error | undefined;
-  const onError = opts.onError;
-  notifier.on('error', (error) => {
-    if (onError !== undefined && (error as CodedError).syscall !== 'read') {
-      onError(error);
-      return;
-    }
+  supervise(notifier, opts, (error) => {
     failure ??= error;
-    notifier.stop();
     if (queues.size > 0) for (const queue of queues) queue.fail(error);
     else if (listener !== undefined) process.nextTick(() => { throw error; });
   });
-  const signal = opts.signal;
-  const onAbort = (): void => notifier.stop();
-  if (signal?.aborted) notifier.stop();
-  else signal?.addEventListener('abort', onAbort, { once: true });
   notifier.once('close', () => {
-    signal?.removeEventListener('abort', onAbort);
     coalescer?.flush(); // the last window is delivered, not lost
     for (const queue of queues) queue.end();
     queues.clear();
