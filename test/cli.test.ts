@@ -168,9 +168,13 @@ describe('pyinotify options', () => {
     const expected = `${e}[0m<${e}[0m${e}[31m${e}[1mEvent${e}[0m${field('dir', 'False')}${field('mask', '0x100')}`
       + `${field('maskname', 'IN_CREATE')}${field('name', 'tty.txt')}${field('path', dir)}${field('pathname', `${dir}/tty.txt`)}`
       + `${field('wd', '1')} ${e}[0m>${e}[0m`;
-    const coloured = await onTty({ ...process.env, NO_COLOR: '' }, 'tty.txt');
+    // A terminal as a person has it: Node's colour detection says no colours
+    // when CI is set (as in CI runs) or TERM is missing or dumb.
+    const terminalEnv: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm-256color' };
+    delete terminalEnv.CI;
+    const coloured = await onTty({ ...terminalEnv, NO_COLOR: '' }, 'tty.txt');
     expect(coloured.split('\n')).toContain(expected);
-    const plain = await onTty({ ...process.env, NO_COLOR: '1' }, 'plain.txt');
+    const plain = await onTty({ ...terminalEnv, NO_COLOR: '1' }, 'plain.txt');
     expect(plain).not.toContain(e);
     expect(plain).toContain(`<Event dir=False mask=0x100 maskname=IN_CREATE name=plain.txt path=${dir} pathname=${dir}/plain.txt wd=1 >`);
   });
