@@ -7,7 +7,7 @@
  * config or a watch that cannot be set up, 2 for a command-line mistake.
  */
 import { existsSync, mkdirSync, readFileSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
-import { register } from 'node:module';
+import * as nodeModule from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -161,14 +161,27 @@ function uninstall(root: string): void {
   }
 }
 
+/** `module.registerHooks` (Node >= 22.15): in-thread, synchronous hooks. Not in Node 20's types. */
+type RegisterHooks = (hooks: {
+  resolve: (specifier: string, context: unknown, next: (specifier: string, context: unknown) => unknown) => unknown;
+}) => unknown;
+
 /** Makes `import ... from 'inotify-native'` in a config anywhere (/etc/inotifyd) resolve to this very copy of the library. */
 function registerSelfResolution(): void {
   const target = pathToFileURL(join(__dirname, '..', 'esm.mjs')).href;
+  // registerHooks where Node has it: Node 26 deprecates module.register() (DEP0205).
+  const registerHooks = (nodeModule as { registerHooks?: RegisterHooks }).registerHooks;
+  if (typeof registerHooks === 'function') {
+    registerHooks({
+      resolve: (specifier, context, next) => (specifier === 'inotify-native' ? { url: target, shortCircuit: true } : next(specifier, context)),
+    });
+    return;
+  }
   const hooks = `export async function resolve(specifier, context, next) {
   if (specifier === 'inotify-native') return { url: ${JSON.stringify(target)}, shortCircuit: true };
   return next(specifier, context);
 }`;
-  register(`data:text/javascript,${encodeURIComponent(hooks)}`);
+  nodeModule.register(`data:text/javascript,${encodeURIComponent(hooks)}`);
 }
 
 async function main(argv: string[]): Promise<number> {
