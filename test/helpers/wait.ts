@@ -23,11 +23,17 @@ export function waitUntil<T>(
       done();
       resolve(value);
     };
-    const timer = setTimeout(() => {
+    // On expiry, one more loop turn first: if the test blocked the loop past
+    // the deadline, what arrived meanwhile is read before the verdict.
+    let settled = false;
+    const timer = setTimeout(() => setImmediate(() => {
+      attempt();
+      if (settled) return;
       done();
       reject(new Error(timeoutMessage()));
-    }, timeoutMs);
+    }), timeoutMs);
     const done = (): void => {
+      settled = true;
       clearTimeout(timer);
       waiters.delete(attempt);
     };
