@@ -53,26 +53,20 @@ function dispatched(make: () => FileSystemEventHandler & { seen: FileSystemEvent
   return labels;
 }
 
-function recording<T extends new (...args: never[]) => FileSystemEventHandler>(Base: T) {
-  return class extends Base {
-    seen: FileSystemEvent[] = [];
-    specific: string[] = [];
-    override on_any_event(event: FileSystemEvent): void {
-      this.seen.push(event);
-    }
-    override on_created(): void {
-      this.specific.push('created');
-    }
-    override on_deleted(): void {
-      this.specific.push('deleted');
-    }
-    override on_modified(): void {
-      this.specific.push('modified');
-    }
-    override on_moved(): void {
-      this.specific.push('moved');
-    }
+/** `handler`, logging what reaches on_any_event and which specific method ran (instance methods shadow the class's). */
+function recording<H extends FileSystemEventHandler>(handler: H): H & { seen: FileSystemEvent[]; specific: string[] } {
+  const seen: FileSystemEvent[] = [];
+  const specific: string[] = [];
+  const log = (type: string) => (): void => {
+    specific.push(type);
   };
+  return Object.assign(handler, {
+    seen, specific,
+    on_any_event: (event: FileSystemEvent): void => {
+      seen.push(event);
+    },
+    on_created: log('created'), on_deleted: log('deleted'), on_modified: log('modified'), on_moved: log('moved'),
+  });
 }
 
 describe('events', () => {
@@ -201,10 +195,9 @@ describe('patterns (watchdog.utils.patterns)', () => {
 describe('PatternMatchingEventHandler', () => {
   for (const [version, patterns, ignore] of [['6', ['*.py', '*.txt'], ['*.pyc']], ['7', ['**/*.py', '**/*.txt'], ['**/*.pyc']]] as const) {
     it(`watchdog: test_dispatch (watchdog ${version} patterns), with and without ignore_directories`, () => {
-      const Recording = recording(PatternMatchingEventHandler);
-      const all = dispatched(() => new Recording({ patterns: [...patterns], ignore_patterns: [...ignore] }));
+      const all = dispatched(() => recording(new PatternMatchingEventHandler({ patterns: [...patterns], ignore_patterns: [...ignore] })));
       expect(all).toEqual(['dir_del_match', 'file_del_match', 'dir_cre_match', 'file_cre_match', 'dir_mod_match', 'file_mod_match', 'dir_mov_match', 'file_mov_match']);
-      const noDirs = dispatched(() => new Recording({ patterns: [...patterns], ignore_patterns: [...ignore], ignore_directories: true }));
+      const noDirs = dispatched(() => recording(new PatternMatchingEventHandler({ patterns: [...patterns], ignore_patterns: [...ignore], ignore_directories: true })));
       expect(noDirs).toEqual(['file_del_match', 'file_cre_match', 'file_mod_match', 'file_mov_match']);
     });
   }
@@ -220,8 +213,7 @@ describe('PatternMatchingEventHandler', () => {
   });
 
   it('tests dest_path too: a move to a matching name is handled, a move to an ignored name is not', () => {
-    const Recording = recording(PatternMatchingEventHandler);
-    const handler = new Recording({ patterns: ['*.py'], ignore_patterns: ['*.bak'] });
+    const handler = recording(new PatternMatchingEventHandler({ patterns: ['*.py'], ignore_patterns: ['*.bak'] }));
     void handler.dispatch(new FileMovedEvent('/w/a.tmp', '/w/a.py'));
     void handler.dispatch(new FileMovedEvent('/w/a.py', '/w/a.bak')); // src selected, dest ignored: src still selects it
     void handler.dispatch(new FileMovedEvent('/w/a.tmp', '/w/a.bak'));
@@ -229,9 +221,8 @@ describe('PatternMatchingEventHandler', () => {
   });
 
   it('case_sensitive: false (the default) folds case, true does not', () => {
-    const Recording = recording(PatternMatchingEventHandler);
-    const insensitive = new Recording({ patterns: ['*.py'] });
-    const sensitive = new Recording({ patterns: ['*.py'], case_sensitive: true });
+    const insensitive = recording(new PatternMatchingEventHandler({ patterns: ['*.py'] }));
+    const sensitive = recording(new PatternMatchingEventHandler({ patterns: ['*.py'], case_sensitive: true }));
     for (const handler of [insensitive, sensitive]) for (const path of ['/w/A.PY', '/w/b.py']) void handler.dispatch(new FileCreatedEvent(path));
     expect(insensitive.seen.map((e) => e.src_path)).toEqual(['/w/A.PY', '/w/b.py']);
     expect(sensitive.seen.map((e) => e.src_path)).toEqual(['/w/b.py']);
@@ -245,11 +236,10 @@ describe('PatternMatchingEventHandler', () => {
 
 describe('RegexMatchingEventHandler', () => {
   it('watchdog: test_dispatch, with and without ignore_directories', () => {
-    const Recording = recording(RegexMatchingEventHandler);
-    // re.match anchors at the start only: '.*\.py' also matches '/path/foobar.pyc', which '.*\.pyc' then ignores.
-    const all = dispatched(() => new Recording({ regexes: ['.*\\.py', '.*\\.txt'], ignore_regexes: ['.*\\.pyc'] }));
+        // re.match anchors at the start only: '.*\.py' also matches '/path/foobar.pyc', which '.*\.pyc' then ignores.
+    const all = dispatched(() => recording(new RegexMatchingEventHandler({ regexes: ['.*\\.py', '.*\\.txt'], ignore_regexes: ['.*\\.pyc'] })));
     expect(all).toEqual(['dir_del_match', 'file_del_match', 'dir_cre_match', 'file_cre_match', 'dir_mod_match', 'file_mod_match', 'dir_mov_match', 'file_mov_match']);
-    const noDirs = dispatched(() => new Recording({ regexes: ['.*\\.py', '.*\\.txt'], ignore_regexes: ['.*\\.pyc'], ignore_directories: true }));
+    const noDirs = dispatched(() => recording(new RegexMatchingEventHandler({ regexes: ['.*\\.py', '.*\\.txt'], ignore_regexes: ['.*\\.pyc'], ignore_directories: true })));
     expect(noDirs).toEqual(['file_del_match', 'file_cre_match', 'file_mod_match', 'file_mov_match']);
   });
 
@@ -263,8 +253,7 @@ describe('RegexMatchingEventHandler', () => {
   });
 
   it('matches at the start of the path only (re.match), accepts RegExps and Python\'s named groups', () => {
-    const Recording = recording(RegexMatchingEventHandler);
-    const handler = new Recording({ regexes: ['log/', /(?<dir>\/srv)\/(?:\k<dir>)?/, '(?P<top>/data)/.*(?P=top)?\\.csv\\Z'], case_sensitive: true });
+    const handler = recording(new RegexMatchingEventHandler({ regexes: ['log/', /(?<dir>\/srv)\/(?:\k<dir>)?/, '(?P<top>/data)/.*(?P=top)?\\.csv\\Z'], case_sensitive: true }));
     for (const path of ['/w/log/a', 'log/a', '/srv/x', '/data/a.csv', '/data/a.csv.bak', '/DATA/a.csv']) void handler.dispatch(new FileCreatedEvent(path));
     expect(handler.seen.map((e) => e.src_path)).toEqual(['log/a', '/srv/x', '/data/a.csv']);
     expect(() => new RegexMatchingEventHandler({ regexes: ['('] })).toThrow(SyntaxError);

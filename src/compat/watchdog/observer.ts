@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import type { Buffer } from 'node:buffer';
 import { invalidArgType, invalidArgValue, type CodedError } from '../../errors.js';
-import { FanOut, reportUncaught } from '../../fan-out.js';
+import { FanOut, isPromiseLike, reportUncaught } from '../../fan-out.js';
 import { validateOptions, validatePath, type PathLike } from '../../validate.js';
 import { Emitter } from './emitter.js';
 import { FileSystemEvent, type FileSystemEventClass } from './events.js';
@@ -264,7 +264,7 @@ export class Observer extends EventEmitter<ObserverEvents> {
     entry.last = event;
     for (const handler of [...entry.handlers]) {
       // A handler may unschedule another (or itself) while events are dispatched.
-      if (entry.handlers.has(handler) && this.#scheduled.get(entry.watch.key) === entry) this.#hooks.call(() => handler.dispatch(event));
+      if (entry.handlers.has(handler) && this.#scheduled.get(entry.watch.key) === entry) this.#call(entry.watch, () => handler.dispatch(event));
     }
   }
 
@@ -276,12 +276,26 @@ export class Observer extends EventEmitter<ObserverEvents> {
       const hook = handler.on_overflow;
       if (typeof hook !== 'function') continue;
       if (hook !== FileSystemEventHandler.prototype.on_overflow) heard = true;
-      this.#hooks.call(() => hook.call(handler, entry.watch));
+      this.#call(entry.watch, () => hook.call(handler, entry.watch));
     }
     if (!heard) {
       process.emitWarning(`the inotify event queue overflowed for ${entry.watch}: events were lost`
         + (this.#options.rescan ? ' (what a rescan found follows as synthetic events)' : ''), { code: 'INOTIFY_QUEUE_OVERFLOW' });
     }
+  }
+
+  // A handler's throw or rejection is an error of its watch; a promise is waited for by stop().
+  #call(watch: ObservedWatch, hook: () => unknown): void {
+    this.#hooks.call(() => {
+      let result: unknown;
+      try {
+        result = hook();
+      } catch (error) {
+        this.#error(toError(error), watch);
+        return undefined;
+      }
+      return isPromiseLike(result) ? Promise.resolve(result).catch((error: unknown) => this.#error(toError(error), watch)) : undefined;
+    });
   }
 
   #error(error: Error, watch: ObservedWatch | undefined): void {
@@ -295,6 +309,10 @@ export class Observer extends EventEmitter<ObserverEvents> {
     if (this.#joiners.length === 0) reportUncaught(error);
     void this.stop();
   }
+}
+
+function toError(reason: unknown): Error {
+  return reason instanceof Error ? reason : new Error(String(reason));
 }
 
 function invalidState(message: string): CodedError {
