@@ -214,6 +214,46 @@ describe('Observer on real files', () => {
     expect(gone.is_directory).toBe(true);
     expect(inotifyFdCount()).toBe(fds);
   });
+
+  it('the watched root moved away: `deleted` for it, then the watch ends; other watches go on', async () => {
+    const base = fs.realpathSync(tempDir());
+    const dir = path.join(base, 'root');
+    const other = path.join(base, 'other');
+    fs.mkdirSync(dir);
+    fs.mkdirSync(other);
+    const fds = inotifyFdCount();
+    const observer = new Observer();
+    onTestFinished(() => observer.stop());
+    const rec = new Recorder(dir);
+    const still = new Recorder(other);
+    observer.schedule(rec, dir, { recursive: true });
+    observer.schedule(still, other);
+    await observer.start();
+    fs.renameSync(dir, path.join(base, 'elsewhere'));
+    const gone = await rec.waitFor((e) => e.event_type === 'deleted');
+    expect(rec.describe(gone)).toBe('deleted ./');
+    expect(inotifyFdCount()).toBe(fds + 1);
+    await still.sentinel();
+    expect(observer.is_alive()).toBe(true);
+  });
+
+  it('names that are not UTF-8: src_path shows U+FFFD, src_path_bytes and dest_path_bytes are the exact bytes', async () => {
+    const dir = fs.realpathSync(tempDir());
+    const { rec } = await observe(dir);
+    const raw = (name: number[]): Buffer => Buffer.concat([Buffer.from(`${dir}/`), Buffer.from(name)]);
+    const latin = raw([0x66, 0xe9]); // "f\xe9"
+    const renamed = raw([0x67, 0xff]); // "g\xff"
+    fs.writeFileSync(latin, 'x');
+    fs.renameSync(latin, renamed);
+    const moved = await rec.waitFor((e) => e.event_type === 'moved');
+    expect(moved.src_path).toBe(`${dir}/f\ufffd`);
+    expect(moved.dest_path).toBe(`${dir}/g\ufffd`);
+    expect(moved.src_path_bytes.equals(latin)).toBe(true);
+    expect(moved.dest_path_bytes.equals(renamed)).toBe(true);
+    const created = rec.events.find((e) => e.event_type === 'created');
+    expect(created?.src_path_bytes.equals(latin)).toBe(true);
+    fs.unlinkSync(renamed);
+  });
 });
 
 describe('filtering handlers on real files', () => {
