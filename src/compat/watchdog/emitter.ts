@@ -76,7 +76,8 @@ export class Emitter {
   /**
    * Watches `given` (ENOENT, EACCES... are thrown). A recursive watch whose
    * walk failed on some directories keeps the others and reports each
-   * failure to `sink.error` (soon, not from the constructor).
+   * failure to `sink.error` (on the next turn of the loop, so that an
+   * 'error' listener added right after `await observer.start()` gets them).
    */
   constructor(watch: ObservedWatch, given: string | Buffer, sink: EmitterSink, options: { rescan: boolean; ref: boolean }) {
     this.watch = watch;
@@ -95,7 +96,7 @@ export class Emitter {
       }
       armed = error.armed;
       const failures = error.failed;
-      process.nextTick(() => {
+      setImmediate(() => {
         for (const failure of failures) if (!this.#ended) sink.error(failure.error);
       });
     }
