@@ -36,6 +36,16 @@ const scenarios: Record<string, (child: Child, dir: string) => Promise<void>> = 
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   },
+  'watchdog-port/simple.mts': async (child, dir) => {
+    // It prints nothing until an event: make files until one is reported (its watch may not be up for the first).
+    const created = new RegExp(`^INFO:root:Created: FileCreatedEvent\\(src_path='${dir}/f\\d+', dest_path='', event_type='created', is_directory=False, is_synthetic=False\\)$`, 'm');
+    for (let i = 0; !created.test(child.stdout); i++) {
+      if (!child.running) throw new Error(`the example exited:\n${child.stdout}\n${child.stderr}`);
+      if (i > 600) throw new Error(`no file reported after ${i} tries:\n${child.stdout}`);
+      fs.writeFileSync(path.join(dir, `f${i}`), 'x');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  },
   'incoming-processor.mts': async (child, dir) => {
     await child.waitForLine(/^watching /, 30_000);
     const file = path.join(dir, 'arrived.bin');
