@@ -170,7 +170,8 @@ describe('one-way, local', () => {
 
     fs.renameSync(path.join(src, 'file'), path.join(src, 'renamed'));
     fs.renameSync(path.join(src, 'dir'), path.join(src, 'other/moved'));
-    await log.until(() => fs.existsSync(path.join(dst, 'other/moved/sub/deep')) && fs.existsSync(path.join(dst, 'renamed')), 'renames');
+    // The files are in place as soon as the shell has run; its report ('sync') comes when it exits.
+    await log.until(() => log.syncs.filter((s) => s.type === 'rename').length === 2, 'renames');
     expect(fs.statSync(path.join(dst, 'renamed')).ino).toBe(fileIno);
     expect(fs.statSync(path.join(dst, 'other/moved/sub/deep')).ino).toBe(deepIno);
     expect(log.mirror.stats.files).toBe(filesBefore);
