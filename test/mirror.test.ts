@@ -149,7 +149,7 @@ describe('one-way, local', () => {
         await new Promise((resolve) => setTimeout(resolve, 20)); // a slow writer: the mirror runs meanwhile
       }
       fs.closeSync(fd);
-      await log.until(() => seenSizes.has(chunks * chunk.length), 'slow.bin complete on the destination');
+      await log.until(() => seenSizes.has(chunks * chunk.length) && log.syncs.length > 0, 'slow.bin complete on the destination');
     } finally {
       clearInterval(reader);
     }
@@ -212,6 +212,21 @@ describe('one-way, local', () => {
     await log.until(() => treeDiff(src, dst) === '', 'the trees to match');
     const sent = log.syncs.flatMap((s) => (s.type === 'send' ? s.paths : []));
     expect(sent.filter((p) => /\.tmp$|\/\.[^/]+\.\w{6}$/.test(p))).toEqual([]);
+  });
+
+  it('copies symlinks as links, sends a directory moved in whole, deletes what is moved out', async () => {
+    const { src, dst, dir } = roots();
+    const outside = path.join(dir, 'outside');
+    fs.mkdirSync(path.join(outside, 'tree/sub'), { recursive: true });
+    fs.writeFileSync(path.join(outside, 'tree/sub/f'), 'f');
+    fs.writeFileSync(path.join(src, 'leaving'), 'bye');
+    const log = await startMirror(src, dst);
+    fs.symlinkSync('/etc/passwd', path.join(src, 'link'));
+    fs.renameSync(path.join(outside, 'tree'), path.join(src, 'tree'));
+    fs.renameSync(path.join(src, 'leaving'), path.join(outside, 'left'));
+    await log.until(() => treeDiff(src, dst) === '' && !fs.existsSync(path.join(dst, 'leaving')), 'the trees to match');
+    expect(fs.readlinkSync(path.join(dst, 'link'))).toBe('/etc/passwd');
+    expect(fs.readFileSync(path.join(dst, 'tree/sub/f'), 'utf8')).toBe('f');
   });
 
   it('keeps excluded paths off the destination', async () => {

@@ -212,10 +212,18 @@ export class Mirror extends EventEmitter<MirrorEvents> {
    * the mirror is closed first.
    */
   start(): Promise<void> {
-    if (this.#follower !== undefined || this.#closed) return Promise.reject(systemError('EINVAL', 'start', this.source, 'a mirror starts once'));
+    try {
+      return this.#start();
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
+  #start(): Promise<void> {
+    if (this.#follower !== undefined || this.#closed) throw systemError('EINVAL', 'start', this.source, 'a mirror starts once');
     const stat = fs.statSync(this.source, { throwIfNoEntry: false });
-    if (stat === undefined) return Promise.reject(systemError('ENOENT', 'stat', this.source));
-    if (!stat.isDirectory()) return Promise.reject(systemError('ENOTDIR', 'mirror', this.source));
+    if (stat === undefined) throw systemError('ENOENT', 'stat', this.source);
+    if (!stat.isDirectory()) throw systemError('ENOTDIR', 'mirror', this.source);
     const sink = {
       send: (path: RelPath, deep: boolean) => this.#enqueue(() => this.#queue.send(path, deep), this.#batchDelay),
       delete: (path: RelPath) => this.#enqueue(() => this.#queue.delete(path), 0),
