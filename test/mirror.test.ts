@@ -17,6 +17,7 @@ import { RelPath } from '../src/mirror/rel-path.js';
 import { compileMirrorExcludes } from '../src/mirror/excludes.js';
 import { parseDestination } from '../src/mirror/destination.js';
 import { ChangeQueue } from '../src/mirror/change-queue.js';
+import { ProgressMeter, formatProgress } from '../src/mirror/progress.js';
 import { tempDir } from './helpers/index.js';
 import { countingRsync, startMirror, treeDiff } from './mirror-helpers.js';
 
@@ -90,6 +91,18 @@ describe('pieces', () => {
     for (const name of ['a', 'b', 'c', 'd']) q.send(RelPath.from(name));
     expect(q.take()).toEqual({ kind: 'reconcile', reason: 'backlog' });
     expect(q.empty).toBe(true);
+  });
+
+  it('measures progress: rate from bytes over time, ETA from what is left', () => {
+    const meter = new ProgressMeter(4, 4000, 0);
+    meter.update(1, 1000);
+    expect(meter.snapshot(2000)).toEqual({ files: { done: 1, total: 4 }, bytes: { done: 1000, total: 4000 }, rate: 500, eta: 6, elapsed: 2000 });
+    meter.update(0, 500); // never goes back
+    expect(meter.snapshot(2000).bytes.done).toBe(1000);
+    expect(formatProgress(meter.snapshot(2000))).toBe('files 1/4  bytes 1000 B/3.9 KiB  500 B/s  ETA 0:06');
+    meter.finish();
+    expect(meter.snapshot(4000)).toMatchObject({ files: { done: 4 }, bytes: { done: 4000 }, eta: 0 });
+    expect(new ProgressMeter(1, 10, 0).snapshot(0).eta).toBeUndefined();
   });
 
   it('rejects bad arguments with Node-style errors', async () => {
@@ -227,6 +240,20 @@ describe('one-way, local', () => {
     await log.until(() => treeDiff(src, dst) === '' && !fs.existsSync(path.join(dst, 'leaving')), 'the trees to match');
     expect(fs.readlinkSync(path.join(dst, 'link'))).toBe('/etc/passwd');
     expect(fs.readFileSync(path.join(dst, 'tree/sub/f'), 'utf8')).toBe('f');
+  });
+
+  it('converges when a file or a new directory is renamed before it was ever sent', async () => {
+    const { src, dst } = roots();
+    const log = await startMirror(src, dst);
+    fs.writeFileSync(path.join(src, 'quick'), 'quick');
+    fs.renameSync(path.join(src, 'quick'), path.join(src, 'quick2'));
+    fs.mkdirSync(path.join(src, 'newdir'));
+    fs.writeFileSync(path.join(src, 'newdir/inner'), 'inner');
+    fs.renameSync(path.join(src, 'newdir'), path.join(src, 'newdir2'));
+    await log.until(() => treeDiff(src, dst) === '', 'the trees to match');
+    await log.mirror.idle();
+    expect(treeDiff(src, dst)).toBe('');
+    expect(log.warnings).toEqual([]);
   });
 
   it('keeps excluded paths off the destination', async () => {
