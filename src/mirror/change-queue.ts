@@ -64,7 +64,7 @@ export class ChangeQueue {
       batch = tail;
     } else {
       batch = { kind: 'send', shallow: new Map(), deep: new Map() };
-      this.#push(batch);
+      this.#entries.push(batch);
     }
     const target = deep ? batch.deep : batch.shallow;
     if (target.has(path.key)) return;
@@ -74,25 +74,25 @@ export class ChangeQueue {
 
   /** A rename within the tree. */
   rename(from: RelPath, to: RelPath): void {
-    this.#push({ kind: 'rename', from, to });
+    this.#entries.push({ kind: 'rename', from, to });
     this.#grew();
   }
 
   /** A delete (of a file, or a whole directory). */
   delete(path: RelPath): void {
-    this.#push({ kind: 'delete', path });
+    this.#entries.push({ kind: 'delete', path });
     this.#grew();
   }
 
   /** A whole-tree reconcile (at most one waits at a time). */
   reconcile(reason: ReconcileReason): void {
     if (this.#entries.some((entry) => entry.kind === 'reconcile')) return;
-    this.#push({ kind: 'reconcile', reason });
+    this.#entries.push({ kind: 'reconcile', reason });
   }
 
   /** The first half of a rename: holds its place until {@link movedTo} or {@link movedAway}. */
   movedFrom(cookie: number, from: RelPath): void {
-    this.#push({ kind: 'moving', cookie, from });
+    this.#entries.push({ kind: 'moving', cookie, from });
     this.#grew();
   }
 
@@ -153,10 +153,6 @@ export class ChangeQueue {
       this.#entries.unshift(...entries);
       this.#size += entries.length;
     }
-  }
-
-  #push(entry: QueuedChange): void {
-    this.#entries.push(entry);
   }
 
   #grew(): void {

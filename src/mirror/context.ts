@@ -1,12 +1,10 @@
 /** What every mirror step needs to know about its two ends, built once by the Mirror. */
-import type { Buffer } from 'node:buffer';
 import type { Destination } from './destination.js';
 
 /** The fixed settings of one mirror, shared by reconcile and apply. */
 export interface MirrorContext {
   /** The source root, absolute, without a trailing slash. */
   readonly source: string;
-  readonly sourceBytes: Buffer;
   readonly destination: Destination;
   /** rsync's last two arguments: `SRC/` and `DST/` (or `host:DST/`). */
   readonly endpoints: readonly string[];

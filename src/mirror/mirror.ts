@@ -6,7 +6,6 @@
  * deletes as deletes. When the destination cannot be reached, changes wait
  * (in order, bounded) and are retried with backoff. See docs/mirror.md.
  */
-import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
@@ -180,7 +179,6 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     if (opts.rsync !== undefined && typeof opts.rsync !== 'string') throw invalidArgType('options.rsync', 'of type string', opts.rsync);
     this.#ctx = {
       source: this.source,
-      sourceBytes: Buffer.from(this.source),
       destination: dest,
       endpoints: [`${this.source === '/' ? '' : this.source}/`, rsyncTarget(dest)],
       rsyncArgs: [...excludes.rsyncArgs, ...rsyncShellArgs(dest)],
