@@ -56,6 +56,23 @@ describe('inotify-mirror', () => {
     expect(result.stderr).toBe('');
   });
 
+  it('after a SIGKILL, a restart sends only what changed meanwhile', async () => {
+    const { src, dst } = roots();
+    const child = spawnNode([CLI, src, dst]);
+    await child.waitForLine(/^following changes in /);
+    fs.writeFileSync(path.join(src, 'before-kill'), 'sent');
+    await child.waitForLine(/^send "before-kill"/);
+    child.kill('SIGKILL');
+    await child.waitForExit();
+    fs.writeFileSync(path.join(src, 'while-dead'), 'missed');
+    fs.appendFileSync(path.join(src, 'sub', 'f0'), 'more');
+    const restart = await spawnNode([CLI, '--once', '--json', src, dst]).waitForExit();
+    expect(restart.code).toBe(0);
+    const reconcile = restart.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as JsonLine).find((l) => l.event === 'reconcile');
+    expect(reconcile).toMatchObject({ files: 2 }); // not the 21 files already there
+    expect(treeDiff(src, dst)).toBe('');
+  });
+
   it('--dry-run lists what would change and changes nothing', async () => {
     const { src, dst } = roots();
     const child = spawnNode([CLI, '--once', '--dry-run', src, dst]);
