@@ -256,6 +256,20 @@ describe('one-way, local', () => {
     expect(log.warnings).toEqual([]);
   });
 
+  it('sends a directory whole when it was renamed after a file in it completed but before the file was sent', async () => {
+    const { src, dst } = roots();
+    // A long batch delay: the file's send waits in line while its directory is renamed.
+    const log = await startMirror(src, dst, { batchDelay: 3000 });
+    fs.mkdirSync(path.join(src, 'd'));
+    await log.until(() => fs.existsSync(path.join(dst, 'd')), 'd on the destination');
+    await log.mirror.idle();
+    fs.writeFileSync(path.join(src, 'd', 'x'), 'x');
+    await log.until(() => log.mirror.pending === 1, 'd/x waiting to be sent');
+    fs.renameSync(path.join(src, 'd'), path.join(src, 'e'));
+    await log.until(() => log.syncs.some((s) => s.type === 'rename') && treeDiff(src, dst) === '', 'e/x on the destination');
+    expect(fs.readFileSync(path.join(dst, 'e', 'x'), 'utf8')).toBe('x');
+  });
+
   it('keeps excluded paths off the destination', async () => {
     const { src, dst } = roots();
     fs.writeFileSync(path.join(src, 'a.o'), 'object');

@@ -6,6 +6,7 @@
  * deletes as deletes. When the destination cannot be reached, changes wait
  * (in order, bounded) and are retried with backoff. See docs/mirror.md.
  */
+import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
@@ -115,6 +116,9 @@ export interface MirrorStats {
   reconciles: number;
 }
 
+/** At most this many vanished paths are remembered (see Mirror.#vanished). */
+const MAX_VANISHED = 10_000;
+
 function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw outOfRange(`options.${name}`, 'a finite number >= 0', value);
@@ -157,6 +161,14 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   #ready = false;
   #closed = false;
   readonly #idleWaiters = new Set<() => void>();
+  /**
+   * Paths a batch listed that were gone from the source by the time rsync
+   * ran (renamed or deleted meanwhile): their rename or delete is further
+   * down the line. A rename of a directory holding one of them sends the
+   * new name whole, or the file would be missing under it.
+   */
+  readonly #vanished = new Map<string, RelPath>();
+  readonly #sourceBytes: Buffer;
   readonly #readyWaiters = new Set<{ resolve: () => void; reject: (error: Error) => void }>();
 
   /**
@@ -186,6 +198,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       delete: opts.delete === true,
       dryRun: opts.dryRun === true,
     };
+    this.#sourceBytes = Buffer.from(this.source);
     this.#queue = new ChangeQueue(positive('maxPending', opts.maxPending, 100_000));
     this.#batchDelay = positive('batchDelay', opts.batchDelay, 200);
     this.#retryDelay = positive('retryDelay', opts.retryDelay, 1000);
@@ -369,10 +382,33 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       if (result.outcome === 'unreachable') return this.#rsyncError(result.stderr, 'EHOSTUNREACH');
       if (result.outcome === 'failed') this.emit('warning', this.#rsyncError(result.stderr, 'EIO'));
       this.stats.files += result.stats.files;
+      this.#noteVanished(paths);
       this.emit('sync', { type: 'send', paths: paths.map((p) => p.text), files: result.stats.files, bytes: result.stats.literalBytes });
     }
     // Whichever of the two ran, the batch is done (a failure was reported as a warning).
     return undefined;
+  }
+
+  /** Remembers the paths of a batch that are not in the source any more (bounded: beyond it, a reconcile). */
+  #noteVanished(paths: readonly RelPath[]): void {
+    for (const path of paths) {
+      if (fs.lstatSync(path.under(this.#sourceBytes), { throwIfNoEntry: false }) === undefined) this.#vanished.set(path.key, path);
+    }
+    if (this.#vanished.size > MAX_VANISHED) {
+      this.#vanished.clear();
+      this.#queue.reconcile('backlog');
+    }
+  }
+
+  /** Forgets the vanished paths at or below `path`; true when there were any. */
+  #takeVanished(path: RelPath): boolean {
+    let found = false;
+    for (const [key, vanished] of this.#vanished) {
+      if (!path.contains(vanished)) continue;
+      this.#vanished.delete(key);
+      found = true;
+    }
+    return found;
   }
 
   async #tree(ops: readonly TreeOp[]): Promise<Error | undefined> {
@@ -388,9 +424,11 @@ export class Mirror extends EventEmitter<MirrorEvents> {
           continue;
         }
         this.stats.deletes += 1;
+        this.#takeVanished(op.path);
         this.emit('sync', { type: 'delete', path: op.path.text });
       } else if (status === 'done') {
         this.stats.renames += 1;
+        if (this.#takeVanished(op.from)) resend.push(op.to);
         this.emit('sync', { type: 'rename', from: op.from.text, to: op.to.text });
       } else {
         // The renamed thing was never on the destination (it was still on its way), or the rename
