@@ -299,6 +299,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   #fail(error: Error): void {
     if (this.#closed) return;
     if (this.listenerCount('error') > 0) this.emit('error', error);
+    else if (this.#readyWaiters.size === 0) process.emitWarning(error); // never silent, never an uncaught throw
     for (const waiter of this.#readyWaiters) waiter.reject(error);
     this.#readyWaiters.clear();
     void this.close();
