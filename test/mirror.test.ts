@@ -270,6 +270,20 @@ describe('one-way, local', () => {
     expect(fs.readFileSync(path.join(dst, 'e', 'x'), 'utf8')).toBe('x');
   });
 
+  it('close() stops a running reconcile: the destination keeps no partial file', async () => {
+    const { src, dst, dir } = roots();
+    fs.writeFileSync(path.join(src, 'big'), Buffer.alloc(4 * 1024 * 1024, 'b'));
+    const slowRsync = path.join(dir, 'rsync-slow');
+    fs.writeFileSync(slowRsync, '#!/bin/sh\nexec rsync --bwlimit=200 "$@"\n', { mode: 0o755 }); // 20 s for 4 MiB
+    const mirror = new Mirror(src, dst, { rsync: slowRsync });
+    const started = mirror.start();
+    const progressed = new Promise((resolve) => mirror.once('progress', resolve));
+    await progressed;
+    await mirror.close();
+    await expect(started).rejects.toMatchObject({ code: 'ECANCELED' });
+    expect(fs.readdirSync(dst)).toEqual([]); // rsync removed its temporary file; 'big' never arrived
+  });
+
   it('keeps excluded paths off the destination', async () => {
     const { src, dst } = roots();
     fs.writeFileSync(path.join(src, 'a.o'), 'object');

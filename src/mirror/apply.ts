@@ -25,14 +25,15 @@ export interface SendResult {
  * whole content (-r); otherwise a listed directory is created empty (its
  * files come as their own entries). Paths gone meanwhile are skipped
  * (--ignore-missing-args): their delete or rename events follow.
+ * `signal` stops rsync (SIGTERM: its temporary file is removed, the old copy stays).
  */
-export async function sendPaths(ctx: MirrorContext, paths: readonly RelPath[], deep: boolean): Promise<SendResult> {
+export async function sendPaths(ctx: MirrorContext, paths: readonly RelPath[], deep: boolean, signal?: AbortSignal): Promise<SendResult> {
   const list = Buffer.concat(paths.flatMap((path) => [path.bytes, Buffer.from([0])]));
   const args = [
     '-a', '--from0', '--files-from=-', '--ignore-missing-args', '--stats', ...(deep ? ['-r'] : []),
     ...(ctx.dryRun ? ['-n'] : []), ...ctx.rsyncArgs, ...ctx.endpoints,
   ];
-  const result = await runRsync(args, { rsync: ctx.rsync, input: list });
+  const result = await runRsync(args, { rsync: ctx.rsync, input: list, signal });
   return { outcome: result.outcome, stats: parseStats(result.stdout), stderr: result.stderr };
 }
 

@@ -169,6 +169,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
    */
   readonly #vanished = new Map<string, RelPath>();
   readonly #sourceBytes: Buffer;
+  /** Stops a running rsync on close (a long reconcile must not hold Ctrl-C). */
+  readonly #abort = new AbortController();
   readonly #readyWaiters = new Set<{ resolve: () => void; reject: (error: Error) => void }>();
 
   /**
@@ -276,14 +278,16 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   }
 
   /**
-   * Stops watching and applying; waits for the change being applied to
-   * finish. Changes still waiting are dropped: the next start reconciles.
+   * Stops watching and applying; a running rsync is stopped (SIGTERM: the
+   * destination keeps the old copy of the file it was writing). Changes
+   * still waiting are dropped: the next start reconciles.
    * Idempotent.
    */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#timer);
+    this.#abort.abort();
     this.#follower?.stopWaiting();
     await this.#notifier?.close();
     await this.#follower?.close();
@@ -346,6 +350,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         this.#fail(error as Error);
         return;
       }
+      if (this.#closed) return; // stopped by close(): nothing to retry
       if (unreachable !== undefined) {
         this.#queue.putBack(work);
         this.#goOffline(unreachable);
@@ -379,7 +384,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     for (const [paths, deep] of [[[...batch.shallow.values()], false], [[...batch.deep.values()], true]] as const) {
       if (paths.length === 0) continue;
       this.stats.rsyncRuns += 1;
-      const result = await sendPaths(this.#ctx, paths, deep);
+      const result = await sendPaths(this.#ctx, paths, deep, this.#abort.signal);
+      if (this.#closed) return undefined;
       if (result.outcome === 'unreachable') return this.#rsyncError(result.stderr, 'EHOSTUNREACH');
       if (result.outcome === 'failed') this.emit('warning', this.#rsyncError(result.stderr, 'EIO'));
       this.stats.files += result.stats.files;
@@ -448,7 +454,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   async #reconcile(reason: ReconcileReason): Promise<Error | undefined> {
     this.stats.rsyncRuns += this.#ctx.dryRun ? 1 : 2;
-    const result = await reconcile(this.#ctx, (progress) => this.emit('progress', progress, reason));
+    const result = await reconcile(this.#ctx, (progress) => this.emit('progress', progress, reason), this.#abort.signal);
+    if (this.#closed) return undefined; // stopped by close(): rsync's status says nothing about the destination
     if (result.outcome === 'unreachable') return this.#rsyncError(result.stderr, 'EHOSTUNREACH');
     if (result.outcome === 'failed') this.emit('warning', this.#rsyncError(result.stderr, 'EIO'));
     this.stats.reconciles += 1;
