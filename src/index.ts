@@ -24,3 +24,4 @@ export { isOpenForWrite } from './writers.js';
 export * from './tasks/index.js';
 export * from './daemon/index.js';
 export * from './compat/index.js';
+export * from './mirror/index.js';

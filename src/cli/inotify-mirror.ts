@@ -1,0 +1,219 @@
+#!/usr/bin/env node
+/**
+ * The `inotify-mirror` command: keeps DST equal to SRC, locally or over ssh,
+ * driven by events. See docs/mirror.md.
+ *
+ * Exit status: 0 after SIGINT/SIGTERM (or a finished --once), 1 when the
+ * mirror cannot run (source missing, watches exhausted, rsync missing; with
+ * --once, an unreachable destination), 2 for a command-line mistake.
+ */
+import { parseArgs } from 'node:util';
+import { Mirror, type MirrorOptions, type MirrorProgress, type MirrorReconcile, type MirrorSync } from '../mirror/index.js';
+import { formatProgress } from '../mirror/progress.js';
+import { packageVersion } from './args.js';
+import { LineOutput } from './output.js';
+
+const PROGRAM = 'inotify-mirror';
+
+const HELP = `Usage: ${PROGRAM} [options] SRC DST
+
+Mirrors the directory SRC onto DST, one way: a reconcile first (rsync -a),
+then each change as it happens: a file once it is complete (rsync, a burst
+in one run, written to a temporary name and renamed into place), a rename
+or directory move as a rename, a delete as a delete. DST is a local path or
+[user@]host:path over ssh (your ~/.ssh/config and keys apply; rsync must be
+installed on both ends). Changes wait while DST is unreachable and are
+retried with backoff.
+
+Options:
+      --exclude PATTERN  neither send nor delete matching paths (repeatable):
+                         'name' or '*.tmp' at any depth, 'dir/sub' relative
+                         to SRC (docs/patterns.md; no {a,b} alternatives)
+      --delete           let the initial reconcile delete what SRC lacks on DST
+                         (deletes seen while following are always replayed)
+      --once             reconcile, then exit (1 if DST cannot be reached)
+  -n, --dry-run          show what would be sent, renamed, deleted; change nothing
+      --json             one JSON object per line on stdout (progress included)
+  -e, --rsh COMMAND      the ssh command, split at spaces (default "ssh"),
+                         e.g. "ssh -p 2222 -i ~/.ssh/mirror_key"
+      --two-way          not available yet (see docs/mirror.md)
+      --state DIR        for --two-way (not available yet)
+  -v, --version          print the version
+  -h, --help             print this help
+
+Progress: redrawn on stderr when it is a terminal, a plain line every few
+seconds otherwise. Exit status: 0 stopped by SIGINT/SIGTERM or --once done,
+1 failure, 2 command-line mistake.
+`;
+
+class UsageError extends Error {}
+
+interface Parsed {
+  readonly source: string;
+  readonly destination: string;
+  readonly options: MirrorOptions;
+  readonly json: boolean;
+  readonly once: boolean;
+}
+
+function parse(argv: string[]): Parsed | 'help' | 'version' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        exclude: { type: 'string', multiple: true },
+        delete: { type: 'boolean' },
+        once: { type: 'boolean' },
+        'dry-run': { type: 'boolean', short: 'n' },
+        json: { type: 'boolean' },
+        rsh: { type: 'string', short: 'e' },
+        'two-way': { type: 'boolean' },
+        state: { type: 'string' },
+        version: { type: 'boolean', short: 'v' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\nTry '${PROGRAM} --help'.`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help === true) return 'help';
+  if (values.version === true) return 'version';
+  if (values['two-way'] === true || values.state !== undefined) {
+    throw new UsageError('--two-way (and its --state) is not available yet: this version mirrors one way (see docs/mirror.md)');
+  }
+  if (positionals.length !== 2) throw new UsageError(`expected SRC and DST, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}\nTry '${PROGRAM} --help'.`);
+  const ssh = values.rsh?.split(' ').filter((word) => word !== '');
+  if (ssh?.length === 0) throw new UsageError('--rsh needs a command');
+  const [source, destination] = positionals as [string, string];
+  return {
+    source,
+    destination,
+    json: values.json === true,
+    once: values.once === true,
+    options: { exclude: values.exclude, delete: values.delete === true, dryRun: values['dry-run'] === true, ssh },
+  };
+}
+
+/** How often (ms) a plain (not a terminal) progress line is printed. */
+const PLAIN_PROGRESS_INTERVAL = 5000;
+
+function describeSync(change: MirrorSync, dryRun: boolean): string {
+  const would = dryRun ? 'would ' : '';
+  const show = (p: string): string => JSON.stringify(p);
+  if (change.type === 'rename') return `${would}rename ${show(change.from)} -> ${show(change.to)}`;
+  if (change.type === 'delete') return `${would}delete ${show(change.path)}`;
+  const names = change.paths.slice(0, 3).map(show).join(' ') + (change.paths.length > 3 ? ` (+${change.paths.length - 3} more)` : '');
+  return `${would}send ${names}: ${change.files} file${change.files === 1 ? '' : 's'}, ${change.bytes} bytes`;
+}
+
+function describeReconcile(result: MirrorReconcile, dryRun: boolean): string[] {
+  const head = `reconcile (${result.reason}): ${dryRun ? 'would send' : 'sent'} ${result.files} file${result.files === 1 ? '' : 's'}, ${result.bytes} bytes`;
+  return [head, ...result.changes.map((line) => `  ${line}`)];
+}
+
+async function main(argv: string[]): Promise<number> {
+  const parsed = parse(argv);
+  if (parsed === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (parsed === 'version') {
+    process.stdout.write(`${PROGRAM} ${packageVersion()}\n`);
+    return 0;
+  }
+  let mirror: Mirror;
+  try {
+    mirror = new Mirror(parsed.source, parsed.destination, parsed.options);
+  } catch (error) {
+    // Bad --exclude or DST: a command-line mistake.
+    throw (error as { code?: string }).code?.startsWith('ERR_') === true ? new UsageError((error as Error).message) : error;
+  }
+  const out = new LineOutput(process.stdout, () => void mirror.close().then(() => process.exit(0)), (error) => {
+    process.stderr.write(`${PROGRAM}: ${error.message}\n`);
+  });
+  const dryRun = parsed.options.dryRun === true;
+  const tty = !parsed.json && process.stderr.isTTY;
+  let lastPlain = 0;
+  let drawn = false;
+  const clearLine = (): void => {
+    if (drawn) process.stderr.write('\r\x1b[K');
+    drawn = false;
+  };
+  const line = (text: string): void => {
+    clearLine();
+    out.line(text);
+  };
+  mirror.on('progress', (progress: MirrorProgress, reason) => {
+    if (parsed.json) {
+      out.line(JSON.stringify({ event: 'progress', reason, ...progress }));
+    } else if (tty) {
+      process.stderr.write(`\r\x1b[K${reason}: ${formatProgress(progress)}`);
+      drawn = true;
+    } else if (Date.now() - lastPlain >= PLAIN_PROGRESS_INTERVAL || progress.files.done === progress.files.total) {
+      lastPlain = Date.now();
+      out.line(`${reason}: ${formatProgress(progress)}`);
+    }
+  });
+  mirror.on('reconcile', (result) => {
+    if (parsed.json) out.line(JSON.stringify({ event: 'reconcile', ...result }));
+    else for (const text of describeReconcile(result, dryRun)) line(text);
+  });
+  mirror.on('ready', () => {
+    if (parsed.json) out.line(JSON.stringify({ event: 'ready' }));
+    else if (!parsed.once) line(`following changes in ${mirror.source}`);
+  });
+  mirror.on('sync', (change) => {
+    if (parsed.json) out.line(JSON.stringify({ event: 'sync', ...change }));
+    else line(describeSync(change, dryRun));
+  });
+  mirror.on('offline', (error, retryIn) => {
+    if (parsed.json) out.line(JSON.stringify({ event: 'offline', message: error.message, retryIn, pending: mirror.pending }));
+    else line(`destination unreachable (${error.message}); ${mirror.pending} change(s) waiting, retry in ${Math.round(retryIn / 1000)} s`);
+  });
+  mirror.on('online', () => {
+    if (parsed.json) out.line(JSON.stringify({ event: 'online' }));
+    else line('destination reachable again');
+  });
+  mirror.on('warning', (error) => {
+    clearLine();
+    if (parsed.json) out.line(JSON.stringify({ event: 'warning', message: error.message }));
+    else process.stderr.write(`${PROGRAM}: warning: ${error.message}\n`);
+  });
+  const failed = new Promise<never>((_, reject) => mirror.once('error', reject));
+  failed.catch(() => undefined);
+  if (parsed.once) {
+    mirror.once('offline', (error) => {
+      void mirror.close();
+      process.stderr.write(`${PROGRAM}: ${error.message}\n`);
+      process.exitCode = 1;
+    });
+    try {
+      await Promise.race([mirror.start(), failed]);
+    } catch (error) {
+      if (process.exitCode === 1) return 1; // reported above
+      throw error;
+    }
+    await mirror.close();
+    return 0;
+  }
+  const stop = (): void => {
+    clearLine();
+    void mirror.close().then(() => out.end(() => process.exit(0)));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  await Promise.race([mirror.start(), failed]);
+  await failed;
+  return 1;
+}
+
+main(process.argv.slice(2)).then((status) => {
+  process.exitCode = status;
+}, (error: Error) => {
+  process.stderr.write(`${PROGRAM}: ${error.message}\n`);
+  process.exit(error instanceof UsageError ? 2 : 1);
+});
