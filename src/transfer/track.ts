@@ -33,6 +33,13 @@ export interface TrackTransfersOptions extends TransferTrackerOptions {
   /** Keep the process alive while watching (default true). */
   ref?: boolean;
   /**
+   * After a kernel queue overflow, re-read the tree so that nothing that
+   * arrived in the blind spot is lost (default true; see docs/transfers.md
+   * and `NotifierOptions.rescan` for what it costs). With false, arrivals in
+   * the blind spot are missed; the 'overflow' event is emitted either way.
+   */
+  rescan?: boolean;
+  /**
    * Also report the files already in the tree when watching starts: each
    * once, as `found`, after `quietPeriod` with no event on it (a file still
    * being written waits for its writer). Default false: only what arrives.
@@ -66,15 +73,18 @@ export function trackTransfers(dir: PathLike, options?: TrackTransfersOptions): 
   const filter = compileFilter(opts.filter, [root]);
   const tracker = new TransferTracker(filter === undefined ? opts : { ...opts, filter });
   const recursive = opts.recursive !== false;
-  const wm = watchTree(target, TRANSFER_EVENTS, { recursive, exclude: opts.exclude, followSymlinks: opts.followSymlinks });
-  const notifier = new Notifier(wm, tracker, { ref: opts.ref });
+  if (opts.rescan !== undefined && typeof opts.rescan !== 'boolean') throw invalidArgType('options.rescan', 'of type boolean', opts.rescan);
+  const rescan = opts.rescan !== false;
+  // Listings are kept from the first walk on, so the rescan costs no second walk.
+  const wm = watchTree(target, TRANSFER_EVENTS, { recursive, exclude: opts.exclude, followSymlinks: opts.followSymlinks, trackEntries: rescan });
+  const notifier = new Notifier(wm, tracker, { ref: opts.ref, rescan });
   const onAbort = (): void => {
     void tracker.close();
   };
   const owner = tracker._own(async () => {
     signal?.removeEventListener('abort', onAbort);
     await notifier.close();
-  });
+  }, rescan);
   // A directory that could not be watched leaves the rest watched: a 'warning'.
   // A failed read, or anything else: the tracker's 'error' (ends iterations).
   notifier.on('error', (error) => {
