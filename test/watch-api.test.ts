@@ -2,6 +2,7 @@
  * watch() as a Node user calls it: the callback form, `ref`, a checked
  * `signal`, the opt-in `coalesce` batches, and `closed` / `await using`.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -235,5 +236,28 @@ describe('maxQueued bounds every form that queues', () => {
     fs.writeFileSync(path.join(dir, 'again'), '');
     expect(names((await stream.next()).value)).toBe('again');
     await stream.close();
+  });
+});
+
+describe('an error while watching, without onError, rejects the iteration of every form', () => {
+  // 18 nested directories of 250 characters: the deepest path is too long to watch (ENAMETOOLONG).
+  const tooDeep = 'd=$(printf "a%.0s" $(seq 250)); for i in $(seq 18); do mkdir "$d" && cd "$d"; done';
+
+  test('coalesce, iterated: the iteration rejects with the coded error (it used to end as if closed)', async () => {
+    const root = tempDir();
+    const stream = watch(root, { events: ['IN_CLOSE_WRITE'], coalesce: { ms: 10 } });
+    const next = stream.next();
+    execFileSync('bash', ['-c', tooDeep], { cwd: root });
+    await expect(next).rejects.toMatchObject({ code: 'ENAMETOOLONG', syscall: 'inotify_add_watch' });
+    expect(stream.closed).toBe(true);
+  });
+
+  test('a listener and an iteration: the iteration rejects (no uncaught exception as well)', async () => {
+    const root = tempDir();
+    const stream = watch(root, { events: ['IN_CLOSE_WRITE'] }, () => {});
+    const next = stream.next();
+    execFileSync('bash', ['-c', tooDeep], { cwd: root });
+    await expect(next).rejects.toMatchObject({ code: 'ENAMETOOLONG' });
+    await expect(stream.next()).resolves.toStrictEqual({ value: undefined, done: true });
   });
 });
