@@ -6,7 +6,7 @@ import { invalidArgType, outOfRange, type CodedError } from './errors.js';
 import { InotifyEvent } from './event.js';
 import type { ExcludeOption } from './pattern.js';
 import { Notifier } from './notifier.js';
-import { validateFunction, validateOptions, validatePath, type PathLike } from './validate.js';
+import { rejectPyinotifySpellings, validateFunction, validateOptions, validatePath, type PathLike } from './validate.js';
 import { watchTree } from './watch-tree.js';
 
 /** How many events a {@link watch} stream holds for its loop by default (the kernel's default queue size). */
@@ -127,6 +127,7 @@ export function watch(
   const listener = typeof optionsOrListener === 'function' ? optionsOrListener : maybeListener;
   if (listener !== undefined) validateFunction(listener, 'listener');
   const opts = validateOptions<WatchOptions>(typeof optionsOrListener === 'function' ? undefined : optionsOrListener);
+  rejectPyinotifySpellings(opts, 'watch()');
   const signal = opts.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
   if (opts.ref !== undefined && typeof opts.ref !== 'boolean') throw invalidArgType('options.ref', 'of type boolean', opts.ref);

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { watch, type EventBatch, type InotifyEvent } from '../src/index.js';
+import { trackTransfers, watch, type EventBatch, type InotifyEvent, type TrackTransfersOptions, type WatchOptions } from '../src/index.js';
 import { inotifyFdCount, tempDir } from './helpers/index.js';
 import { ensureLib, spawnNode } from './helpers/child.js';
 
@@ -66,6 +66,20 @@ describe('watch(path, options, listener)', () => {
 });
 
 describe('watch() options', () => {
+  test("addWatch()'s pyinotify spellings (rec, autoAdd, excludeFilter) are a coded error naming Node's, in watch() and trackTransfers()", () => {
+    const dir = tempDir();
+    const before = inotifyFdCount();
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ rec: false }, 'options.recursive'], [{ autoAdd: true }, 'options.recursive'], [{ excludeFilter: /x/ }, 'options.exclude'],
+    ];
+    for (const [options, node] of cases) {
+      for (const open of [() => watch(dir, options as WatchOptions), () => trackTransfers(dir, options as TrackTransfersOptions)]) {
+        expect(open).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining(node) as string }));
+      }
+    }
+    expect(inotifyFdCount()).toBe(before);
+  });
+
   test('signal must be an AbortSignal, ref a boolean, coalesce.ms a number in range: coded errors, no fd left open', () => {
     const dir = tempDir();
     const before = inotifyFdCount();

@@ -9,7 +9,7 @@ import { invalidArgType, isCodedError } from '../errors.js';
 import { InotifyEvent } from '../event.js';
 import { Notifier } from '../notifier.js';
 import { compileExclude, type ExcludeOption } from '../pattern.js';
-import { validateOptions, validatePath, type PathLike } from '../validate.js';
+import { rejectPyinotifySpellings, validateOptions, validatePath, type PathLike } from '../validate.js';
 import type { WatchManager } from '../watch-manager.js';
 import { watchTree } from '../watch-tree.js';
 import { compileFilter } from './names.js';
@@ -65,6 +65,7 @@ export interface TrackTransfersOptions extends TransferTrackerOptions {
 export function trackTransfers(dir: PathLike, options?: TrackTransfersOptions): TransferTracker {
   const target = validatePath(dir, 'dir');
   const opts = validateOptions<TrackTransfersOptions>(options);
+  rejectPyinotifySpellings(opts, 'trackTransfers()');
   const signal = opts.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
   if (opts.ref !== undefined && typeof opts.ref !== 'boolean') throw invalidArgType('options.ref', 'of type boolean', opts.ref);
