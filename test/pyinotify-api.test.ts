@@ -191,3 +191,34 @@ describe('addWatch(path, mask, { procFun })', () => {
     }
   });
 });
+
+describe('my_init (pyinotify\'s **kargs), as the README shows it', () => {
+  test('new Handler(undefined, { out }) calls my_init with the options; a declare\'d field keeps what it set', async () => {
+    const dir = tempDir();
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+    });
+    class EventHandler extends ProcessEvent {
+      declare out: NodeJS.WritableStream;
+      override my_init(options: { out?: NodeJS.WritableStream }): void {
+        this.out = options.out ?? process.stdout;
+      }
+      process_IN_CREATE(event: InotifyEvent): void {
+        this.out.write(`created ${event.pathname}\n`);
+      }
+    }
+    const handler = new EventHandler(undefined, { out });
+    expect(handler.out).toBe(out);
+    const wm = new WatchManager();
+    const notifier = new Notifier(wm, handler);
+    try {
+      wm.addWatch(dir, IN_CREATE);
+      fs.writeFileSync(path.join(dir, 'new'), '');
+      await waitForOutput(out, () => text, /^created .*\/new$/m);
+    } finally {
+      await notifier.close();
+    }
+  });
+});
