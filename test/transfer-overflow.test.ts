@@ -56,14 +56,31 @@ describe.skipIf(!canLimitQueue)('trackTransfers after a queue overflow', () => {
     ].join(' && '), 'blind-spot', outside], { cwd: root });
     fs.writeSync(inflight, 'second half');
     fs.closeSync(inflight);
+    // An rsync temp begun in the blind spot, still being written: the rescan finds it, and its rename completes it.
+    const lateTemp = path.join(root, '.late.raw.Qw12Er');
+    const late = fs.openSync(lateTemp, 'w');
+    try {
+      fs.writeSync(late, 'begun unseen, ');
+      await log.waitFor(() => log.starts.some((s) => s.pathname === lateTemp), 20_000, 'the late temp found by the rescan');
+      fs.writeSync(late, 'finished in sight');
+    } finally {
+      fs.closeSync(late);
+    }
+    fs.renameSync(lateTemp, path.join(root, 'late.raw'));
 
-    const expected = [...files, 'inflight.raw', 'renamed.raw', 'synced-by-rsync.raw'];
-    await log.waitFor(() => expected.every((rel) => completionsOf(log, rel).length > 0), 30_000, 'every file complete');
+    const expected = [...files, 'inflight.raw', 'renamed.raw', 'synced-by-rsync.raw', 'late.raw'];
+    const waitingFor = new Set(expected.map((rel) => path.join(root, rel)));
+    await log.waitFor(() => {
+      for (const c of log.completes) waitingFor.delete(c.pathname);
+      return waitingFor.size === 0;
+    }, 30_000, 'every file complete');
     await log.drain(20_000);
 
     expect(overflows.length).toBeGreaterThan(0);
     expect(overflows[0]?.maskname).toBe('IN_Q_OVERFLOW');
-    const twice = expected.filter((rel) => completionsOf(log, rel).length !== 1);
+    const counts = new Map<string, number>();
+    for (const c of log.completes) counts.set(c.pathname, (counts.get(c.pathname) ?? 0) + 1);
+    const twice = expected.filter((rel) => counts.get(path.join(root, rel)) !== 1);
     expect(twice, log.describe()).toStrictEqual([]);
     expect(log.names().sort()).toStrictEqual([...expected].sort());
     expect(log.errors).toStrictEqual([]);
@@ -77,6 +94,9 @@ describe.skipIf(!canLimitQueue)('trackTransfers after a queue overflow', () => {
     expect(completionsOf(log, 'renamed.raw')[0]).toMatchObject({
       id: renamedStart?.id, via: 'rsync', tempPathname: path.join(root, '.renamed.raw.Ab12Cd'),
     });
+    const lateStart = log.starts.find((s) => s.pathname === lateTemp);
+    expect(lateStart?.finalPathname).toBe(path.join(root, 'late.raw'));
+    expect(completionsOf(log, 'late.raw')[0]).toMatchObject({ id: lateStart?.id, via: 'rsync', tempPathname: lateTemp, size: 31 });
     expect(log.abandoned.map((a) => [path.relative(root, a.pathname), a.reason])).toStrictEqual([['.deleted.raw.Xy34Zw', 'deleted']]);
     // Files only the rescan saw are found; none is a temp name; every start ended exactly once.
     expect(completionsOf(log, 'f300.raw')[0]?.via).toBe('found');
