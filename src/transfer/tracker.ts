@@ -156,7 +156,7 @@ export class TransferTracker extends ProcessEvent<TransferEvents> {
     if (this.#closed || this.#emitter.listenerCount('overflow') > 0) return undefined;
     const warning = new Error(this.#rescans
       ? 'The inotify event queue overflowed: the tree was rescanned, files that arrived meanwhile are reported as found'
-      : 'The inotify event queue overflowed: arrivals may have been missed (use a Notifier with rescan: true)');
+      : 'The inotify event queue overflowed: arrivals may have been missed, unless the Notifier rescans (rescan: true)');
     warning.name = 'InotifyOverflowWarning';
     this.#warn(warning);
     return undefined;
