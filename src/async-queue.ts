@@ -1,14 +1,9 @@
 /**
- * The buffer behind one `for await` loop over an event source (a Notifier,
- * a TransferTracker): items in order, then the end or an error. Items wait
- * here while the loop body runs.
- * @internal
- */
-/**
  * A queue's bound: at most `max` items wait (or, with `size`, items whose
  * sizes add up to at most `max`); when more arrive, they are dropped, and
  * once the loop has taken the items before them it gets `overflow()` in
  * their place, once.
+ * @internal
  */
 export interface QueueBound<T> {
   readonly max: number;
@@ -17,6 +12,12 @@ export interface QueueBound<T> {
   readonly size?: (item: T) => number;
 }
 
+/**
+ * The buffer behind one `for await` loop over an event source (a Notifier,
+ * a TransferTracker): items in order, then the end or an error. Items wait
+ * here while the loop body runs.
+ * @internal
+ */
 export class AsyncQueue<T> implements AsyncIterableIterator<T> {
   #items: T[] = [];
   #head = 0;
