@@ -1,4 +1,18 @@
 /**
+ * A queue's bound: at most `max` items wait (or, with `size`, items whose
+ * sizes add up to at most `max`); when more arrive, they are dropped, and
+ * once the loop has taken the items before them it gets `overflow()` in
+ * their place, once.
+ * @internal
+ */
+export interface QueueBound<T> {
+  readonly max: number;
+  readonly overflow: () => T;
+  /** How much of `max` an item takes (default 1). */
+  readonly size?: (item: T) => number;
+}
+
+/**
  * The buffer behind one `for await` loop over an event source (a Notifier,
  * a TransferTracker): items in order, then the end or an error. Items wait
  * here while the loop body runs.
@@ -14,15 +28,16 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
   // taken everything before them and then the overflow item, nothing more
   // is queued (as the kernel's own queue does).
   #lost = 0;
+  // With a bound that has a `size`: the total size of the items waiting.
+  #size = 0;
 
   /**
    * @param detach called once the loop ends, to stop feeding this queue.
-   * @param bound at most `max` items wait; when more arrive, they are dropped
-   *   and the loop gets `overflow()` in their place, once.
+   * @param bound see {@link QueueBound}.
    */
   constructor(
     private readonly detach: () => void,
-    private readonly bound?: { readonly max: number; readonly overflow: () => T },
+    private readonly bound?: QueueBound<T>,
   ) {}
 
   push(item: T): void {
@@ -31,11 +46,21 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
       const { resolve } = this.#waiting;
       this.#waiting = undefined;
       resolve({ value: item, done: false });
-    } else if (this.bound !== undefined && (this.#lost > 0 || this.#items.length - this.#head >= this.bound.max)) {
+    } else if (this.bound !== undefined && (this.#lost > 0 || this.#full(item))) {
       this.#lost += 1;
     } else {
+      if (this.bound?.size !== undefined) this.#size += this.bound.size(item);
       this.#items.push(item);
     }
+  }
+
+  // Whether `item` does not fit: `max` items wait already (or, with a size, the size would pass `max`;
+  // an item larger than `max` alone still fits in an empty queue).
+  #full(item: T): boolean {
+    const bound = this.bound as QueueBound<T>;
+    const waiting = this.#items.length - this.#head;
+    if (bound.size === undefined) return waiting >= bound.max;
+    return waiting > 0 && this.#size + bound.size(item) > bound.max;
   }
 
   /** Drops every item still waiting (the loop ends after them anyway). */
@@ -43,6 +68,7 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
     this.#items = [];
     this.#head = 0;
     this.#lost = 0;
+    this.#size = 0;
   }
 
   fail(error: Error): void {
@@ -70,6 +96,7 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
   next(): Promise<IteratorResult<T>> {
     if (this.#head < this.#items.length) {
       const value = this.#items[this.#head++] as T;
+      if (this.bound?.size !== undefined) this.#size -= this.bound.size(value);
       if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
         this.#items = this.#items.slice(this.#head);
         this.#head = 0;

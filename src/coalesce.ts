@@ -4,9 +4,9 @@
  * one {@link PathChange}. The default (no `coalesce`) delivers each event at
  * once, in kernel order; this module is not on that path.
  */
-import { maskname } from './constants.js';
+import { IN_Q_OVERFLOW, maskname } from './constants.js';
 import { invalidArgType, outOfRange } from './errors.js';
-import type { InotifyEvent } from './event.js';
+import { InotifyEvent } from './event.js';
 
 /** Options of watch()'s `coalesce`. */
 export interface CoalesceOptions {
@@ -53,21 +53,35 @@ interface Entry {
   events: InotifyEvent[];
 }
 
-/** Gathers events for a window and hands each window's batch to `deliver`. */
+/**
+ * Gathers events for a window and hands each window's batch to `deliver`.
+ * A window holds at most `maxEvents` events: the ones after are dropped
+ * until it is delivered, and one IN_Q_OVERFLOW event (wd -1, a change with
+ * pathname '') stands in the batch where they would have been.
+ */
 export class Coalescer {
   readonly #ms: number;
+  readonly #maxEvents: number;
   readonly #deliver: (batch: EventBatch) => void;
   #entries = new Map<string, Entry>();
+  #count = 0;
   #timer: NodeJS.Timeout | undefined;
   #ref = true;
 
-  constructor(ms: number, deliver: (batch: EventBatch) => void) {
+  constructor(ms: number, maxEvents: number, deliver: (batch: EventBatch) => void) {
     this.#ms = ms;
+    this.#maxEvents = maxEvents;
     this.#deliver = deliver;
   }
 
   /** Adds an event to the current window (opening one if none is open). */
   push(event: InotifyEvent): void {
+    if (this.#count > this.#maxEvents) return; // full: its overflow marker is in already
+    this.#count += 1;
+    this.#add(this.#count > this.#maxEvents ? new InotifyEvent(-1, IN_Q_OVERFLOW, '', '', '', false) : event);
+  }
+
+  #add(event: InotifyEvent): void {
     const key = event.pathname;
     const entry = this.#entries.get(key);
     if (entry === undefined) {
@@ -97,6 +111,7 @@ export class Coalescer {
     if (this.#entries.size === 0) return;
     const entries = this.#entries;
     this.#entries = new Map();
+    this.#count = 0;
     const batch: PathChange[] = [];
     for (const entry of entries.values()) {
       const dir = entry.events.some((e) => e.dir);

@@ -99,9 +99,9 @@ export class FanOut<T> {
     if (isPromiseLike(result)) this.#track(Promise.resolve(result));
   }
 
-  /** A new `for await` loop, fed from now on (ended at once after {@link FanOut.end}); see AsyncQueue for `bound`. */
-  iterator(bound?: { readonly max: number; readonly overflow: () => T }): AsyncQueue<T> {
-    const queue = new AsyncQueue<T>(() => this.#iterators.delete(queue), bound);
+  /** A new `for await` loop, fed from now on (ended at once after {@link FanOut.end}). */
+  iterator(): AsyncQueue<T> {
+    const queue = new AsyncQueue<T>(() => this.#iterators.delete(queue));
     if (this.#ended) queue.end();
     else this.#iterators.add(queue);
     return queue;

@@ -8,8 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { Buffer } from 'node:buffer';
 import type { RawRecord } from './decode.js';
 import type { CodedError } from './errors.js';
-import { IN_Q_OVERFLOW } from './constants.js';
-import { InotifyEvent } from './event.js';
+import type { InotifyEvent } from './event.js';
 import { FanOut } from './fan-out.js';
 import { ProcessEvent, type EventHook } from './process-event.js';
 import { EventList, RecordEvents } from './record-events.js';
@@ -202,15 +201,6 @@ export class Notifier extends EventEmitter<NotifierEvents> {
   /** Iterates over events until the notifier stops; events are buffered while the loop body runs. */
   [Symbol.asyncIterator](): AsyncIterableIterator<InotifyEvent> {
     return this.#fan.iterator();
-  }
-
-  /**
-   * @internal A `for await` loop over at most `maxQueued` waiting events:
-   * beyond that, events are dropped until the loop catches up, and it then
-   * gets one IN_Q_OVERFLOW event (wd -1) in their place, as from the kernel.
-   */
-  _boundedIterator(maxQueued: number): AsyncIterableIterator<InotifyEvent> & { clear(): void } {
-    return this.#fan.iterator({ max: maxQueued, overflow: () => new InotifyEvent(-1, IN_Q_OVERFLOW, '', '', '', false) });
   }
 
   // ---- the processing loop ------------------------------------------------

@@ -54,3 +54,25 @@ export function validateOptions<T extends object>(value: unknown, name = 'option
   if (value === null || typeof value !== 'object') throw invalidArgType(name, 'of type object', value);
   return value as Partial<T>;
 }
+
+/**
+ * addWatch() keeps pyinotify's option names; watch() and trackTransfers()
+ * take Node's. An option given under the other API's name would otherwise be
+ * ignored silently (`watch(dir, { rec: false })` watching the whole tree):
+ * it is an ERR_INVALID_ARG_VALUE naming the spelling to use.
+ */
+const PYINOTIFY_SPELLINGS: ReadonlyMap<string, string> = new Map([
+  ['rec', 'recursive'], ['autoAdd', 'recursive'], ['auto_add', 'recursive'], ['excludeFilter', 'exclude'],
+  ['exclude_filter', 'exclude'],
+]);
+
+/** Throws for an option of `opts` that is addWatch()'s (pyinotify's) spelling of one `fn` takes under Node's name. */
+export function rejectPyinotifySpellings(opts: object, fn: string): void {
+  for (const key of Object.keys(opts)) {
+    const node = PYINOTIFY_SPELLINGS.get(key);
+    if (node !== undefined) {
+      throw invalidArgValue(`options.${key}`, (opts as Record<string, unknown>)[key],
+        `is addWatch()'s (pyinotify's) spelling; ${fn} takes options.${node}`);
+    }
+  }
+}

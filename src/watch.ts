@@ -1,12 +1,12 @@
 /** The short path for the common case: `for await (const event of watch(dir))`. */
-import { IN_ACCESS, IN_ALL_EVENTS, IN_CLOSE_NOWRITE, IN_OPEN, parseMask } from './constants.js';
-import { AsyncQueue } from './async-queue.js';
+import { IN_ACCESS, IN_ALL_EVENTS, IN_CLOSE_NOWRITE, IN_OPEN, IN_Q_OVERFLOW, parseMask } from './constants.js';
+import { AsyncQueue, type QueueBound } from './async-queue.js';
 import { Coalescer, validateCoalesce, type CoalesceOptions, type EventBatch } from './coalesce.js';
 import { invalidArgType, outOfRange, type CodedError } from './errors.js';
-import type { InotifyEvent } from './event.js';
+import { InotifyEvent } from './event.js';
 import type { ExcludeOption } from './pattern.js';
 import { Notifier } from './notifier.js';
-import { validateFunction, validateOptions, validatePath, type PathLike } from './validate.js';
+import { rejectPyinotifySpellings, validateFunction, validateOptions, validatePath, type PathLike } from './validate.js';
 import { watchTree } from './watch-tree.js';
 
 /** How many events a {@link watch} stream holds for its loop by default (the kernel's default queue size). */
@@ -58,14 +58,19 @@ export interface WatchOptions {
    */
   coalesce?: CoalesceOptions;
   /**
-   * How many events may wait for the loop body (default 16384, the kernel's
-   * default queue size). Nothing is queued before the iteration starts (the
-   * first `next()`, e.g. when `for await` begins). When the loop falls
-   * further behind, newer events are dropped until it has taken the waiting
-   * ones; it then gets one IN_Q_OVERFLOW event (wd -1, as when the kernel's
-   * queue overflows) in their place: never a silent loss. `close()` frees
-   * whatever is waiting. With a listener or `coalesce`, events go to the
-   * listener as they come, and this bound does not apply.
+   * How many events may wait for delivery (default 16384, the kernel's
+   * default queue size). Where events wait:
+   * - for the loop body of an iteration (every form; nothing is queued
+   *   before the iteration starts, i.e. its first `next()`);
+   * - with `coalesce`, in the open window (and, iterating, the batches
+   *   waiting for the loop count their events).
+   * A listener without `coalesce` has no queue: it is called with each event
+   * as it comes, in the Notifier's dispatch.
+   * At the bound, newer events are dropped until the waiting ones are
+   * taken (or the window is delivered), and one IN_Q_OVERFLOW event (wd -1,
+   * as when the kernel's queue overflows; in a batch, a change with pathname
+   * '') stands where they would have been: never a silent loss. `close()`
+   * frees whatever is waiting.
    */
   maxQueued?: number;
 }
@@ -122,6 +127,7 @@ export function watch(
   const listener = typeof optionsOrListener === 'function' ? optionsOrListener : maybeListener;
   if (listener !== undefined) validateFunction(listener, 'listener');
   const opts = validateOptions<WatchOptions>(typeof optionsOrListener === 'function' ? undefined : optionsOrListener);
+  rejectPyinotifySpellings(opts, 'watch()');
   const signal = opts.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
   if (opts.ref !== undefined && typeof opts.ref !== 'boolean') throw invalidArgType('options.ref', 'of type boolean', opts.ref);
@@ -138,35 +144,108 @@ export function watch(
   // Listings are kept from the first walk on, so the rescan costs no second walk.
   const wm = watchTree(target, mask, { recursive, exclude: opts.exclude, followSymlinks: opts.followSymlinks, trackEntries: rescan });
   const notifier = new Notifier(wm, undefined, { rescan, ref: opts.ref });
-  if (window !== undefined || listener !== undefined) {
-    return deliverTo(notifier, opts, window, listener as ((item: unknown) => void) | undefined);
-  }
   const maxQueued = opts.maxQueued ?? DEFAULT_MAX_QUEUED;
-  // Made when the iteration starts: a stream nobody iterates holds no events.
-  let iterator: (AsyncIterableIterator<InotifyEvent> & { clear(): void }) | undefined;
-  const started = (): AsyncIterableIterator<InotifyEvent> & { clear(): void } => (iterator ??= notifier._boundedIterator(maxQueued));
-  const close = async (): Promise<void> => {
-    await notifier.close();
-    iterator?.clear();
-  };
+  if (window === undefined) {
+    return openStream<InotifyEvent>(notifier, opts, listener as ((event: InotifyEvent) => void) | undefined, {
+      max: maxQueued,
+      overflow: overflowEvent,
+      feed: (emit) => {
+        notifier.on('event', emit);
+        return () => undefined;
+      },
+    });
+  }
+  return openStream<EventBatch>(notifier, opts, listener as ((batch: EventBatch) => void) | undefined, {
+    max: maxQueued,
+    overflow: () => OVERFLOW_BATCH,
+    size: (batch) => batch.reduce((n, change) => n + change.events.length, 0),
+    feed: (emit) => {
+      const coalescer = new Coalescer(window, maxQueued, emit);
+      if (opts.ref === false) coalescer.setRef(false);
+      notifier.on('event', (event) => coalescer.push(event));
+      return () => coalescer.flush(); // the last window is delivered, not lost
+    },
+  });
+}
+
+/** What the loop gets in place of events it was too slow to take (as from the kernel: wd -1). */
+function overflowEvent(): InotifyEvent {
+  return new InotifyEvent(-1, IN_Q_OVERFLOW, '', '', '', false);
+}
+
+/** The same, for a stream of batches: one change, pathname ''. */
+const OVERFLOW_BATCH: EventBatch = Object.freeze([Object.freeze({
+  pathname: '', mask: IN_Q_OVERFLOW, maskname: 'IN_Q_OVERFLOW', dir: false, srcPathname: undefined, events: Object.freeze([overflowEvent()]),
+})]);
+
+/** How a stream's items are made (events, or batches) and bounded. */
+interface Delivery<T> extends QueueBound<T> {
+  /** Starts handing the stream's items to `emit`; returns what to do once watching stopped. */
+  feed(emit: (item: T) => void): () => void;
+}
+
+/**
+ * Both stream forms (events, or batches with `coalesce`): items go to the
+ * listener as they come, and to the iteration, from its first `next()` on,
+ * through a queue bounded by `maxQueued`. An error while watching goes to
+ * `onError` when there is one (a failed read always ends the stream), else
+ * ends the iteration by rejecting it, or, with a listener and no iteration,
+ * is thrown as an uncaught exception; `signal` stops watching.
+ */
+function openStream<T>(
+  notifier: Notifier, opts: Partial<WatchOptions>, listener: ((item: T) => void) | undefined, delivery: Delivery<T>,
+): EventStream<T> {
+  // Made when the iteration starts: a stream nobody iterates holds nothing.
+  let queue: AsyncQueue<T> | undefined;
   let failure: Error | undefined;
-  supervise(notifier, opts, (error) => {
+  const stopFeeding = delivery.feed((item) => {
+    queue?.push(item);
+    listener?.(item);
+  });
+  const onError = opts.onError;
+  notifier.on('error', (error) => {
+    if (onError !== undefined && (error as CodedError).syscall !== 'read') {
+      onError(error);
+      return;
+    }
     failure ??= error;
+    if (queue !== undefined) queue.fail(error);
+    else if (listener !== undefined) process.nextTick(() => { throw error; });
+    notifier.stop();
+  });
+  const signal = opts.signal;
+  const onAbort = (): void => notifier.stop();
+  if (signal?.aborted) notifier.stop();
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  notifier.once('close', () => {
+    signal?.removeEventListener('abort', onAbort);
+    stopFeeding();
+    queue?.end();
   });
 
-  const stream: EventStream = {
+  const started = (): AsyncQueue<T> => {
+    if (queue !== undefined) return queue;
+    queue = new AsyncQueue<T>(() => undefined, delivery);
+    if (failure !== undefined) queue.fail(failure);
+    else if (notifier.closed) queue.end();
+    return queue;
+  };
+  // close() also frees whatever waits for the loop.
+  const close = async (): Promise<void> => {
+    await notifier.close();
+    queue?.clear();
+  };
+  const stream: EventStream<T> = {
     notifier,
     get closed() {
       return notifier.closed;
     },
-    async next() {
-      const result = await started().next();
-      if (result.done === true && failure !== undefined) throw failure;
-      return result;
+    next() {
+      return started().next();
     },
     async return() {
       await close();
-      return iterator?.return?.() ?? { value: undefined, done: true };
+      return queue?.return() ?? { value: undefined, done: true };
     },
     close,
     [Symbol.asyncDispose]: close,
@@ -175,85 +254,4 @@ export function watch(
     },
   };
   return stream;
-}
-
-/**
- * What both stream forms do with the Notifier: an error while watching goes
- * to `onError` when there is one (a failed read always ends the stream), else
- * to `fail` once the watching stopped; `signal` stops it.
- */
-function supervise(notifier: Notifier, opts: Partial<WatchOptions>, fail: (error: Error) => void): void {
-  const onError = opts.onError;
-  notifier.on('error', (error) => {
-    if (onError !== undefined && (error as CodedError).syscall !== 'read') {
-      onError(error);
-      return;
-    }
-    notifier.stop();
-    fail(error);
-  });
-  const signal = opts.signal;
-  const onAbort = (): void => notifier.stop();
-  if (signal?.aborted) notifier.stop();
-  else signal?.addEventListener('abort', onAbort, { once: true });
-  notifier.once('close', () => signal?.removeEventListener('abort', onAbort));
-}
-
-/**
- * The listener and `coalesce` forms: events (or batches) go to the listener
- * and to iterations started on the stream, through the coalescer when there
- * is a window. Kept apart from the plain iterator above.
- */
-function deliverTo(
-  notifier: Notifier, opts: Partial<WatchOptions>, window: number | undefined, listener: ((item: unknown) => void) | undefined,
-): EventStream<never> {
-  const queues = new Set<AsyncQueue<unknown>>();
-  const emit = (item: unknown): void => {
-    for (const queue of queues) queue.push(item);
-    listener?.(item);
-  };
-  const coalescer = window === undefined ? undefined : new Coalescer(window, emit);
-  if (coalescer !== undefined && opts.ref === false) coalescer.setRef(false);
-  notifier.on('event', coalescer === undefined ? emit : (event) => coalescer.push(event));
-
-  let failure: Error | undefined;
-  supervise(notifier, opts, (error) => {
-    failure ??= error;
-    if (queues.size > 0) for (const queue of queues) queue.fail(error);
-    else if (listener !== undefined) process.nextTick(() => { throw error; });
-  });
-  notifier.once('close', () => {
-    coalescer?.flush(); // the last window is delivered, not lost
-    for (const queue of queues) queue.end();
-    queues.clear();
-  });
-
-  const iterate = (): AsyncQueue<unknown> => {
-    const queue = new AsyncQueue<unknown>(() => queues.delete(queue));
-    if (failure !== undefined) queue.fail(failure);
-    else if (notifier.closed) queue.end();
-    else queues.add(queue);
-    return queue;
-  };
-  let current: AsyncQueue<unknown> | undefined;
-  const stream: EventStream<unknown> = {
-    notifier,
-    get closed() {
-      return notifier.closed;
-    },
-    next() {
-      current ??= iterate();
-      return current.next();
-    },
-    async return() {
-      await notifier.close();
-      return current?.return() ?? { value: undefined, done: true };
-    },
-    close: () => notifier.close(),
-    [Symbol.asyncDispose]: () => notifier.close(),
-    [Symbol.asyncIterator]() {
-      return stream;
-    },
-  };
-  return stream as EventStream<never>;
 }

@@ -2,9 +2,8 @@
  * Overflow recovery: with `rescan`, an IN_Q_OVERFLOW is followed by a re-read
  * of the watched tree that reports what changed unseen (synthetic events),
  * re-arms new directories and drops watches of directories that are gone.
- * The overflow is forced with a tiny fs.inotify.max_queued_events, which
- * applies to instances created while it is set: the window is one
- * constructor call and the original value is always restored.
+ * The overflow is forced with a tiny fs.inotify.max_queued_events (see
+ * helpers/queue-limit.ts).
  */
 import { execSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -16,28 +15,8 @@ import {
 } from '../src/index.js';
 import { fakeInotify } from './helpers/fake-native.js';
 import { tempDir } from './helpers/index.js';
+import { canLimitQueue, withQueueLimit } from './helpers/queue-limit.js';
 import { EventLog, describeEvents, openNotifier, openWatchManager } from './helpers/notifier.js';
-
-const QUEUE_LIMIT = '/proc/sys/fs/inotify/max_queued_events';
-const writable = (() => {
-  try {
-    fs.accessSync(QUEUE_LIMIT, fs.constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-/** Runs `create` (which must create the inotify instance) with max_queued_events at `limit`, restoring it at once. */
-function withQueueLimit<T>(limit: number, create: () => T): T {
-  const original = fs.readFileSync(QUEUE_LIMIT, 'utf8').trim();
-  fs.writeFileSync(QUEUE_LIMIT, String(limit));
-  try {
-    return create();
-  } finally {
-    fs.writeFileSync(QUEUE_LIMIT, original);
-  }
-}
 
 const MASK = (IN_CREATE | IN_DELETE | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF) >>> 0;
 
@@ -64,7 +43,7 @@ function count(events: readonly InotifyEvent[], mask: number, pathname: string):
   return events.filter((e) => e.mask === mask && e.pathname === pathname).length;
 }
 
-describe.skipIf(!writable)('overflow rescan', () => {
+describe.skipIf(!canLimitQueue)('overflow rescan', () => {
   test('everything created, deleted, renamed or replaced in the blind spot is reported once; new dirs watched; gone ones dropped', async () => {
     const root = tempDir();
     prepare(root);

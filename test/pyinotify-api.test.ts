@@ -30,6 +30,16 @@ function waitForOutput(stream: PassThrough, text: () => string, pattern: RegExp,
   });
 }
 
+/** A stream to hand as `out`, and what was written to it so far. */
+function captured(): { out: PassThrough; text: () => string } {
+  const out = new PassThrough();
+  let written = '';
+  out.on('data', (chunk: Buffer) => {
+    written += chunk.toString();
+  });
+  return { out, text: () => written };
+}
+
 /** Collects the process warnings emitted while `body` runs (warnings are emitted on the next tick). */
 async function warningsDuring(body: () => void): Promise<Error[]> {
   const warnings: Error[] = [];
@@ -50,18 +60,14 @@ async function warningsDuring(body: () => void): Promise<Error[]> {
 describe('PrintAllEvents', () => {
   test('new PrintAllEvents(undefined, { out }) writes pyinotify lines to out (it used to throw)', async () => {
     const dir = tempDir();
-    const out = new PassThrough();
-    let text = '';
-    out.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-    });
+    const { out, text } = captured();
     const wm = new WatchManager();
     const notifier = new Notifier(wm, new PrintAllEvents(undefined, { out }));
     try {
       wm.addWatch(dir, IN_CREATE);
       fs.writeFileSync(path.join(dir, 'a'), '');
-      await waitForOutput(out, () => text, /^<Event dir=False mask=0x100 maskname=IN_CREATE name=a /m);
-      expect(text).toContain(`pathname=${dir}/a wd=`);
+      await waitForOutput(out, text, /^<Event dir=False mask=0x100 maskname=IN_CREATE name=a /m);
+      expect(text()).toContain(`pathname=${dir}/a wd=`);
     } finally {
       await notifier.close();
     }
@@ -188,6 +194,33 @@ describe('addWatch(path, mask, { procFun })', () => {
         .toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
     } finally {
       wm.close();
+    }
+  });
+});
+
+describe('my_init (pyinotify\'s **kargs), as the README shows it', () => {
+  test('new Handler(undefined, { out }) calls my_init with the options; a declare\'d field keeps what it set', async () => {
+    const dir = tempDir();
+    const { out, text } = captured();
+    class EventHandler extends ProcessEvent {
+      declare out: NodeJS.WritableStream;
+      override my_init(options: { out?: NodeJS.WritableStream }): void {
+        this.out = options.out ?? process.stdout;
+      }
+      process_IN_CREATE(event: InotifyEvent): void {
+        this.out.write(`created ${event.pathname}\n`);
+      }
+    }
+    const handler = new EventHandler(undefined, { out });
+    expect(handler.out).toBe(out);
+    const wm = new WatchManager();
+    const notifier = new Notifier(wm, handler);
+    try {
+      wm.addWatch(dir, IN_CREATE);
+      fs.writeFileSync(path.join(dir, 'new'), '');
+      await waitForOutput(out, text, /^created .*\/new$/m);
+    } finally {
+      await notifier.close();
     }
   });
 });

@@ -480,18 +480,22 @@ describe('fed sequences', () => {
     await tracker.close();
   });
 
-  test('IN_Q_OVERFLOW is reported as overflow', async () => {
+  test('IN_Q_OVERFLOW is reported as overflow; with no overflow listener, as a warning', async () => {
     const dir = tempDir();
     const { tracker } = fed(dir);
     const overflows: InotifyEvent[] = [];
     tracker.on('overflow', (event) => overflows.push(event));
-    // ProcessEvent's default process_IN_Q_OVERFLOW still runs; caught here so
-    // that a passing run prints no warning.
     const emitWarning = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     onTestFinished(() => emitWarning.mockRestore());
     tracker.dispatch(new InotifyEvent(-1, IN_Q_OVERFLOW, '', '', '', false));
     expect(overflows).toHaveLength(1);
-    expect(emitWarning).toHaveBeenCalledWith(expect.stringContaining('overflowed'), 'InotifyOverflowWarning');
+    expect(emitWarning).not.toHaveBeenCalled();
+    // Nobody listens to 'overflow' (nor to 'warning'): a process warning, which says how to recover.
+    tracker.removeAllListeners('overflow');
+    tracker.dispatch(new InotifyEvent(-1, IN_Q_OVERFLOW, '', '', '', false));
+    expect(emitWarning).toHaveBeenCalledWith(expect.objectContaining({
+      name: 'InotifyOverflowWarning', message: expect.stringContaining('rescan: true') as string,
+    }));
     await tracker.close();
   });
 });

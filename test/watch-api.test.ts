@@ -2,10 +2,11 @@
  * watch() as a Node user calls it: the callback form, `ref`, a checked
  * `signal`, the opt-in `coalesce` batches, and `closed` / `await using`.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { watch, type EventBatch, type InotifyEvent } from '../src/index.js';
+import { trackTransfers, watch, type EventBatch, type InotifyEvent, type TrackTransfersOptions, type WatchOptions } from '../src/index.js';
 import { inotifyFdCount, tempDir } from './helpers/index.js';
 import { ensureLib, spawnNode } from './helpers/child.js';
 
@@ -65,6 +66,20 @@ describe('watch(path, options, listener)', () => {
 });
 
 describe('watch() options', () => {
+  test("addWatch()'s pyinotify spellings (rec, autoAdd, excludeFilter) are a coded error naming Node's, in watch() and trackTransfers()", () => {
+    const dir = tempDir();
+    const before = inotifyFdCount();
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ rec: false }, 'options.recursive'], [{ autoAdd: true }, 'options.recursive'], [{ excludeFilter: /x/ }, 'options.exclude'],
+    ];
+    for (const [options, node] of cases) {
+      for (const open of [() => watch(dir, options as WatchOptions), () => trackTransfers(dir, options as TrackTransfersOptions)]) {
+        expect(open).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining(node) as string }));
+      }
+    }
+    expect(inotifyFdCount()).toBe(before);
+  });
+
   test('signal must be an AbortSignal, ref a boolean, coalesce.ms a number in range: coded errors, no fd left open', () => {
     const dir = tempDir();
     const before = inotifyFdCount();
@@ -158,5 +173,105 @@ describe('watch({ coalesce: { ms } })', () => {
     expect(batches).toEqual([]);
     await stream.close();
     expect(batches.map((batch) => batch.map((c) => path.basename(c.pathname)))).toEqual([['p', 'q']]);
+  });
+});
+
+describe('maxQueued bounds every form that queues', () => {
+  /** A stream's listener log: `until(n)` resolves once the listener has had `n` items. */
+  function listenerLog<T>(): { items: T[]; listener: (item: T) => void; until: (n: number) => Promise<void> } {
+    const items: T[] = [];
+    const waiters = new Set<() => void>();
+    return {
+      items,
+      listener: (item) => {
+        items.push(item);
+        for (const wake of [...waiters]) wake();
+      },
+      until: async (n) => {
+        const { done, poke } = waiter(() => (items.length >= n ? true : undefined));
+        waiters.add(poke);
+        poke();
+        await done;
+        waiters.delete(poke);
+      },
+    };
+  }
+  const label = (e: InotifyEvent | undefined): string => (e?.wd === -1 ? e.maskname : (e?.name ?? ''));
+
+  test('a listener has no queue (it gets every event); an iteration of the same stream is bounded, with one IN_Q_OVERFLOW', async () => {
+    const dir = tempDir();
+    const log = listenerLog<InotifyEvent>();
+    const stream = watch(dir, { recursive: false, events: ['IN_CREATE'], maxQueued: 3 }, log.listener);
+    const first = stream.next(); // the iteration starts, and lags
+    for (let i = 0; i < 10; i++) fs.writeFileSync(path.join(dir, `f${i}`), '');
+    await log.until(10);
+    expect(log.items.map(label)).toStrictEqual(Array.from({ length: 10 }, (_, i) => `f${i}`));
+    const got = [label((await first).value)];
+    for (let i = 0; i < 4; i++) got.push(label((await stream.next()).value));
+    // f0 went to the waiting next(); f1..f3 waited; f4..f9 were dropped.
+    expect(got).toStrictEqual(['f0', 'f1', 'f2', 'f3', 'IN_Q_OVERFLOW']);
+    fs.writeFileSync(path.join(dir, 'again'), '');
+    expect(label((await stream.next()).value)).toBe('again');
+    await stream.close();
+  });
+
+  test('coalesce: a window holds at most maxQueued events, then one IN_Q_OVERFLOW change stands for the rest', async () => {
+    const dir = tempDir();
+    const log = listenerLog<EventBatch>();
+    // A window no test run reaches: close() delivers it, so its content does not depend on timing.
+    const stream = watch(dir, { recursive: false, events: ['IN_CREATE'], coalesce: { ms: 3_600_000 }, maxQueued: 5 }, log.listener);
+    const seen = listenerLog<InotifyEvent>();
+    stream.notifier.on('event', seen.listener);
+    for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(dir, `f${i}`), '');
+    await seen.until(20);
+    await stream.close();
+    expect(log.items).toHaveLength(1);
+    const batch = log.items[0] as EventBatch;
+    expect(batch.map((c) => (c.pathname === '' ? c.maskname : path.basename(c.pathname)))).toStrictEqual(['f0', 'f1', 'f2', 'f3', 'f4', 'IN_Q_OVERFLOW']);
+    expect(batch[5]?.events.map((e) => e.wd)).toStrictEqual([-1]);
+  });
+
+  test('coalesce, iterated: the batches waiting for a lagging loop hold at most maxQueued events', async () => {
+    const dir = tempDir();
+    const log = listenerLog<EventBatch>();
+    const stream = watch(dir, { recursive: false, events: ['IN_CREATE'], coalesce: { ms: 1 }, maxQueued: 4 }, log.listener);
+    const first = stream.next(); // the iteration starts, and lags
+    // One file per window: the next is written once the listener had the last one's batch.
+    for (let i = 0; i < 10; i++) {
+      fs.writeFileSync(path.join(dir, `f${i}`), '');
+      await log.until(i + 1);
+    }
+    const names = (batch: EventBatch | undefined): string => (batch ?? []).map((c) => (c.pathname === '' ? c.maskname : path.basename(c.pathname))).join(',');
+    expect(log.items.map(names)).toStrictEqual(Array.from({ length: 10 }, (_, i) => `f${i}`));
+    const got = [names((await first).value)];
+    for (let i = 0; i < 5; i++) got.push(names((await stream.next()).value));
+    // f0's batch went to the waiting next(); f1..f4 waited (4 events); the rest were dropped.
+    expect(got).toStrictEqual(['f0', 'f1', 'f2', 'f3', 'f4', 'IN_Q_OVERFLOW']);
+    fs.writeFileSync(path.join(dir, 'again'), '');
+    expect(names((await stream.next()).value)).toBe('again');
+    await stream.close();
+  });
+});
+
+describe('an error while watching, without onError, rejects the iteration of every form', () => {
+  // 18 nested directories of 250 characters: the deepest path is too long to watch (ENAMETOOLONG).
+  const tooDeep = 'd=$(printf "a%.0s" $(seq 250)); for i in $(seq 18); do mkdir "$d" && cd "$d"; done';
+
+  test('coalesce, iterated: the iteration rejects with the coded error (it used to end as if closed)', async () => {
+    const root = tempDir();
+    const stream = watch(root, { events: ['IN_CLOSE_WRITE'], coalesce: { ms: 10 } });
+    const next = stream.next();
+    execFileSync('bash', ['-c', tooDeep], { cwd: root });
+    await expect(next).rejects.toMatchObject({ code: 'ENAMETOOLONG', syscall: 'inotify_add_watch' });
+    expect(stream.closed).toBe(true);
+  });
+
+  test('a listener and an iteration: the iteration rejects (no uncaught exception as well)', async () => {
+    const root = tempDir();
+    const stream = watch(root, { events: ['IN_CLOSE_WRITE'] }, () => {});
+    const next = stream.next();
+    execFileSync('bash', ['-c', tooDeep], { cwd: root });
+    await expect(next).rejects.toMatchObject({ code: 'ENAMETOOLONG' });
+    await expect(stream.next()).resolves.toStrictEqual({ value: undefined, done: true });
   });
 });

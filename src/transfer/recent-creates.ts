@@ -36,6 +36,13 @@ export class RecentCreates {
     }
   }
 
+  /** Forgets every name, returning them oldest first. */
+  takeAll(): string[] {
+    const paths = [...this.#created.keys()];
+    this.#created.clear();
+    return paths;
+  }
+
   clear(): void {
     this.#created.clear();
   }

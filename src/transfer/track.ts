@@ -9,7 +9,7 @@ import { invalidArgType, isCodedError } from '../errors.js';
 import { InotifyEvent } from '../event.js';
 import { Notifier } from '../notifier.js';
 import { compileExclude, type ExcludeOption } from '../pattern.js';
-import { validateOptions, validatePath, type PathLike } from '../validate.js';
+import { rejectPyinotifySpellings, validateOptions, validatePath, type PathLike } from '../validate.js';
 import type { WatchManager } from '../watch-manager.js';
 import { watchTree } from '../watch-tree.js';
 import { compileFilter } from './names.js';
@@ -32,6 +32,13 @@ export interface TrackTransfersOptions extends TransferTrackerOptions {
   signal?: AbortSignal;
   /** Keep the process alive while watching (default true). */
   ref?: boolean;
+  /**
+   * After a kernel queue overflow, re-read the tree so that nothing that
+   * arrived in the blind spot is lost (default true; see docs/transfers.md
+   * and `NotifierOptions.rescan` for what it costs). With false, arrivals in
+   * the blind spot are missed; the 'overflow' event is emitted either way.
+   */
+  rescan?: boolean;
   /**
    * Also report the files already in the tree when watching starts: each
    * once, as `found`, after `quietPeriod` with no event on it (a file still
@@ -58,6 +65,7 @@ export interface TrackTransfersOptions extends TransferTrackerOptions {
 export function trackTransfers(dir: PathLike, options?: TrackTransfersOptions): TransferTracker {
   const target = validatePath(dir, 'dir');
   const opts = validateOptions<TrackTransfersOptions>(options);
+  rejectPyinotifySpellings(opts, 'trackTransfers()');
   const signal = opts.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
   if (opts.ref !== undefined && typeof opts.ref !== 'boolean') throw invalidArgType('options.ref', 'of type boolean', opts.ref);
@@ -66,15 +74,18 @@ export function trackTransfers(dir: PathLike, options?: TrackTransfersOptions): 
   const filter = compileFilter(opts.filter, [root]);
   const tracker = new TransferTracker(filter === undefined ? opts : { ...opts, filter });
   const recursive = opts.recursive !== false;
-  const wm = watchTree(target, TRANSFER_EVENTS, { recursive, exclude: opts.exclude, followSymlinks: opts.followSymlinks });
-  const notifier = new Notifier(wm, tracker, { ref: opts.ref });
+  if (opts.rescan !== undefined && typeof opts.rescan !== 'boolean') throw invalidArgType('options.rescan', 'of type boolean', opts.rescan);
+  const rescan = opts.rescan !== false;
+  // Listings are kept from the first walk on, so the rescan costs no second walk.
+  const wm = watchTree(target, TRANSFER_EVENTS, { recursive, exclude: opts.exclude, followSymlinks: opts.followSymlinks, trackEntries: rescan });
+  const notifier = new Notifier(wm, tracker, { ref: opts.ref, rescan });
   const onAbort = (): void => {
     void tracker.close();
   };
   const owner = tracker._own(async () => {
     signal?.removeEventListener('abort', onAbort);
     await notifier.close();
-  });
+  }, rescan);
   // A directory that could not be watched leaves the rest watched: a 'warning'.
   // A failed read, or anything else: the tracker's 'error' (ends iterations).
   notifier.on('error', (error) => {

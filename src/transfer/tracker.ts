@@ -18,6 +18,7 @@ import { invalidArgType, outOfRange } from '../errors.js';
 import type { InotifyEvent } from '../event.js';
 import { ProcessEvent, type ChainedProcessor } from '../process-event.js';
 import { validateOptions } from '../validate.js';
+import { probeOpenForWrite } from '../writers.js';
 import { FanOut } from '../fan-out.js';
 import { RecentCreates } from './recent-creates.js';
 import { TransferRegistry, type Transfer } from './registry.js';
@@ -95,6 +96,12 @@ export class TransferTracker extends ProcessEvent<TransferEvents> {
   readonly #pathBytes = new Map<string, Buffer>();
   /** How files reported by the scan that follows a directory event arrived. */
   #scanVia: 'found' | 'moved-in' = 'found';
+  /** An overflow was just handled: the synthetic events that follow it are the rescan's report of the blind spot. */
+  #rescanning = false;
+  /** rsync transfers whose temp the rescan found gone: renamed to their final name (reported next) or deleted. */
+  readonly #lostTemps = new Set<Transfer>();
+  /** Its Notifier rescans after an overflow (trackTransfers' default), so the blind spot is recovered. */
+  #rescans = false;
   #closed = false;
   #onClose: (() => Promise<void>) | undefined;
 
@@ -137,6 +144,21 @@ export class TransferTracker extends ProcessEvent<TransferEvents> {
 
   /** A started transfer will not complete. Override in a subclass; the default does nothing. */
   process_transfer_abandoned(_transfer: TransferAbandoned): unknown {
+    return undefined;
+  }
+
+  /**
+   * The kernel queue overflowed ('overflow' was emitted just before). Default:
+   * with no 'overflow' listener, a 'warning' (a process warning when nobody
+   * listens to that either) saying whether the tree was rescanned.
+   */
+  override process_IN_Q_OVERFLOW(_event: InotifyEvent): unknown {
+    if (this.#closed || this.#emitter.listenerCount('overflow') > 0) return undefined;
+    const warning = new Error(this.#rescans
+      ? 'The inotify event queue overflowed: the tree was rescanned, files that arrived meanwhile are reported as found'
+      : 'The inotify event queue overflowed: arrivals may have been missed, unless the Notifier rescans (rescan: true)');
+    warning.name = 'InotifyOverflowWarning';
+    this.#warn(warning);
     return undefined;
   }
 
@@ -200,9 +222,10 @@ export class TransferTracker extends ProcessEvent<TransferEvents> {
     }
   }
 
-  /** @internal Used by trackTransfers: what close() must also do, and where watcher errors go. */
-  _own(onClose: () => Promise<void>): { fail: (error: Error) => void; warn: (error: Error) => void; shutdown: () => void } {
+  /** @internal Used by trackTransfers: what close() must also do, whether its Notifier rescans, and where watcher errors go. */
+  _own(onClose: () => Promise<void>, rescans: boolean): { fail: (error: Error) => void; warn: (error: Error) => void; shutdown: () => void } {
     this.#onClose = onClose;
+    this.#rescans = rescans;
     return { fail: (error) => this.#fail(error), warn: (error) => this.#warn(error), shutdown: () => this.#shutdown() };
   }
 
@@ -217,6 +240,8 @@ export class TransferTracker extends ProcessEvent<TransferEvents> {
     this.#registry.clear();
     this.#created.clear();
     this.#pathBytes.clear();
+    this.#lostTemps.clear();
+    this.#rescanning = false;
     this.#outbox = [];
     this.#fan.end();
   }
@@ -241,8 +266,10 @@ export class TransferTracker extends ProcessEvent<TransferEvents> {
 
   #handle(event: InotifyEvent): void {
     const mask = event.mask;
+    if (this.#rescanning && !event.synthetic) this.#endRescan();
     if (mask & IN_Q_OVERFLOW) {
       this.#fan.emit(this.#emitter, 'overflow', event);
+      this.#overflowed();
       return;
     }
     if (event.name === '') return; // the watched path itself (its *_SELF events, IN_IGNORED)
@@ -259,7 +286,7 @@ export class TransferTracker extends ProcessEvent<TransferEvents> {
     else if (mask & (IN_ATTRIB | IN_CLOSE_NOWRITE)) this.#touch(path);
     else if (mask & IN_MOVED_FROM) this.#movedAway(path);
     else if (mask & IN_MOVED_TO) this.#movedIn(path, event.srcPathname);
-    else if (mask & IN_DELETE) this.#deleted(path);
+    else if (mask & IN_DELETE) this.#deleted(path, event.synthetic);
   }
 
   #directory(event: InotifyEvent): void {
@@ -321,6 +348,15 @@ export class TransferTracker extends ProcessEvent<TransferEvents> {
   }
 
   #closeWrite(path: string, synthetic: boolean): void {
+    if (synthetic && this.#rescanning && this.#registry.at(path) === undefined) {
+      const lost = this.#registry.rsyncTransferFor(path, true);
+      if (lost !== undefined && this.#lostTemps.delete(lost)) {
+        // Its temp vanished in the blind spot and its final name appeared, closed: rsync's rename.
+        this.#created.take(path);
+        this.#complete(lost, path, 'rsync', lost.lastPath);
+        return;
+      }
+    }
     if (synthetic && this.#scanVia === 'moved-in' && this.#registry.at(path) === undefined) {
       // A regular file inside a directory that was moved in: it arrived whole with it.
       this.#created.take(path);
@@ -410,10 +446,78 @@ export class TransferTracker extends ProcessEvent<TransferEvents> {
     }
   }
 
-  #deleted(path: string): void {
+  #deleted(path: string, synthetic: boolean): void {
     this.#created.take(path);
     const t = this.#registry.at(path);
-    if (t !== undefined) this.#lose(t, path, 'deleted');
+    if (t === undefined) return;
+    if (synthetic && this.#rescanning && t.temp) {
+      // Gone in the blind spot: renamed to its final name (the rescan reports that next) or deleted (see #endRescan).
+      this.#registry.unlocate(t, path);
+      if (t.locations.size === 0) {
+        t.state = 'moved';
+        this.#lostTemps.add(t);
+      }
+      return;
+    }
+    this.#lose(t, path, 'deleted');
+  }
+
+  // ---- after a queue overflow ----------------------------------------------------------------
+
+  /**
+   * The kernel dropped events. A rescanning Notifier (trackTransfers' default)
+   * reports what changed in the tree unseen as synthetic events right after
+   * this one: new files are found (as a new directory's are), vanished ones
+   * deleted. What a listing cannot tell is settled here: a file being written
+   * whose close may be among the lost events, a name created whose open may be.
+   */
+  #overflowed(): void {
+    this.#scanVia = 'found';
+    this.#rescanning = true;
+    setImmediate(() => {
+      if (!this.#rescanning || this.#closed) return;
+      this.#endRescan();
+      this.#flush();
+    });
+    for (const path of this.#created.takeAll()) {
+      const writing = this.#openForWrite(path);
+      if (writing === undefined) continue; // gone, or no regular file (a symlink, a fifo): not a transfer
+      const t = this.#start(path, path, false, !writing, true);
+      if (!writing) t.state = 'quiet';
+      this.#activity(t);
+    }
+    for (const t of [...this.#registry.values()]) {
+      if (t.temp || t.state !== 'writing' || t.locations.size === 0) continue;
+      // Still open: its close is still to come from the kernel. Gone: its delete or rename follows.
+      if (this.#openForWrite(t.lastPath) !== false) continue;
+      t.state = 'quiet';
+      t.found = true;
+      this.#activity(t);
+    }
+  }
+
+  /** The rescan's events were handled: a temp it found gone whose final name did not appear was deleted. */
+  #endRescan(): void {
+    this.#rescanning = false;
+    for (const t of this.#lostTemps) if (this.#registry.isLive(t) && t.state === 'moved') this.#abandon(t, 'deleted');
+    this.#lostTemps.clear();
+  }
+
+  /**
+   * Whether a writer has the regular file at `path` open now (asked of the
+   * kernel, see isOpenForWrite; false when that cannot be told); undefined
+   * when no regular file is there. The kernel queues a writer's IN_CLOSE_WRITE
+   * before it lets go of the file, so for a file open now that event is still
+   * to come. The probe's own IN_OPEN and IN_CLOSE_NOWRITE only touch the file.
+   */
+  #openForWrite(path: string): boolean | undefined {
+    const target = this.#pathBytes.get(path) ?? path;
+    try {
+      if (fs.statSync(target, { throwIfNoEntry: false })?.isFile() !== true) return undefined;
+    } catch {
+      return undefined;
+    }
+    return probeOpenForWrite(target).writing === true;
   }
 
   // ---- transfers --------------------------------------------------------------------------
@@ -559,7 +663,12 @@ export class TransferTracker extends ProcessEvent<TransferEvents> {
     t.timer = undefined;
     try {
       if (t.state === 'settling') this.#complete(t, t.lastPath, 'close-write', undefined);
-      else if (t.state === 'quiet') this.#complete(t, t.lastPath, t.found && !t.reopened ? 'found' : 'inplace', undefined);
+      else if (t.state === 'quiet' && t.found && this.#openForWrite(t.lastPath) === true) {
+        // Found by a scan while a writer still holds it: its IN_CLOSE_WRITE is still to come.
+        t.state = 'writing';
+        t.found = false;
+        this.#activity(t);
+      } else if (t.state === 'quiet') this.#complete(t, t.lastPath, t.found && !t.reopened ? 'found' : 'inplace', undefined);
       else this.#abandon(t, t.state === 'moved' && !t.temp ? 'renamed' : 'timeout');
     } finally {
       this.#flush();

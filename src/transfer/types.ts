@@ -28,9 +28,12 @@ export const TRANSFER_EVENTS = (IN_CREATE | IN_OPEN | IN_MODIFY | IN_ATTRIB | IN
  * - `moved-in`: renamed into the tree from outside it (or from a place the
  *   tracker cannot see, such as rsync --temp-dir), alone or inside a
  *   directory that was moved in;
- * - `found`: already in a directory when its watch was armed (a directory
- *   created, and filled, faster than it could be watched): how it was
- *   written is unknown; complete after `quietPeriod` of silence.
+ * - `found`: seen by a directory listing, not by its events, so how it was
+ *   written is unknown: already in a directory when its watch was armed (a
+ *   directory created, and filled, faster than it could be watched), there at
+ *   start (`reportExisting`), or arrived or finished in a queue overflow's
+ *   blind spot (the rescan found it); complete after `quietPeriod` of silence,
+ *   and not while a process holds it open for writing.
  */
 export type ArrivalKind = 'rsync' | 'atomic-rename' | 'close-write' | 'inplace' | 'moved-in' | 'found';
 
@@ -113,7 +116,12 @@ export interface TransferEvents {
   start: [transfer: TransferStart];
   complete: [transfer: TransferComplete];
   abandoned: [transfer: TransferAbandoned];
-  /** The kernel queue overflowed: arrivals may have been missed (rescan if you must know). */
+  /**
+   * The kernel queue overflowed (IN_Q_OVERFLOW). Under a rescanning Notifier
+   * (trackTransfers' default) the tree is re-read and what arrived meanwhile is
+   * reported, as `found`; otherwise arrivals may have been missed. With no
+   * listener, a 'warning' says so (see docs/transfers.md, "After a queue overflow").
+   */
   overflow: [event: InotifyEvent];
   /** A hook failed, or (with trackTransfers) reading the kernel's queue failed: iterations end with it. */
   error: [error: Error];
