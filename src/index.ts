@@ -23,3 +23,4 @@ export * from './transfer/index.js';
 export { isOpenForWrite } from './writers.js';
 export * from './tasks/index.js';
 export * from './daemon/index.js';
+export * from './forward/index.js';
