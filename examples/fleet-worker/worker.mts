@@ -30,6 +30,7 @@
  *   done seq=<n> delivery=<n> id=<id> <result>
  *   fail seq=<n> delivery=<n> id=<id> <reason>      (offered again after --retry-delay, up to --max-deliver)
  * SIGINT/SIGTERM: stop taking messages, finish the current job, exit 0.
+ * Exit status 2: a command-line mistake (--help prints the usage).
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -52,8 +53,11 @@ interface Options {
   exec: string[] | undefined;
 }
 
+const USAGE = 'usage: worker --servers URL [--stream S] [--consumer C] [--ack-wait MS] [--max-deliver N] [--retry-delay MS] (--copy-to DIR | --exec CMD [ARG...])\n';
+
+/** A command-line mistake: the reason and the usage on stderr, exit status 2. */
 function usage(message: string): never {
-  process.stderr.write(`fleet-worker: ${message}\nusage: worker --servers URL [--stream S] [--consumer C] [--ack-wait MS] [--max-deliver N] (--copy-to DIR | --exec CMD [ARG...])\n`);
+  process.stderr.write(`fleet-worker: ${message}\n${USAGE}`);
   process.exit(2);
 }
 
@@ -68,6 +72,11 @@ function parseArgs(argv: string[]): Options {
     const arg = argv[i];
     const value = (): string => argv[++i] ?? usage(`${String(arg)} needs a value`);
     switch (arg) {
+      case '-h':
+      case '--help':
+        process.stdout.write(USAGE);
+        process.exit(0);
+        break;
       case '--servers': options.servers.push(value()); break;
       case '--stream': options.stream = value(); break;
       case '--consumer': options.consumer = value(); break;
