@@ -61,6 +61,25 @@ describe.skipIf(!haveNatsServer)('PublishScheduler in inotifyd', () => {
     expect(second.stderr).not.toMatch(/ERROR|CRITICAL/);
     expect((await readStream(server.url)).map((m) => path.basename(m.pathname))).toEqual([...names, 'late.bin']);
   });
+
+  test('SIGHUP: the new config\'s scheduler takes the spool over from the old one; arrivals before and after are each sent once', async () => {
+    const server = await startNatsServer();
+    const dir = tempDir();
+    const incoming = path.join(dir, 'incoming');
+    const spoolDir = path.join(dir, 'spool');
+    fs.mkdirSync(incoming);
+    const daemon = await startDaemon(dir, config(server.url, incoming, spoolDir));
+    fs.writeFileSync(path.join(incoming, 'before.bin'), 'before');
+    await until(() => daemon.stderr.includes('as stream seq 1'), `before.bin sent:\n${daemon.stderr}`);
+    daemon.child.kill('SIGHUP');
+    await daemon.waitFor('config reloaded');
+    fs.writeFileSync(path.join(incoming, 'after.bin'), 'after');
+    await until(() => daemon.stderr.includes('as stream seq 2'), `after.bin sent:\n${daemon.stderr}`);
+    expect(await daemon.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+    expect(daemon.stderr).not.toMatch(/ERROR|CRITICAL|ERR_FORWARD/);
+    expect((await readStream(server.url)).map((m) => path.basename(m.pathname))).toEqual(['before.bin', 'after.bin']);
+    expect(spooled(spoolDir)).toEqual([]);
+  });
 });
 
 describe('without the NATS client package', () => {
