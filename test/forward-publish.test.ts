@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, onTestFinished, test } from 'vitest';
-import { forwardArrivals, type ArrivalForwarding, type ArrivalMessage, type ForwardArrivalsOptions } from '../src/index.js';
+import { PublishScheduler, forwardArrivals, type ArrivalForwarding, type ArrivalMessage, type ForwardArrivalsOptions } from '../src/index.js';
 import { tempDir, until } from './daemon-helpers.js';
 import { readStream } from './forward-helpers.js';
 import { haveNatsServer, startNatsServer } from './helpers/nats-server.js';
@@ -144,4 +144,8 @@ test('bad options are argument errors with a code, before anything is watched', 
   await expect(forwardArrivals(os.tmpdir(), { servers: [], spoolDir: '/tmp/x' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
   await expect(forwardArrivals(os.tmpdir(), { servers: 'nats://127.0.0.1:1', spoolDir: '' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
   await expect(forwardArrivals(os.tmpdir(), { servers: 'nats://127.0.0.1:1', spoolDir: '/tmp/x', subject: 'a.*' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+  // A misspelt option is an error, not silently ignored.
+  await expect(forwardArrivals(os.tmpdir(), { servers: 'nats://127.0.0.1:1', spoolDir: '/tmp/x', hsh: true } as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('options.hsh') });
+  expect(() => new PublishScheduler({ servers: 'nats://127.0.0.1:1', spoolDir: '/tmp/x', spooldir: '/tmp/y' } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+  expect(fs.existsSync('/tmp/x')).toBe(false);
 });

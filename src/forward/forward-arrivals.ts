@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import * as nodePath from 'node:path';
 import { trackTransfers, type TrackTransfersOptions, type TransferComplete, type TransferTracker } from '../transfer/index.js';
-import { ArrivalForwarder, resolveForwardOptions, type ForwardOptions } from './forwarder.js';
+import { ArrivalForwarder, checkOptionNames, FORWARD_OPTION_NAMES, resolveForwardOptions, type ForwardOptions } from './forwarder.js';
 import { decodeArrival, type ArrivalMessage } from './message.js';
 import type { PublishAck } from './transport.js';
 
@@ -109,6 +109,7 @@ export class ArrivalForwarding extends EventEmitter<ArrivalForwardingEvents> {
  * ```
  */
 export async function forwardArrivals(root: string, options: ForwardArrivalsOptions): Promise<ArrivalForwarding> {
+  if (options !== null && typeof options === 'object') checkOptionNames(options, [...FORWARD_OPTION_NAMES, 'transfers'], 'forwardArrivals()');
   const resolved = resolveForwardOptions(options);
   const absolute = nodePath.resolve(root);
   const forwarder = await ArrivalForwarder.open(resolved);

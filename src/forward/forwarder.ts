@@ -4,7 +4,7 @@
  * {@link forwardArrivals} and the daemon's {@link PublishScheduler}.
  */
 import { hostname } from 'node:os';
-import { invalidArgType } from '../errors.js';
+import { invalidArgType, invalidArgValue } from '../errors.js';
 import type { Duration } from '../tasks/index.js';
 import { describeArrival, type ArrivalFacts } from './describe-arrival.js';
 import { encodeArrival, type ArrivalMessage } from './message.js';
@@ -30,6 +30,19 @@ export interface ForwardOptions extends SpoolOptions, Omit<JetStreamOptions, 'se
   /** First wait after a failed attempt (default '250ms'), doubled up to `retryMax` (default '10s'). */
   retryMin?: Duration;
   retryMax?: Duration;
+}
+
+/** The option names of {@link ForwardOptions}. */
+export const FORWARD_OPTION_NAMES: readonly string[] = [
+  'servers', 'subject', 'spoolDir', 'host', 'hash', 'transport', 'retryMin', 'retryMax', 'maxMessages', 'maxBytes', 'fsync',
+  'stream', 'streamSubjects', 'createStream', 'duplicateWindow', 'ackTimeout', 'connectTimeout', 'connectOptions',
+];
+
+/** Throws ERR_INVALID_ARG_VALUE for an option name not in `allowed` (a typo such as `hsh: true` must not be ignored). */
+export function checkOptionNames(options: object, allowed: readonly string[], what: string): void {
+  for (const key of Object.keys(options)) {
+    if (!allowed.includes(key)) throw invalidArgValue(`options.${key}`, (options as Record<string, unknown>)[key], `is not an option of ${what} (options: ${allowed.join(', ')})`);
+  }
 }
 
 /** The subject for a host: `inotify.arrivals.<host>` with characters NATS subjects cannot hold replaced by `_`. */

@@ -6,7 +6,7 @@
 import { invalidArgType } from '../errors.js';
 import { TaskScheduler, parseDuration, type Duration, type LogSink, type SchedulerOptions, type TaskEvent } from '../tasks/index.js';
 import type { TransferComplete } from '../transfer/index.js';
-import { ArrivalForwarder, resolveForwardOptions, type ForwardOptions, type ResolvedForwardOptions } from './forwarder.js';
+import { ArrivalForwarder, checkOptionNames, FORWARD_OPTION_NAMES, resolveForwardOptions, type ForwardOptions, type ResolvedForwardOptions } from './forwarder.js';
 
 /** Options of {@link PublishScheduler}: where to forward, plus the common scheduler options. */
 export interface PublishSchedulerOptions extends ForwardOptions, SchedulerOptions {
@@ -19,6 +19,9 @@ export interface PublishSchedulerOptions extends ForwardOptions, SchedulerOption
   /** How long a shutdown waits for the spool to empty, at most the daemon's shutdownTimeout (default '5s'). */
   drainTimeout?: Duration;
 }
+
+/** The options every scheduler takes (see SchedulerOptions). */
+const SCHEDULER_OPTION_NAMES = ['files', 'dirs', 'delay', 'singleJob', 'concurrency', 'logname'];
 
 /** What an event may carry besides {@link TaskEvent}: the daemon's TRANSFER_COMPLETE has `transfer` and `root`. */
 interface ForwardedEvent extends TaskEvent {
@@ -49,6 +52,7 @@ export class PublishScheduler extends TaskScheduler {
   constructor(options: PublishSchedulerOptions) {
     if (options === null || typeof options !== 'object') throw invalidArgType('options', 'an object', options);
     if (options.root !== undefined && typeof options.root !== 'string') throw invalidArgType('root', 'a directory path', options.root);
+    checkOptionNames(options, [...FORWARD_OPTION_NAMES, ...SCHEDULER_OPTION_NAMES, 'root', 'drainTimeout'], 'PublishScheduler');
     // The job needs this instance, which does not exist until super() returns.
     const self: { scheduler?: PublishScheduler } = {};
     super({
