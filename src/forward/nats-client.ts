@@ -23,7 +23,7 @@ export function loadNatsClient(): NatsClient {
   if (cached !== undefined) return cached;
   const load = (name: string): unknown => {
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports -- an optional dependency, loaded only when forwarding is used
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- an optional peer dependency, loaded only when forwarding is used
       return require(name);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
