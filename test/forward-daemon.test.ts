@@ -14,11 +14,11 @@ import { ensureLib } from './helpers/child.js';
 import { repoRoot } from './helpers/index.js';
 import { haveNatsServer, startNatsServer } from './helpers/nats-server.js';
 
-function config(url: string, incoming: string, spoolDir: string): string {
+function config(url: string, incoming: string, spoolDir: string, transfers = '{ settleTime: 50 }'): string {
   return `import { defineConfig, PublishScheduler } from 'inotify-native';
 const publish = new PublishScheduler({ servers: ${JSON.stringify(url)}, spoolDir: ${JSON.stringify(spoolDir)}, host: 'd1', retryMin: 50, retryMax: 300 });
 export default defineConfig({
-  watches: [{ path: ${JSON.stringify(incoming)}, rec: true, autoAdd: true, eventMap: { TRANSFER_COMPLETE: publish }, transfers: { settleTime: 50 } }],
+  watches: [{ path: ${JSON.stringify(incoming)}, rec: true, autoAdd: true, eventMap: { TRANSFER_COMPLETE: publish }, transfers: ${transfers} }],
   shutdownTimeout: '10s',
 });
 `;
@@ -60,6 +60,28 @@ describe.skipIf(!haveNatsServer)('PublishScheduler in inotifyd', () => {
     expect(fs.existsSync(path.join(spoolDir, '.lock'))).toBe(false);
     expect(second.stderr).not.toMatch(/ERROR|CRITICAL/);
     expect((await readStream(server.url)).map((m) => path.basename(m.pathname))).toEqual([...names, 'late.bin']);
+  });
+
+  test('files that arrived while the daemon was dead are found at restart (reportExisting); the ones already sent are dropped by the stream as duplicates', async () => {
+    const server = await startNatsServer();
+    const dir = tempDir();
+    const incoming = path.join(dir, 'incoming');
+    const spoolDir = path.join(dir, 'spool');
+    fs.mkdirSync(incoming);
+    const transfers = '{ settleTime: 50, quietPeriod: 100, reportExisting: true }';
+    const first = await startDaemon(dir, config(server.url, incoming, spoolDir, transfers));
+    for (const name of ['a.bin', 'b.bin']) fs.writeFileSync(path.join(incoming, name), name);
+    await until(() => first.stderr.includes('as stream seq 2'), `a and b sent:\n${first.stderr}`);
+    await first.stop('SIGKILL');
+    for (const name of ['c.bin', 'd.bin']) fs.writeFileSync(path.join(incoming, name), name);
+
+    const second = await startDaemon(dir, config(server.url, incoming, spoolDir, transfers));
+    await until(() => (second.stderr.match(/sent \S+ as stream seq/g) ?? []).length === 4, `4 acknowledgements:\n${second.stderr}`);
+    expect(second.stderr.match(/\(duplicate: the stream had it already\)/g)).toHaveLength(2);
+    const stream = await readStream(server.url);
+    expect(stream.map((m) => path.basename(m.pathname)).sort()).toEqual(['a.bin', 'b.bin', 'c.bin', 'd.bin']);
+    expect(stream.slice(2).every((m) => m.via === 'found')).toBe(true);
+    expect(await second.stop('SIGTERM')).toEqual({ code: 0, signal: null });
   });
 
   test('SIGHUP: the new config\'s scheduler takes the spool over from the old one; arrivals before and after are each sent once', async () => {
