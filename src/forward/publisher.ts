@@ -175,45 +175,43 @@ export class ForwardPublisher extends EventEmitter<PublisherEvents> {
 
   /** One pass: send the oldest message, or wait for one. */
   async #step(backOff: (error: Error) => Promise<void>, succeeded: () => void): Promise<void> {
-    {
-      const message = await this.spool.peek((error) => {
-        this.stats.rejected++;
-        this.emit('rejected', error, undefined);
-      });
-      if (message === undefined) {
-        for (const resolve of this.#drained) resolve();
-        this.#drained.clear();
-        if (this.spool.length === 0 && !this.#closing) await this.#waitForWork();
-        return;
-      }
-      if (!this.transport.connected) {
-        try {
-          await this.transport.connect();
-          this.emit('connect');
-        } catch (error) {
-          await backOff(error as Error);
-          return;
-        }
-      }
-      let ack: PublishAck;
-      try {
-        ack = await this.transport.publish(message);
-      } catch (error) {
-        if ((error as { permanent?: boolean }).permanent === true) {
-          const file = await this.spool.reject(message.seq);
-          this.stats.rejected++;
-          this.emit('rejected', forwardError('ERR_FORWARD_REJECTED', `message ${message.id} refused by the server for good (${(error as Error).message})${file === undefined ? '' : `: kept as ${file}`}`, { cause: error }), file);
-        } else {
-          await backOff(error as Error);
-        }
-        return;
-      }
-      succeeded();
-      await this.spool.remove(message.seq);
-      if (ack.duplicate) this.stats.duplicates++;
-      else this.stats.sent++;
-      this.emit('sent', message, ack);
+    const message = await this.spool.peek((error) => {
+      this.stats.rejected++;
+      this.emit('rejected', error, undefined);
+    });
+    if (message === undefined) {
+      for (const resolve of this.#drained) resolve();
+      this.#drained.clear();
+      if (this.spool.length === 0 && !this.#closing) await this.#waitForWork();
+      return;
     }
+    if (!this.transport.connected) {
+      try {
+        await this.transport.connect();
+        this.emit('connect');
+      } catch (error) {
+        await backOff(error as Error);
+        return;
+      }
+    }
+    let ack: PublishAck;
+    try {
+      ack = await this.transport.publish(message);
+    } catch (error) {
+      if ((error as { permanent?: boolean }).permanent === true) {
+        const file = await this.spool.reject(message.seq);
+        this.stats.rejected++;
+        this.emit('rejected', forwardError('ERR_FORWARD_REJECTED', `message ${message.id} refused by the server for good (${(error as Error).message})${file === undefined ? '' : `: kept as ${file}`}`, { cause: error }), file);
+      } else {
+        await backOff(error as Error);
+      }
+      return;
+    }
+    succeeded();
+    await this.spool.remove(message.seq);
+    if (ack.duplicate) this.stats.duplicates++;
+    else this.stats.sent++;
+    this.emit('sent', message, ack);
   }
 
   /**
