@@ -25,3 +25,4 @@ export * from './tasks/index.js';
 export * from './daemon/index.js';
 export * from './compat/index.js';
 export * from './mirror/index.js';
+export * from './forward/index.js';

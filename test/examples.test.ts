@@ -46,6 +46,9 @@ const scenarios: Record<string, (child: Child, dir: string) => Promise<void>> = 
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   },
+  'fleet-worker/worker.mts': async (child) => {
+    await child.waitForLine(/^waiting .*(ECONNREFUSED|connection refused)/i, 30_000);
+  },
   'incoming-processor.mts': async (child, dir) => {
     await child.waitForLine(/^watching /, 30_000);
     const file = path.join(dir, 'arrived.bin');
@@ -56,6 +59,8 @@ const scenarios: Record<string, (child: Child, dir: string) => Promise<void>> = 
 };
 
 const args: Record<string, (dir: string) => string[]> = {
+  // No server on port 1: the worker keeps trying (test/forward-workers.test.ts runs it against a real one).
+  'fleet-worker/worker.mts': (dir) => ['--servers', 'nats://127.0.0.1:1', '--copy-to', dir],
   'incoming-processor.mts': (dir) => [dir, '--quiet-period', '200', '--settle-time', '100'],
 };
 

@@ -27,9 +27,9 @@ interface Running {
   tracker: TransferTracker | undefined;
 }
 
-/** The pseudo-event a completed transfer becomes. */
-function transferEvent(transfer: TransferComplete): TaskEvent & { transfer: TransferComplete } {
-  return { maskname: TRANSFER_COMPLETE, pathname: transfer.pathname, srcPathname: transfer.tempPathname, dir: false, transfer };
+/** The pseudo-event a completed transfer becomes (`root`: the watch's path). */
+function transferEvent(transfer: TransferComplete, root: string): TaskEvent & { transfer: TransferComplete; root: string } {
+  return { maskname: TRANSFER_COMPLETE, pathname: transfer.pathname, srcPathname: transfer.tempPathname, dir: false, transfer, root };
 }
 
 /**
@@ -101,7 +101,7 @@ export class Daemon {
       const tracker = trackTransfers(watch.path, { ...watch.transfers, recursive: watch.rec, exclude: watch.exclude });
       tracker.on('complete', (transfer) => {
         const actions = running.watch.transferActions;
-        if (actions !== undefined) this.#run(actions, transferEvent(transfer));
+        if (actions !== undefined) this.#run(actions, transferEvent(transfer, running.watch.path));
       });
       tracker.on('overflow', () => watchLog.warning(`${watch.path}: the kernel queue overflowed (transfer tracking): arrivals may have been missed`));
       tracker.on('error', (error) => watchLog.error(`${watch.path}: ${error.message}`));
