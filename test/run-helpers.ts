@@ -1,0 +1,103 @@
+/**
+ * inotify-run as a user runs it (`node lib/cli/inotify-run.js ...`), and a
+ * recording command: a shell script that logs each run's start and end, the
+ * paths it was given, and any overlap (a lock directory it must create).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { onTestFinished } from 'vitest';
+import { repoRoot, until } from './daemon-helpers.js';
+import { ensureLib } from './helpers/child.js';
+
+export const RUN_CLI = path.join(repoRoot, 'lib', 'cli', 'inotify-run.js');
+
+/** A running inotify-run, its stderr accumulated; killed when the test ends. */
+export class RunProcess {
+  readonly child: ChildProcess;
+  stderr = '';
+  stdout = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+    ensureLib();
+    this.child = spawn(process.execPath, [RUN_CLI, ...args], {
+      cwd: options.cwd ?? repoRoot, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stderr += chunk;
+    });
+    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stdout += chunk;
+    });
+    this.exited = new Promise((resolve) => this.child.once('close', (code, signal) => resolve({ code, signal })));
+    onTestFinished(() => {
+      if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    });
+  }
+
+  /** Waits until stderr matches `pattern` at least `count` times (fails early if the process exits). */
+  async waitFor(pattern: RegExp, count = 1): Promise<void> {
+    const matches = (): number => (this.stderr.match(new RegExp(pattern.source, `${pattern.flags.replace('g', '')}g`)) ?? []).length;
+    await until(() => matches() >= count || this.child.exitCode !== null, `${String(pattern)} x${count} in inotify-run's stderr:\n${this.stderr}`);
+    if (matches() < count) throw new Error(`inotify-run exited (${String(this.child.exitCode)}) before ${String(pattern)} x${count}:\n${this.stderr}`);
+  }
+
+  /** Sends a signal and waits for the exit. */
+  stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    this.child.kill(signal);
+    return this.exited;
+  }
+}
+
+/** One run as the recording command logged it. */
+export interface LoggedRun {
+  run: number;
+  paths: string[];
+  ended: boolean;
+}
+
+/**
+ * Writes `record.sh` in `dir`: it takes a lock dir (logging OVERLAP if it is
+ * taken), logs `start N`, the paths file's lines, waits for `$RECORD_GATE`
+ * to exist when that is set (or sleeps $RECORD_SLEEP), runs "$@", then logs
+ * `end N`. Returns the script's path.
+ */
+export function recordScript(dir: string): string {
+  const file = path.join(dir, 'record.sh');
+  fs.writeFileSync(file, `#!/bin/sh
+log=${JSON.stringify(path.join(dir, 'runs.log'))}
+lock=${JSON.stringify(path.join(dir, 'lock'))}
+mkdir "$lock" 2>/dev/null || { echo "OVERLAP $INOTIFY_RUN_NUMBER" >> "$log"; exit 99; }
+{ echo "start $INOTIFY_RUN_NUMBER"; sed 's/^/path /' "$INOTIFY_RUN_PATHS_FILE"; } >> "$log"
+if [ -n "$RECORD_GATE" ]; then while [ ! -e "$RECORD_GATE" ]; do sleep 0.02; done; rm -f "$RECORD_GATE"; fi
+[ -n "$RECORD_SLEEP" ] && sleep "$RECORD_SLEEP"
+status=0
+[ $# -gt 0 ] && { "$@" || status=$?; }
+rmdir "$lock"
+echo "end $INOTIFY_RUN_NUMBER" >> "$log"
+exit $status
+`, { mode: 0o755 });
+  return file;
+}
+
+/** The runs `record.sh` logged, in order; throws on an OVERLAP line. */
+export function loggedRuns(dir: string): LoggedRun[] {
+  const file = path.join(dir, 'runs.log');
+  if (!fs.existsSync(file)) return [];
+  const runs: LoggedRun[] = [];
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    if (line.startsWith('OVERLAP')) throw new Error(`two runs at once: ${line}`);
+    const [word, rest = ''] = [line.slice(0, line.indexOf(' ')), line.slice(line.indexOf(' ') + 1)];
+    if (word === 'start') runs.push({ run: Number(rest), paths: [], ended: false });
+    else if (word === 'path') runs.at(-1)?.paths.push(rest);
+    else if (word === 'end') {
+      const run = runs.at(-1);
+      if (run === undefined || run.run !== Number(rest)) throw new Error(`end ${rest} without its start:\n${fs.readFileSync(file, 'utf8')}`);
+      run.ended = true;
+    }
+  }
+  return runs;
+}
+
+export { until };
