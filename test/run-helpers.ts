@@ -3,7 +3,7 @@
  * recording command: a shell script that logs each run's start and end, the
  * paths it was given, and any overlap (a lock directory it must create).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { onTestFinished } from 'vitest';
@@ -98,6 +98,21 @@ export function loggedRuns(dir: string): LoggedRun[] {
     }
   }
   return runs;
+}
+
+/** A tree of 21 files in `dir`/src (and subdirectories); returns the src path. */
+export function makeTree(dir: string): string {
+  const src = path.join(dir, 'src');
+  fs.mkdirSync(path.join(src, 'sub', 'deep'), { recursive: true });
+  for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(src, i % 2 === 0 ? 'sub' : '.', `f${i}.txt`), `file ${i}\n`);
+  fs.writeFileSync(path.join(src, 'sub', 'deep', 'keep.txt'), 'keep\n');
+  return src;
+}
+
+/** `diff -r a b`: status 0 when the trees are equal. */
+export function diffTrees(a: string, b: string): { status: number | null; output: string } {
+  const r = spawnSync('diff', ['-r', a, b], { encoding: 'utf8' });
+  return { status: r.status, output: r.stdout + r.stderr };
 }
 
 export { until };

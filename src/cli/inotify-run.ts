@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { packageVersion, UsageError } from './args.js';
 import { HELP, PROGRAM, parseRunArgs, type RunCliOptions } from './inotify-run-args.js';
+import type { ChangeRunner, runOnChange as RunOnChange } from '../tasks/run-on-change.js';
 import type { RunBatch, RunOutcome } from '../tasks/serial-runner.js';
 
 /** What a line of --json carries besides `event` and `time`. */
@@ -73,13 +74,13 @@ function main(argv: readonly string[]): void {
   import('../tasks/run-on-change.js').then(({ runOnChange }) => start(options, runOnChange)).catch((error: unknown) => fail(error, false));
 }
 
-function start(options: RunCliOptions, runOnChange: typeof import('../tasks/run-on-change.js').runOnChange): void {
+function start(options: RunCliOptions, runOnChange: typeof RunOnChange): void {
   const started = new Map<number, number>();
   const say = (event: string, fields: Fields, text: string, level: 'info' | 'warn' = 'info'): void => {
     if (options.json) writeErr(`${JSON.stringify({ event, time: new Date().toISOString(), ...fields })}\n`);
     else if (level === 'warn' || !options.quiet) writeErr(`${PROGRAM}: ${text}\n`);
   };
-  let runner: import('../tasks/run-on-change.js').ChangeRunner;
+  let runner: ChangeRunner;
   try {
     runner = runOnChange(options.paths, options.command, {
       exclude: options.exclude, ignoreFile: options.ignoreFiles, defaultIgnores: options.defaultIgnores,
@@ -110,7 +111,7 @@ function start(options: RunCliOptions, runOnChange: typeof import('../tasks/run-
       `running the --on-fail command (${retry} of ${options.maxRetries}): ${(options.onFail ?? []).join(' ')}`, 'warn');
   });
   runner.on('recovered', (batch, ok) => {
-    say('on-fail-end', { run: batch.run, ok }, ok ? `--on-fail command succeeded: running ${runName(batch)} again`
+    say('on-fail-end', { run: batch.run, ok }, ok ? `--on-fail command succeeded: retrying run ${batch.run}`
       : '--on-fail command failed: no retry', ok ? 'info' : 'warn');
   });
   runner.on('failed', (batch, outcome) => {

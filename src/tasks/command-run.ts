@@ -136,13 +136,14 @@ export function startCommand(spec: CommandSpec, batch: RunBatch, abort: AbortSig
  * group with our stdin, stdout and stderr: on a terminal it can prompt and
  * read a password. Resolves with its outcome.
  */
-export function runInteractive(argv: readonly string[], cwd?: string): Promise<RunOutcome> {
+export function runInteractive(argv: readonly string[], cwd: string | undefined, abort: AbortSignal): Promise<RunOutcome> {
   return new Promise((resolve) => {
     const [file, ...args] = argv as [string, ...string[]];
-    const child = spawn(file, args, { cwd, stdio: 'inherit' });
+    // `signal`: SIGTERM at close (on a terminal, Ctrl-C reaches it directly: it is in our process group).
+    const child = spawn(file, args, { cwd, stdio: 'inherit', signal: abort, killSignal: 'SIGTERM' });
     let spawnError: NodeJS.ErrnoException | undefined;
     child.once('error', (error: NodeJS.ErrnoException) => {
-      spawnError = error;
+      if (error.name !== 'AbortError') spawnError = error;
     });
     child.once('close', (code, signal) => {
       if (spawnError !== undefined) resolve({ ok: false, code: spawnError.code === 'ENOENT' ? 127 : 126, signal: null, error: spawnError });

@@ -65,7 +65,7 @@ export interface RunOnChangeOptions {
    * stderr) so it can prompt, e.g. `['kinit', 'me@EXAMPLE.ORG']`, or a
    * function resolving true on success. Then the run is retried.
    */
-  onFail?: readonly string[] | (() => Promise<boolean>);
+  onFail?: readonly string[] | ((signal: AbortSignal) => Promise<boolean>);
   /** Only these exit statuses call `onFail` (with `onFailMatch`: either one). Default: any failure. */
   onFailExit?: readonly number[];
   /** Only a failure whose stderr matches calls `onFail` (stderr is then piped through us and kept). */
@@ -169,7 +169,7 @@ export class ChangeRunner extends EventEmitter<ChangeRunnerEvents> {
       onBusy,
       sendSignal: () => this.#current?.signal(busySignal),
       recovery: onFail === undefined ? undefined : {
-        recover: typeof onFail === 'function' ? onFail : async () => (await runInteractive(onFail, options.cwd)).ok,
+        recover: typeof onFail === 'function' ? onFail : async (signal) => (await runInteractive(onFail, options.cwd, signal)).ok,
         when: classify,
         maxRetries,
       },

@@ -57,8 +57,8 @@ export type Execute = (batch: RunBatch, signal: AbortSignal) => Promise<RunOutco
 
 /** The recovery step: `--on-fail` (re-authenticate, then retry). */
 export interface RecoveryOptions {
-  /** Runs the recovery (e.g. `kinit` on the terminal); resolves true when it succeeded. */
-  readonly recover: () => Promise<boolean>;
+  /** Runs the recovery (e.g. `kinit` on the terminal); resolves true when it succeeded. `signal` aborts at close. */
+  readonly recover: (signal: AbortSignal) => Promise<boolean>;
   /** Which failures call for it; default: every failure the runner did not cause. */
   readonly when?: (outcome: RunOutcome) => boolean;
   /** At most this many recoveries (and retries) per run. Default 3. */
@@ -296,12 +296,17 @@ export class SerialRunner extends EventEmitter<SerialRunnerEvents> {
       this.emit('recover', batch, final, retry);
       let ok: boolean;
       try {
-        ok = await recovery.recover();
+        ok = await recovery.recover(controller.signal);
       } catch {
         ok = false;
       }
       this.emit('recovered', batch, ok);
-      if (!ok || this.#closed) {
+      if (controller.signal.aborted) {
+        // A restart (or close) was asked for meanwhile: the next run takes over these paths.
+        if (!this.#closed) this.#carry(batch);
+        return;
+      }
+      if (!ok) {
         this.emit('failed', batch, final);
         this.#carry(batch);
         return;
