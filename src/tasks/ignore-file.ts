@@ -27,6 +27,7 @@ interface Rule {
 export function compileIgnoreFile(file: string): (pathname: string) => boolean {
   const base = nodePath.dirname(nodePath.resolve(file));
   const rules: Rule[] = [];
+  const escapedBase = (base === '/' ? '' : base).replace(/[*?[\]{}\\,]/g, '\\$&');
   fs.readFileSync(file, 'utf8').split('\n').forEach((raw, index) => {
     let line = raw.replace(/\r$/, '').replace(/(?<!\\)\s+$/, '');
     if (line === '' || line.startsWith('#')) return;
@@ -34,9 +35,9 @@ export function compileIgnoreFile(file: string): (pathname: string) => boolean {
     if (negated) line = line.slice(1);
     else if (line.startsWith('\\!') || line.startsWith('\\#')) line = line.slice(1);
     let text = line.replace(/\/+$/, '');
-    // Anchored (a '/' before the end): relative to the file's directory, which is the root given below.
-    if (text.startsWith('/')) text = `./${text.replace(/^\/+/, '')}`;
-    if (text === '' || text === '.' || text === './') return;
+    if (text === '') return;
+    // Anchored (a '/' before the end): an absolute glob below the file's directory.
+    if (text.includes('/')) text = `${escapedBase}/${text.replace(/^\/+/, '')}`;
     const test = compilePatterns(text, { roots: [base], name: `${file}:${index + 1}` });
     if (test !== undefined) rules.push({ negated, test });
   });

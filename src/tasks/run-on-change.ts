@@ -178,12 +178,12 @@ export class ChangeRunner extends EventEmitter<ChangeRunnerEvents> {
       this.runner.on(name, (...args: unknown[]) => (this.emit as (n: string, ...a: unknown[]) => boolean)(name, ...args));
     }
 
-    const exclude: PathPattern[] = [this.#scratch];
-    if (options.defaultIgnores !== false) exclude.push(...DEFAULT_IGNORES);
-    if (options.exclude !== undefined) exclude.push(...(Array.isArray(options.exclude) ? options.exclude as PathPattern[] : [options.exclude as PathPattern]));
-    const files = options.ignoreFile === undefined ? [] : typeof options.ignoreFile === 'string' ? [options.ignoreFile] : [...options.ignoreFile];
-    for (const file of files) exclude.push(compileIgnoreFile(file));
     try {
+      const exclude: PathPattern[] = [this.#scratch];
+      if (options.defaultIgnores !== false) exclude.push(...DEFAULT_IGNORES);
+      if (options.exclude !== undefined) exclude.push(...(Array.isArray(options.exclude) ? options.exclude as PathPattern[] : [options.exclude as PathPattern]));
+      const files = options.ignoreFile === undefined ? [] : typeof options.ignoreFile === 'string' ? [options.ignoreFile] : [...options.ignoreFile];
+      for (const file of files) exclude.push(compileIgnoreFile(file));
       for (const root of roots) {
         this.#streams.push(watch(root, {
           exclude, followSymlinks: options.followSymlinks,
@@ -191,7 +191,9 @@ export class ChangeRunner extends EventEmitter<ChangeRunnerEvents> {
         }, (event) => this.#onEvent(event)));
       }
     } catch (error) {
-      void this.close();
+      // Nothing is left behind: the watches made so far and the scratch dir.
+      for (const stream of this.#streams) void stream.close();
+      fs.rmSync(this.#scratch, { recursive: true, force: true });
       throw error;
     }
     const signal = options.signal;
