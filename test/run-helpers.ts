@@ -3,49 +3,43 @@
  * recording command: a shell script that logs each run's start and end, the
  * paths it was given, and any overlap (a lock directory it must create).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { onTestFinished } from 'vitest';
 import { repoRoot, until } from './daemon-helpers.js';
-import { ensureLib } from './helpers/child.js';
+import { ensureLib, spawnNode, type Child } from './helpers/child.js';
 
 export const RUN_CLI = path.join(repoRoot, 'lib', 'cli', 'inotify-run.js');
 
-/** A running inotify-run, its stderr accumulated; killed when the test ends. */
+/** A running inotify-run (a {@link Child}: output accumulated, killed when the test ends). */
 export class RunProcess {
-  readonly child: ChildProcess;
-  stderr = '';
-  stdout = '';
+  readonly #child: Child;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   constructor(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
     ensureLib();
-    this.child = spawn(process.execPath, [RUN_CLI, ...args], {
-      cwd: options.cwd ?? repoRoot, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stderr += chunk;
-    });
-    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stdout += chunk;
-    });
-    this.exited = new Promise((resolve) => this.child.once('close', (code, signal) => resolve({ code, signal })));
-    onTestFinished(() => {
-      if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
-    });
+    this.#child = spawnNode([RUN_CLI, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env } });
+    this.exited = this.#child.waitForExit(120_000).then(({ code, signal }) => ({ code, signal }));
+  }
+
+  get stderr(): string {
+    return this.#child.stderr;
   }
 
   /** Waits until stderr matches `pattern` at least `count` times (fails early if the process exits). */
   async waitFor(pattern: RegExp, count = 1): Promise<void> {
     const matches = (): number => (this.stderr.match(new RegExp(pattern.source, `${pattern.flags.replace('g', '')}g`)) ?? []).length;
-    await until(() => matches() >= count || this.child.exitCode !== null, `${String(pattern)} x${count} in inotify-run's stderr:\n${this.stderr}`);
-    if (matches() < count) throw new Error(`inotify-run exited (${String(this.child.exitCode)}) before ${String(pattern)} x${count}:\n${this.stderr}`);
+    try {
+      await until(() => matches() >= count || !this.#child.running, `${String(pattern)} x${count} in inotify-run's stderr`);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; stderr so far:\n${this.stderr}`);
+    }
+    if (matches() < count) throw new Error(`inotify-run exited before ${String(pattern)} x${count}:\n${this.stderr}`);
   }
 
   /** Sends a signal and waits for the exit. */
   stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    this.child.kill(signal);
+    this.#child.kill(signal);
     return this.exited;
   }
 }
