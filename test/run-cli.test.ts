@@ -124,6 +124,27 @@ describe('inotify-run: keeping a copy in sync', () => {
     expect(lines().at(-1)).toBe('term 2');
   });
 
+  test('--signal HUP: changes during a long run send the signal to its process group, once per burst, and start no run', async () => {
+    const dir = tempDir('inotify-run-');
+    const src = path.join(dir, 'src');
+    fs.mkdirSync(src);
+    const log = path.join(dir, 'log');
+    const script = path.join(dir, 'serve.sh');
+    fs.writeFileSync(script, `#!/bin/sh\necho start >> ${JSON.stringify(log)}\ntrap 'echo hup >> ${JSON.stringify(log)}' HUP\nwhile :; do sleep 600 & wait; done\n`, { mode: 0o755 });
+    const lines = (): string[] => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter((l) => l !== '') : []);
+    const runner = new RunProcess(['--signal', 'HUP', '--initial', '--debounce', '500ms', src, '--', script]);
+    await until(() => lines().length === 1, 'the initial run');
+    for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(src, `f${i}`), 'x');
+    await until(() => lines().includes('hup'), 'the HUP');
+    await runner.waitFor(/changes? during the run: sent SIGHUP/);
+    const hups = lines().filter((l) => l === 'hup').length;
+    expect(lines()[0]).toBe('start');
+    expect(lines().filter((l) => l === 'start')).toHaveLength(1);
+    expect(hups).toBeGreaterThanOrEqual(1);
+    expect(hups).toBeLessThan(20);
+    expect(await runner.stop()).toEqual({ code: 0, signal: null });
+  });
+
   test('--shell: the script gets the paths in the environment; names with spaces, quotes and $(...) are never run', async () => {
     const dir = tempDir('inotify-run-');
     const src = path.join(dir, 'src');

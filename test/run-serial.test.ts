@@ -81,7 +81,7 @@ describe('SerialRunner', () => {
     expect(h.maxConcurrent()).toBe(1);
   });
 
-  test('do-nothing drops changes during a run; signal passes each one to sendSignal and queues nothing', async () => {
+  test('do-nothing drops changes during a run; signal sends one signal per burst and queues nothing', async () => {
     const quiet = harness({ onBusy: 'do-nothing' });
     quiet.runner.change('/t/a');
     await quiet.started(1);
@@ -95,9 +95,11 @@ describe('SerialRunner', () => {
     const loud = harness({ onBusy: 'signal', sendSignal: () => signals++ });
     loud.runner.change('/t/a');
     await loud.started(1);
+    const busy = once(loud.runner, 'busy');
     loud.runner.change('/t/b');
     loud.runner.change('/t/c');
-    expect(signals).toBe(2);
+    expect(await busy).toEqual(['signal', 2]);
+    expect(signals).toBe(1);
     loud.finish();
     await loud.runner.idle();
     expect(loud.runner.runs).toBe(1);

@@ -72,7 +72,7 @@ Timing (durations: 500ms, 2s, 1m; a bare number is ms):
 Busy (changes while the command runs):
       --on-busy-update P     queue (default): one more run after it;
                              restart: stop it and run again; signal: send it
-                             --signal; do-nothing: drop the changes
+                             --signal (once per burst); do-nothing: drop them
   -r, --restart              same as --on-busy-update restart
   -s, --signal SIG           same as --on-busy-update signal, sending SIG
       --stop-signal SIG      how a run is stopped (default SIGTERM)...

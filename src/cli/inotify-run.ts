@@ -119,8 +119,8 @@ function start(options: RunCliOptions, runOnChange: typeof RunOnChange): void {
       `${runName(batch)} failed for good (${ending(outcome)}); its changes go to the next run`, 'warn');
     if (options.exitOnFail) void stop(statusOf(outcome), `--exit-on-fail: run ${batch.run} failed`);
   });
-  runner.on('busy', (policy) => {
-    if (policy === 'signal') say('signal', { signal: options.busySignal }, `a change during the run: sent ${options.busySignal}`);
+  runner.on('busy', (policy, changes) => {
+    if (policy === 'signal') say('signal', { signal: options.busySignal, changes }, `${changes} ${changes === 1 ? 'change' : 'changes'} during the run: sent ${options.busySignal}`);
   });
   runner.on('warning', (error) => say('warning', { message: error.message }, `warning: ${error.message}`, 'warn'));
 

@@ -75,7 +75,7 @@ export interface SerialRunnerOptions {
   readonly minInterval?: number;
   /** Default 'queue'. */
   readonly onBusy?: BusyPolicy;
-  /** For onBusy 'signal': called with the running job's signal request. */
+  /** For onBusy 'signal': sends the signal to the running job (once per burst of changes, after `debounce`). */
   readonly sendSignal?: () => void;
   readonly recovery?: RecoveryOptions;
 }
@@ -90,8 +90,8 @@ export interface SerialRunnerEvents {
   recovered: [batch: RunBatch, ok: boolean];
   /** A run gave up: it failed, and no (more) recovery applies. */
   failed: [batch: RunBatch, outcome: RunOutcome];
-  /** Changes during a run were dropped (onBusy 'do-nothing') or sent as a signal ('signal'). */
-  busy: [policy: BusyPolicy, paths: number];
+  /** Changes during a run were dropped (onBusy 'do-nothing', one event each) or sent as one signal ('signal', `changes` of them). */
+  busy: [policy: BusyPolicy, changes: number];
   idle: [];
 }
 
@@ -102,6 +102,8 @@ interface Pending {
   firstAt: number;
   lastAt: number;
 }
+
+const REASON_RANK: Record<RunReason, number> = { initial: 0, manual: 0, change: 1, overflow: 2 };
 
 function emptyPending(): Pending {
   return { paths: new Map(), overflow: false, reason: undefined, firstAt: 0, lastAt: 0 };
@@ -122,6 +124,8 @@ export class SerialRunner extends EventEmitter<SerialRunnerEvents> {
   #runs = 0;
   #lastStart = Number.NEGATIVE_INFINITY;
   #closed = false;
+  #signalTimer: NodeJS.Timeout | undefined;
+  #signalled = 0;
   #idleWaiters: Array<() => void> = [];
 
   constructor(execute: Execute, options: SerialRunnerOptions = {}) {
@@ -208,8 +212,16 @@ export class SerialRunner extends EventEmitter<SerialRunnerEvents> {
         running.controller.abort();
         return false;
       case 'signal':
-        this.#sendSignal?.();
-        this.emit('busy', 'signal', 1);
+        // One signal per burst: sent when the debounce window that this change opened ends.
+        this.#signalled++;
+        this.#signalTimer ??= setTimeout(() => {
+          this.#signalTimer = undefined;
+          const count = this.#signalled;
+          this.#signalled = 0;
+          if (this.#running === undefined || this.#closed) return;
+          this.#sendSignal?.();
+          this.emit('busy', 'signal', count);
+        }, this.debounce);
         return true;
       case 'do-nothing':
         this.emit('busy', 'do-nothing', 1);
@@ -220,12 +232,9 @@ export class SerialRunner extends EventEmitter<SerialRunnerEvents> {
   #note(reason: RunReason): void {
     const now = performance.now();
     const p = this.#pending;
-    if (p.reason === undefined) {
-      p.firstAt = now;
-      p.reason = reason;
-    } else if (reason === 'overflow' || p.reason === 'initial' || p.reason === 'manual') {
-      p.reason = reason === 'overflow' || p.reason === 'overflow' ? 'overflow' : reason === 'change' ? 'change' : p.reason;
-    }
+    if (p.reason === undefined) p.firstAt = now;
+    // What a run is said to be for: an overflow outranks changes, which outrank a bare trigger.
+    if (p.reason === undefined || REASON_RANK[reason] > REASON_RANK[p.reason]) p.reason = reason;
     p.lastAt = now;
     if (this.#running === undefined) this.#arm();
   }
@@ -266,6 +275,9 @@ export class SerialRunner extends EventEmitter<SerialRunnerEvents> {
     this.#running = running;
     running.done = this.#cycle(batch, controller).finally(() => {
       this.#running = undefined;
+      clearTimeout(this.#signalTimer);
+      this.#signalTimer = undefined;
+      this.#signalled = 0;
       if (this.pending) this.#arm();
       else this.#settleIdle();
     });
