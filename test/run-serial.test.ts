@@ -196,4 +196,13 @@ describe('SerialRunner', () => {
     await h.runner.idle();
     expect(h.batches).toHaveLength(1);
   });
+
+  test('bad arguments throw in Node\'s shapes', () => {
+    const job = async (): Promise<RunOutcome> => OK;
+    expect(() => new SerialRunner('job' as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => new SerialRunner(job, { debounce: -1 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => new SerialRunner(job, { maxDelay: '2s' as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => new SerialRunner(job, { onBusy: 'later' as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(() => new SerialRunner(job, { recovery: { recover: async () => true, maxRetries: 1.5 } })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+  });
 });

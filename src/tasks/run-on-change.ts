@@ -129,14 +129,17 @@ export class ChangeRunner extends EventEmitter<ChangeRunnerEvents> {
     }
     if (options.onFailMatch !== undefined && !(options.onFailMatch instanceof RegExp)) throw invalidArgType('onFailMatch', 'a RegExp', options.onFailMatch);
     const onFail = options.onFail === undefined || typeof options.onFail === 'function' ? options.onFail : checkArgv(options.onFail, 'onFail');
+    const stopSignal = checkSignal(options.stopSignal ?? 'SIGTERM', 'stopSignal');
+    const stopTimeout = parseDuration(options.stopTimeout ?? 10_000, 'stopTimeout');
+    const maxDelay = Math.max(debounce, parseDuration(options.maxDelay ?? 2000, 'maxDelay'));
+    const minInterval = parseDuration(options.minInterval ?? 0, 'minInterval');
 
     // Our scratch dir (the paths file) is never a change, even when a watched tree holds it.
     this.#scratch = fs.mkdtempSync(nodePath.join(os.tmpdir(), 'inotify-run-'));
     const spec: CommandSpec | undefined = command === undefined ? undefined : {
       argv: shell ? ['/bin/sh', '-c', command[0] as string, 'inotify-run'] : command,
       cwd: options.cwd, env: options.env,
-      stopSignal: checkSignal(options.stopSignal ?? 'SIGTERM', 'stopSignal'),
-      stopTimeout: parseDuration(options.stopTimeout ?? 10_000, 'stopTimeout'),
+      stopSignal, stopTimeout,
       captureStderr: options.onFailMatch !== undefined,
       pathsFile: nodePath.join(this.#scratch, 'paths'), nul: options.nul === true,
     };
@@ -163,10 +166,7 @@ export class ChangeRunner extends EventEmitter<ChangeRunnerEvents> {
       return false;
     };
     this.runner = new SerialRunner(execute, {
-      debounce,
-      maxDelay: Math.max(debounce, parseDuration(options.maxDelay ?? 2000, 'maxDelay')),
-      minInterval: parseDuration(options.minInterval ?? 0, 'minInterval'),
-      onBusy,
+      debounce, maxDelay, minInterval, onBusy,
       sendSignal: () => this.#current?.signal(busySignal),
       recovery: onFail === undefined ? undefined : {
         recover: typeof onFail === 'function' ? onFail : async (signal) => (await runInteractive(onFail, options.cwd, signal)).ok,

@@ -11,6 +11,7 @@
  * "flag cleared", the gap of the hand-written polling loop.
  */
 import { EventEmitter } from 'node:events';
+import { invalidArgType, invalidArgValue, outOfRange } from '../errors.js';
 
 /** What a runner does with changes that arrive while a run is going (watchexec's `--on-busy-update`). */
 export type BusyPolicy = 'queue' | 'restart' | 'signal' | 'do-nothing';
@@ -103,6 +104,14 @@ interface Pending {
   lastAt: number;
 }
 
+/** A time option in ms: a finite number from 0 to setTimeout's limit. */
+function milliseconds(value: number | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
+  if (!Number.isFinite(value) || value < 0 || value > 0x7fffffff) throw outOfRange(name, '>= 0 and <= 2147483647', value);
+  return value;
+}
+
 const REASON_RANK: Record<RunReason, number> = { initial: 0, manual: 0, change: 1, overflow: 2 };
 
 function emptyPending(): Pending {
@@ -111,9 +120,13 @@ function emptyPending(): Pending {
 
 /** Serializes runs of one job over a stream of changes; see the module comment. */
 export class SerialRunner extends EventEmitter<SerialRunnerEvents> {
+  /** Quiet time (ms) after the last change before a run. */
   readonly debounce: number;
+  /** The latest (ms after the first waiting change) a run starts, however busy the tree. */
   readonly maxDelay: number;
+  /** Least time (ms) between the starts of two runs. */
   readonly minInterval: number;
+  /** What changes during a run do. */
   readonly onBusy: BusyPolicy;
   readonly #execute: Execute;
   readonly #sendSignal: (() => void) | undefined;
@@ -128,13 +141,19 @@ export class SerialRunner extends EventEmitter<SerialRunnerEvents> {
   #signalled = 0;
   #idleWaiters: Array<() => void> = [];
 
+  /** Throws TypeError/RangeError with Node's codes for a bad `execute` or option. */
   constructor(execute: Execute, options: SerialRunnerOptions = {}) {
     super();
+    if (typeof execute !== 'function') throw invalidArgType('execute', 'of type function', execute);
+    if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
     this.#execute = execute;
-    this.debounce = options.debounce ?? 50;
-    this.maxDelay = options.maxDelay ?? Math.max(2000, this.debounce);
-    this.minInterval = options.minInterval ?? 0;
+    this.debounce = milliseconds(options.debounce, 'options.debounce', 50);
+    this.maxDelay = milliseconds(options.maxDelay, 'options.maxDelay', Math.max(2000, this.debounce));
+    this.minInterval = milliseconds(options.minInterval, 'options.minInterval', 0);
     this.onBusy = options.onBusy ?? 'queue';
+    if (!BUSY_POLICIES.includes(this.onBusy)) throw invalidArgValue('options.onBusy', this.onBusy, `must be one of ${BUSY_POLICIES.join(', ')}`);
+    const max = options.recovery?.maxRetries;
+    if (max !== undefined && !(Number.isInteger(max) && max >= 0)) throw outOfRange('options.recovery.maxRetries', 'an integer >= 0', max);
     this.#sendSignal = options.sendSignal;
     this.#recovery = options.recovery;
   }
