@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { tempDir } from './daemon-helpers.js';
-import { RUN_CLI, RunProcess, diffTrees, makeTree, until } from './run-helpers.js';
+import { RUN_CLI, RunProcess, diffTrees, logLines, makeTree, sourceDir, until } from './run-helpers.js';
 import { ensureLib } from './helpers/child.js';
 
 const hasRsync = spawnSync('rsync', ['--version']).status === 0;
@@ -49,7 +49,7 @@ echo token >> ${tokens}
     pty.stdout.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
     const exited = new Promise<number | null>((resolve) => pty.once('close', (code) => resolve(code)));
     try {
-      const lines = (): string[] => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter((l) => l !== '') : []);
+      const lines = (): string[] => logLines(log);
       const prompts = (): number => output.split('Password: ').length - 1;
       await until(() => prompts() === 1, 'the first password prompt');
       pty.stdin.write('first-secret\n');
@@ -75,9 +75,7 @@ echo token >> ${tokens}
   });
 
   test('the retries are bounded, and a failure that is not classified runs no auth command', async () => {
-    const dir = tempDir('inotify-run-');
-    const src = path.join(dir, 'src');
-    fs.mkdirSync(src);
+    const { dir, src } = sourceDir();
     const log = path.join(dir, 'log');
     const fails = path.join(dir, 'fails.sh');
     fs.writeFileSync(fails, `#!/bin/sh\necho "run $INOTIFY_RUN_NUMBER attempt $INOTIFY_RUN_ATTEMPT" >> ${log}\nexit "$(cat ${path.join(dir, 'status')})"\n`, { mode: 0o755 });
@@ -85,7 +83,7 @@ echo token >> ${tokens}
     const auth = `sh -c 'echo auth >> ${log}'`;
     const runner = new RunProcess(['--initial', '--on-fail', auth, '--on-fail-exit', '255', '--max-retries', '2', '--json', src, '--', fails]);
     await runner.waitFor(/"event":"failed"/);
-    const lines = (): string[] => fs.readFileSync(log, 'utf8').split('\n').filter((l) => l !== '');
+    const lines = (): string[] => logLines(log);
     expect(lines()).toEqual(['run 1 attempt 1', 'auth', 'run 1 attempt 2', 'auth', 'run 1 attempt 3']);
     // Exit status 3 is not "credentials expired": no auth, the run just fails.
     fs.writeFileSync(path.join(dir, 'status'), '3');

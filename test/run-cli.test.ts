@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { tempDir } from './daemon-helpers.js';
-import { RunProcess, diffTrees, loggedRuns, makeTree, recordScript, until } from './run-helpers.js';
+import { RunProcess, diffTrees, logLines, loggedRuns, makeTree, recordScript, sourceDir, until } from './run-helpers.js';
 
 const hasRsync = spawnSync('rsync', ['--version']).status === 0;
 
@@ -51,9 +51,7 @@ describe('inotify-run: keeping a copy in sync', () => {
   });
 
   test('a slow command and a writer making 500 changes: one run at a time, runs far fewer than changes, the last change followed by a finished run', async () => {
-    const dir = tempDir('inotify-run-');
-    const src = path.join(dir, 'src');
-    fs.mkdirSync(src);
+    const { dir, src } = sourceDir();
     const record = recordScript(dir);
     const runner = new RunProcess([src, '--', record], { env: { RECORD_SLEEP: '0.05' } });
     await runner.waitFor(/watching /);
@@ -77,9 +75,7 @@ describe('inotify-run: keeping a copy in sync', () => {
   });
 
   test('changes made during a run make exactly one more run, with all their paths; the next change makes the next run', async () => {
-    const dir = tempDir('inotify-run-');
-    const src = path.join(dir, 'src');
-    fs.mkdirSync(src);
+    const { dir, src } = sourceDir();
     const record = recordScript(dir);
     const gate = path.join(dir, 'gate');
     const runner = new RunProcess([src, '--', record], { env: { RECORD_GATE: gate } });
@@ -106,14 +102,12 @@ describe('inotify-run: keeping a copy in sync', () => {
   });
 
   test('--restart: a change during a long run stops it (SIGTERM to its process group) and runs again with both runs\' paths', async () => {
-    const dir = tempDir('inotify-run-');
-    const src = path.join(dir, 'src');
-    fs.mkdirSync(src);
+    const { dir, src } = sourceDir();
     const log = path.join(dir, 'log');
     const script = path.join(dir, 'serve.sh');
     // A "server": logs its start and, on SIGTERM, its stop; its child sleep is in the same group.
     fs.writeFileSync(script, `#!/bin/sh\necho "start $INOTIFY_RUN_NUMBER $(tr '\\n' ' ' < "$INOTIFY_RUN_PATHS_FILE")" >> ${JSON.stringify(log)}\ntrap 'echo "term $INOTIFY_RUN_NUMBER" >> ${JSON.stringify(log)}; exit 0' TERM\nsleep 600 & wait\n`, { mode: 0o755 });
-    const lines = (): string[] => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter((l) => l !== '') : []);
+    const lines = (): string[] => logLines(log);
     const runner = new RunProcess(['--restart', '--initial', src, '--', script]);
     await until(() => lines().length === 1, 'the initial run');
     fs.writeFileSync(path.join(src, 'x'), 'x');
@@ -125,13 +119,11 @@ describe('inotify-run: keeping a copy in sync', () => {
   });
 
   test('--signal HUP: changes during a long run send the signal to its process group, once per burst, and start no run', async () => {
-    const dir = tempDir('inotify-run-');
-    const src = path.join(dir, 'src');
-    fs.mkdirSync(src);
+    const { dir, src } = sourceDir();
     const log = path.join(dir, 'log');
     const script = path.join(dir, 'serve.sh');
     fs.writeFileSync(script, `#!/bin/sh\necho start >> ${JSON.stringify(log)}\ntrap 'echo hup >> ${JSON.stringify(log)}' HUP\nwhile :; do sleep 600 & wait; done\n`, { mode: 0o755 });
-    const lines = (): string[] => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter((l) => l !== '') : []);
+    const lines = (): string[] => logLines(log);
     const runner = new RunProcess(['--signal', 'HUP', '--initial', '--debounce', '500ms', src, '--', script]);
     await until(() => lines().length === 1, 'the initial run');
     for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(src, `f${i}`), 'x');
@@ -146,9 +138,7 @@ describe('inotify-run: keeping a copy in sync', () => {
   });
 
   test('--shell: the script gets the paths in the environment; names with spaces, quotes and $(...) are never run', async () => {
-    const dir = tempDir('inotify-run-');
-    const src = path.join(dir, 'src');
-    fs.mkdirSync(src);
+    const { dir, src } = sourceDir();
     const out = path.join(dir, 'out');
     const runner = new RunProcess(['--shell', src, '--', `cat "$INOTIFY_RUN_PATHS_FILE" >> '${out}'; echo "n=$INOTIFY_RUN_COUNT" >> '${out}'`], { cwd: dir });
     await runner.waitFor(/watching /);

@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { repoRoot, until } from './daemon-helpers.js';
+import { repoRoot, tempDir, until } from './daemon-helpers.js';
 import { ensureLib, spawnNode, type Child } from './helpers/child.js';
 
 export const RUN_CLI = path.join(repoRoot, 'lib', 'cli', 'inotify-run.js');
@@ -107,6 +107,19 @@ export function makeTree(dir: string): string {
 export function diffTrees(a: string, b: string): { status: number | null; output: string } {
   const r = spawnSync('diff', ['-r', a, b], { encoding: 'utf8' });
   return { status: r.status, output: r.stdout + r.stderr };
+}
+
+/** A fresh temp dir (removed when the test ends) with an empty `src/` inside: returns both. */
+export function sourceDir(): { dir: string; src: string } {
+  const dir = tempDir('inotify-run-');
+  const src = path.join(dir, 'src');
+  fs.mkdirSync(src);
+  return { dir, src };
+}
+
+/** The non-empty lines of a log file a test command appends to ([] while it does not exist). */
+export function logLines(file: string): string[] {
+  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter((line) => line !== '') : [];
 }
 
 export { until };
