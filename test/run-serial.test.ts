@@ -5,7 +5,7 @@
  * a failed or stopped run's paths handed on. Waits are for its events.
  */
 import { once } from 'node:events';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { SerialRunner, type RunBatch, type RunOutcome, type SerialRunnerOptions } from '../src/tasks/serial-runner.js';
 
 const OK: RunOutcome = { ok: true, code: 0, signal: null };
@@ -204,5 +204,37 @@ describe('SerialRunner', () => {
     expect(() => new SerialRunner(job, { maxDelay: '2s' as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
     expect(() => new SerialRunner(job, { onBusy: 'later' as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
     expect(() => new SerialRunner(job, { recovery: { recover: async () => true, maxRetries: 1.5 } })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+  });
+
+  test('timing on a fake clock: the quiet time restarts with each change, maxDelay caps it, minInterval spaces the starts', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    try {
+      const h = harness({ debounce: 100, maxDelay: 1000, minInterval: 500 });
+      h.runner.change('/t/a');
+      await vi.advanceTimersByTimeAsync(99);
+      h.runner.change('/t/b'); // t=99: the quiet time starts again
+      await vi.advanceTimersByTimeAsync(99);
+      expect(h.batches).toHaveLength(0);
+      await vi.advanceTimersByTimeAsync(1); // t=199: 100 ms after the last change
+      expect(h.batches.map((b) => b.paths)).toEqual([['/t/a', '/t/b']]);
+      h.finish();
+      h.runner.change('/t/c'); // t=199: quiet at 299, but not before 199 + 500
+      await vi.advanceTimersByTimeAsync(499);
+      expect(h.batches).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(1); // t=699
+      expect(h.batches).toHaveLength(2);
+      h.finish();
+      // A change every 50 ms never leaves 100 ms of quiet: maxDelay starts the run 1000 ms after the first.
+      const first = performance.now();
+      for (let i = 0; i < 100 && h.batches.length === 2; i++) {
+        h.runner.change(`/t/busy${Math.round(performance.now() - first)}`);
+        await vi.advanceTimersByTimeAsync(50);
+      }
+      expect(h.batches[2]?.paths).toHaveLength(20); // changes at 0, 50, ..., 950; the run started at 1000
+      h.finish();
+      await h.runner.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
