@@ -23,3 +23,4 @@ export * from './transfer/index.js';
 export { isOpenForWrite } from './writers.js';
 export * from './tasks/index.js';
 export * from './daemon/index.js';
+export { REMOTE_FS_TYPES, fsKind, fsTypeName, remoteFsWarning, type FsKind, type RemoteFsWarning } from './core/fs-kind.js';

@@ -25,6 +25,13 @@ export const EVENT_NAMES: readonly string[] = [
   'IN_IGNORED', 'IN_CLOSE', 'IN_MOVE', TRANSFER_COMPLETE,
 ];
 
+/**
+ * The scheduler kinds named in messages. Any subclass of TaskScheduler is
+ * accepted (it carries the scheduler brand); a new built-in kind adds its
+ * name here.
+ */
+export const SCHEDULER_KINDS: readonly string[] = ['TaskScheduler', 'ShellScheduler', 'FileManagerScheduler', 'PipelineScheduler'];
+
 /** What an event name maps to: a scheduler, Cancel(scheduler), a bare job function, null (ignore), or a list. */
 export type EventMapValue = TaskScheduler | CancelAction | Job | null | ReadonlyArray<TaskScheduler | CancelAction | Job>;
 
@@ -194,7 +201,7 @@ export function resolveConfig(config: unknown, file: string): ResolvedConfig {
       schedulers.add(scheduler);
       return { kind: 'schedule', scheduler };
     }
-    return fail(key, 'a scheduler (TaskScheduler, ShellScheduler, FileManagerScheduler), Cancel(scheduler), a function, null, or a list of them', value);
+    return fail(key, `a scheduler (${SCHEDULER_KINDS.join(', ')}), Cancel(scheduler), a function, null, or a list of them`, value);
   };
 
   const watches = (watchesValue as unknown[]).map((w, i): ResolvedWatch => {

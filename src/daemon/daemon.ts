@@ -3,6 +3,7 @@
  * shutdown that lets tasks finish (up to a timeout), SIGHUP reload.
  */
 import { IN_ISDIR, IN_Q_OVERFLOW, maskname } from '../constants.js';
+import { remoteFsWarning } from '../core/fs-kind.js';
 import type { InotifyEvent } from '../event.js';
 import { Notifier } from '../notifier.js';
 import { trackTransfers, type TransferComplete, type TransferTracker } from '../transfer/index.js';
@@ -83,6 +84,8 @@ export class Daemon {
   #startWatch(watch: ResolvedWatch): Running {
     const running: Running = { watch, notifier: undefined, tracker: undefined };
     const watchLog = new Logger('watch', this.sink);
+    const remote = remoteFsWarning(watch.path);
+    if (remote !== undefined) watchLog.warning(`${remote.message} [${remote.code}]`);
     if (watch.actions.size > 0 || watch.defaultActions !== undefined) {
       const wm = new WatchManager();
       try {
@@ -105,6 +108,10 @@ export class Daemon {
       });
       tracker.on('overflow', () => watchLog.warning(`${watch.path}: the kernel queue overflowed (transfer tracking): arrivals may have been missed`));
       tracker.on('error', (error) => watchLog.error(`${watch.path}: ${error.message}`));
+      // The remote filesystem warning is logged above, once per watch.
+      tracker.on('warning', (warning) => {
+        if ((warning as { code?: string }).code !== 'INOTIFY_REMOTE_FS') watchLog.warning(`${watch.path}: ${warning.message}`);
+      });
       running.tracker = tracker;
     }
     watchLog.debug(`watching ${watch.path} (mask ${maskname(watch.mask) || '0'}${watch.rec ? ', rec' : ''}${watch.autoAdd ? ', autoAdd' : ''})`);
