@@ -228,7 +228,10 @@ export class PipelineScheduler extends TaskScheduler {
       records.push(record);
       if (!record.ok) {
         this.#fail(records, { source, pathname, values, id, log });
-        throw new Error(`${source}: step ${step.name} failed (${record.error ?? ''}); the pipeline stopped for this file`);
+        // Logged in full above: the task's failure line needs no stack trace.
+        const error = new Error(`the pipeline stopped at step ${step.name}`);
+        error.stack = error.message;
+        throw error;
       }
     }
     if (this.doneDir !== undefined && !context.dryRun) {
