@@ -3,9 +3,9 @@
  * timeout, or functions), run in order. The first failure stops that file's
  * pipeline and moves the file to the failed area with a log of what ran.
  */
-import { lstatSync } from 'node:fs';
+import { lstatSync, renameSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { basename, dirname, extname } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import { parseDuration, type Duration } from './duration.js';
 import { moveToDone, moveToFailed, type StepRecord } from './failed-area.js';
 import { describeResult, runCommand } from './run-command.js';
@@ -273,16 +273,28 @@ export class PipelineScheduler extends TaskScheduler {
     }
     // Every value as INOTIFYD_VALUE_<NAME> too, for scripts that prefer the environment.
     for (const [key, value] of Object.entries(values)) env[`INOTIFYD_VALUE_${key.toUpperCase()}`] = value;
+    // stdout goes to a temporary name, renamed into place only when the command succeeds: never a half file.
+    const stdoutPart = stdout === undefined ? undefined : join(dirname(stdout), `.${basename(stdout)}.inotifyd-${id}`);
     const result = await runCommand(argv, {
       cwd: step.cwd, env: taskEnv(event, id, env), timeout: parseDuration(step.timeout ?? DEFAULT_STEP_TIMEOUT, 'timeout'),
-      signal: context.signal, stdin, stdoutFile: stdout, log: context.log, prefix: `task ${id} step ${step.name}`,
+      signal: context.signal, stdin, stdoutFile: stdoutPart, log: context.log, prefix: `task ${id} step ${step.name}`,
     });
-    const ok = result.error === undefined && result.code === 0;
+    let ok = result.error === undefined && result.code === 0;
+    let stdoutError: string | undefined;
+    if (stdoutPart !== undefined && stdout !== undefined) {
+      try {
+        if (ok) renameSync(stdoutPart, stdout);
+        else rmSync(stdoutPart, { force: true });
+      } catch (error) {
+        ok = false;
+        stdoutError = `cannot write its stdout to ${stdout}: ${(error as Error).message}`;
+      }
+    }
     context.log.info(`task ${id} step ${step.name}: ${argv[0] ?? ''} ${ok ? 'done' : `failed: ${describeResult(result)}`} after ${result.durationMs} ms`);
     if (!ok && result.stderrTail !== '') context.log.info(`task ${id} step ${step.name} stderr:\n${result.stderrTail.replace(/\n$/, '')}`);
     const record: StepRecord = {
       step: step.name, argv, exitCode: result.code, signal: result.signal, timedOut: result.timedOut, durationMs: result.durationMs,
-      stderrTail: result.stderrTail, ok, ...(ok ? {} : { error: describeResult(result) }),
+      stderrTail: result.stderrTail, ok, ...(ok ? {} : { error: stdoutError ?? describeResult(result) }),
     };
     return { record, values: {} };
   }

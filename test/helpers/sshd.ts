@@ -68,8 +68,11 @@ export interface LoopbackSshd {
   /** `-o` options and `-i key` for ssh, sftp and sshfs. */
   readonly sshOptions: readonly string[];
   readonly keyFile: string;
-  /** Runs `sftp -b batch` as `user` (extra: e.g. ['-l', '800']); resolves with its status and output. */
-  sftp(user: string, batch: string, extra?: readonly string[]): Promise<{ status: number | null; output: string }>;
+  /**
+   * Runs `sftp -b batch` as `user` (extra: e.g. ['-l', '800']); resolves with its status and output.
+   * Aborting `signal` kills sftp and its ssh (an upload interrupted mid-file).
+   */
+  sftp(user: string, batch: string, extra?: readonly string[], signal?: AbortSignal): Promise<{ status: number | null; output: string }>;
   /** The sshd log so far. */
   log(): string;
 }
@@ -154,11 +157,17 @@ ${sftpNames.length > 0 ? `Match User ${sftpNames.join(',')}
   return {
     port, chroots: `${root}/chroot`, users, sshOptions, keyFile: `${scratch}/userkey`,
     log: () => log,
-    sftp: (user, batch, extra = []) => {
+    sftp: (user, batch, extra = [], signal) => {
       const batchFile = `${scratch}/batch-${randomBytes(4).toString('hex')}`;
       fs.writeFileSync(batchFile, batch);
       return new Promise((resolve) => {
-        const sftp = spawn('sftp', [...extra, '-b', batchFile, '-P', String(port), ...sshOptions, `${user}@127.0.0.1`], { stdio: ['ignore', 'pipe', 'pipe'] });
+        // Its own process group: an abort kills sftp and the ssh it runs.
+        const sftp = spawn('sftp', [...extra, '-b', batchFile, '-P', String(port), ...sshOptions, `${user}@127.0.0.1`], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+        signal?.addEventListener('abort', () => {
+          try {
+            process.kill(-(sftp.pid as number), 'SIGKILL');
+          } catch { /* already gone */ }
+        }, { once: true });
         let output = '';
         sftp.stdout.setEncoding('utf8').on('data', (c: string) => { output += c; });
         sftp.stderr.setEncoding('utf8').on('data', (c: string) => { output += c; });
