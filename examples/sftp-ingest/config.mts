@@ -172,7 +172,7 @@ export function safeName(name: string): string {
 
 /** One header line's value: no CR/LF (no header injection from a file name), no other controls. */
 function headerValue(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f]+/g, ' ').trim();
+  return [...text].map((c) => (c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f ? ' ' : c)).join('').replace(/ {2,}/g, ' ').trim();
 }
 
 /** The steps, from the settings. Exported so a site can add or replace steps. */

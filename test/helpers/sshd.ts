@@ -84,11 +84,13 @@ export async function startLoopbackSshd(options: { sftpUsers: number; shellUsers
   const root = `/run/inotify-test-sshd-${id}`;
   const scratch = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'sshd-')));
   const created: string[] = [];
-  let child: ChildProcess | undefined;
+  // Set once sshd runs; the cleanup below, registered first, stops it.
+  const server: { child?: ChildProcess } = {};
   let log = '';
   onTestFinished(async () => {
+    const child = server.child;
     if (child !== undefined && child.exitCode === null) {
-      const closed = new Promise((resolve) => child?.once('close', resolve));
+      const closed = new Promise((resolve) => child.once('close', resolve));
       child.kill('SIGTERM');
       await closed;
     }
@@ -143,7 +145,8 @@ ${sftpNames.length > 0 ? `Match User ${sftpNames.join(',')}
     ForceCommand internal-sftp
 ` : ''}`);
   run(SSHD, ['-t', '-f', config]);
-  child = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  server.child = child;
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
     log += chunk;
   });
