@@ -24,3 +24,4 @@ export { isOpenForWrite } from './writers.js';
 export * from './tasks/index.js';
 export * from './daemon/index.js';
 export { REMOTE_FS_TYPES, fsKind, fsTypeName, remoteFsWarning, type FsKind, type RemoteFsWarning } from './core/fs-kind.js';
+export * from './poll/index.js';

@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
 import { FLAGS_BY_NAME, IN_ALL_EVENTS, IN_DELETE_SELF, IN_IGNORED, IN_Q_OVERFLOW, IN_UNMOUNT } from '../constants.js';
+import { validatePollOptions, type PollOptions } from '../poll/index.js';
 import type { TransferTrackerOptions } from '../transfer/index.js';
 import {
   LOG_LEVELS, TaskScheduler, isCancel, isScheduler, parseDuration, type CancelAction, type Duration, type Job,
@@ -54,6 +55,11 @@ export interface WatchConfig {
   exclude?: ReadonlyArray<string | RegExp> | string;
   /** Options of the transfer tracker behind TRANSFER_COMPLETE (filter, settleTime, quietPeriod, ...). */
   transfers?: TransferTrackerOptions;
+  /**
+   * Poll this path instead of using inotify when it is on a network or FUSE
+   * filesystem (NFS, SMB, sshfs...), or always with `force: true`.
+   */
+  poll?: PollOptions;
 }
 
 /** What a config module default-exports. */
@@ -99,6 +105,8 @@ export interface ResolvedWatch {
   readonly autoAdd: boolean;
   readonly exclude: ReadonlyArray<string | RegExp> | undefined;
   readonly transfers: TransferTrackerOptions | undefined;
+  /** Polling options, when the watch may poll. */
+  readonly poll: Required<PollOptions> | undefined;
   /** The kernel mask: the events the map names (all, with a defaultSched). */
   readonly mask: number;
   /** Equal for two watches that can share one kernel watch across a reload. */
@@ -134,7 +142,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof RegExp);
 }
 
-const WATCH_KEYS = ['path', 'eventMap', 'defaultSched', 'rec', 'autoAdd', 'exclude', 'transfers'];
+const WATCH_KEYS = ['path', 'eventMap', 'defaultSched', 'rec', 'autoAdd', 'exclude', 'transfers', 'poll'];
 const TOP_KEYS = ['watches', 'shutdownTimeout', 'logging'];
 
 /** Reads a pyinotifyd-style exclude file: one pattern per line, `#` comments, blank lines ignored. */
@@ -239,6 +247,14 @@ export function resolveConfig(config: unknown, file: string): ResolvedConfig {
       }
     }
     if (watch.transfers !== undefined && !isPlainObject(watch.transfers)) fail(`${at}.transfers`, 'an object of transfer tracker options', watch.transfers);
+    let poll: Required<PollOptions> | undefined;
+    if (watch.poll !== undefined) {
+      try {
+        poll = validatePollOptions(watch.poll, `${at}.poll`);
+      } catch (error) {
+        fail(`${at}.poll`, '{ interval (ms, >= 10), maxEntries (>= 1), force (boolean) }', described(`${given(watch.poll)} (${(error as Error).message})`));
+      }
+    }
     const eventMap = watch.eventMap ?? {};
     if (!isPlainObject(eventMap)) fail(`${at}.eventMap`, 'an object of event name -> scheduler', eventMap);
     const actions = new Map<string, readonly Action[]>();
@@ -268,9 +284,9 @@ export function resolveConfig(config: unknown, file: string): ResolvedConfig {
     if (mask === 0 && actions.size > 0) mask = IN_DELETE_SELF;
     const rec = watch.rec === true;
     const autoAdd = watch.autoAdd === true;
-    const signature = JSON.stringify([path, rec, autoAdd, mask, (exclude ?? []).map(String), transferActions !== undefined, watch.transfers ?? null]);
+    const signature = JSON.stringify([path, rec, autoAdd, mask, (exclude ?? []).map(String), transferActions !== undefined, watch.transfers ?? null, poll ?? null]);
     return {
-      path, actions, defaultActions, transferActions, rec, autoAdd, exclude, mask, signature,
+      path, actions, defaultActions, transferActions, rec, autoAdd, exclude, mask, signature, poll,
       transfers: watch.transfers as TransferTrackerOptions | undefined,
     };
   });
