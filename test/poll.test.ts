@@ -38,6 +38,9 @@ describe('polling', () => {
     onTestFinished(() => poller.close());
     const polled: InotifyEvent[] = [];
     poller.on('event', (event) => polled.push(event));
+    const failures: Error[] = [];
+    poller.on('error', (error) => failures.push(error));
+    notifier.on('error', (error) => failures.push(error));
     await poller.ready;
     const at = (p: string): string => path.join(root, p);
     // Each step, then wait until both sides reported its last event (polling: a file's close comes one poll later).
@@ -56,7 +59,7 @@ describe('polling', () => {
       const p = polled.length;
       action();
       await until(() => describeEvents(kernel.slice(k), root).includes(last) && describeEvents(polled.slice(p), root).includes(last),
-        `${last} from both:\ninotify: ${describeEvents(kernel.slice(k), root).join(', ')}\npolling: ${describeEvents(polled.slice(p), root).join(', ')}`);
+        `${last} from both (errors: ${failures.map(String).join('; ')}; tree now: ${fs.readdirSync(root, { recursive: true }).join(" ")}; ${kernel.length - k} and ${polled.length - p} events; all: ${describeEvents(kernel, root).join(", ")} / ${describeEvents(polled, root).join(", ")}):\ninotify: ${describeEvents(kernel.slice(k), root).join(', ')}\npolling: ${describeEvents(polled.slice(p), root).join(', ')}`);
       expect(describeEvents(polled.slice(p), root), last).toEqual(describeEvents(kernel.slice(k), root));
     }
     expect(describeEvents(polled, root)).toEqual([
@@ -77,7 +80,13 @@ describe('polling', () => {
     onTestFinished(() => tracker.close());
     const complete: TransferComplete[] = [];
     tracker.on('complete', (t) => complete.push(t));
-    await new Promise((resolve) => setTimeout(resolve, 100)); // the baseline poll (an empty tree either way)
+    // A file written before the baseline poll is part of it (no event): write probes until one is reported.
+    for (let i = 0; complete.length === 0; i++) {
+      if (i % 20 === 0) fs.writeFileSync(path.join(root, `probe${i}`), '');
+      if (i > 1200) throw new Error('no polled arrival');
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    complete.length = 0;
     fs.writeFileSync(path.join(root, 'one.bin'), Buffer.alloc(100_000, 1));
     const outside = tempDir();
     fs.writeFileSync(path.join(outside, 'two.bin'), 'moved in');

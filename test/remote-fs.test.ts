@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { fsKind, fsTypeName, IN_CLOSE_WRITE, REMOTE_FS_TYPES, remoteFsWarning, trackTransfers, WatchManager, Notifier, type InotifyEvent } from '../src/index.js';
+import { fsKind, fsTypeName, IN_CLOSE_WRITE, REMOTE_FS_TYPES, remoteFsWarning, pollTransfers, trackTransfers, WatchManager, Notifier, type InotifyEvent } from '../src/index.js';
 import { DaemonProcess, tempDir, until } from './daemon-helpers.js';
 import { sshdUnavailable, startLoopbackSshd } from './helpers/sshd.js';
 
@@ -104,17 +104,42 @@ describe.skipIf(unavailable !== undefined)(`an sshfs mount (FUSE)${unavailable =
     expect(events.map((e) => e.name)).toEqual(['through-mount.txt']);
     expect(fs.readFileSync(path.join(mnt, 'server-side.txt'), 'utf8')).toBe('written on the server');
 
+    // Polling covers it: pollTransfers on the mount (polling, because it is FUSE) reports the server-side write.
+    const polled = pollTransfers(mnt, { poll: { interval: 100 }, settleTime: 50 });
+    onTestFinished(() => polled.close());
+    const arrived: string[] = [];
+    polled.on('complete', (t) => arrived.push(t.pathname));
+    polled.on('warning', () => undefined);
+    // A file written before the baseline poll is part of it (no event): write new ones until one is reported.
+    for (let i = 0; arrived.length === 0; i++) {
+      if (i % 40 === 0) fs.writeFileSync(path.join(backing, `server-side-2.${i}.txt`), 'written on the server, polled');
+      if (i > 1200) throw new Error('no polled arrival');
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    expect(arrived[0]).toMatch(new RegExp(`^${mnt}/server-side-2\\.\\d+\\.txt$`));
+    await polled.close();
+
     // inotifyd: the warning as a log line naming the path, the filesystem and the code.
     const dir = tempDir();
     fs.writeFileSync(path.join(dir, 'config.mjs'), `import { defineConfig } from 'inotify-native';
-export default defineConfig({ watches: [{ path: ${JSON.stringify(mnt)}, eventMap: { TRANSFER_COMPLETE: () => {} } }] });
+import { appendFileSync } from 'node:fs';
+const record = (event) => appendFileSync(${JSON.stringify(path.join(dir, 'arrived.log'))}, event.pathname + '\\n');
+export default defineConfig({ watches: [{ path: ${JSON.stringify(mnt)}, eventMap: { TRANSFER_COMPLETE: record }, transfers: { settleTime: 50 }, poll: { interval: 100 } }] });
 `);
     const daemon = new DaemonProcess(['-c', path.join(dir, 'config.mjs')], dir);
     await daemon.waitFor('inotifyd started');
+    // Polled (the mount is FUSE): a server-side write runs the task.
+    const arrivedLog = (): string => (fs.existsSync(path.join(dir, 'arrived.log')) ? fs.readFileSync(path.join(dir, 'arrived.log'), 'utf8') : '');
+    for (let i = 0; !arrivedLog().includes('server-side-3.txt'); i++) {
+      // Until the baseline poll is behind us, a file may be part of it: write new ones until one is reported.
+      if (i % 40 === 0) fs.writeFileSync(path.join(backing, i === 0 ? 'server-side-3.txt' : `server-side-3.txt.${i}`), 'x');
+      if (i > 1200) throw new Error(`no polled arrival in inotifyd:\n${daemon.stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
     expect(await daemon.stop()).toEqual({ code: 0, signal: null });
     const lines = daemon.stderr.split('\n').filter((l) => l.includes('INOTIFY_REMOTE_FS'));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(new RegExp(`watch WARNING\\] ${mnt.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is on a fuse\\.sshfs filesystem: inotify only sees changes made through this machine's kernel.*\\[INOTIFY_REMOTE_FS\\]$`));
+    expect(lines[0]).toMatch(new RegExp(`watch WARNING\\] ${mnt.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is on a fuse\\.sshfs filesystem: inotify only sees changes made through this machine's kernel.*\\[INOTIFY_REMOTE_FS\\]; polling it every 100 ms$`));
     expect(daemon.stderr).not.toMatch(/Warning:|\(node:\d+\)/);
   }, 60_000);
 });

@@ -71,6 +71,7 @@ export class Poller extends EventEmitter<PollerEvents> {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   #truncated = false;
+  #tornInARow = 0;
   #cookie = 0;
 
   constructor(root: string, options: PollOptions & { recursive?: boolean; exclude?: ((pathname: string) => boolean) | undefined; ref?: boolean } = {}) {
@@ -104,6 +105,13 @@ export class Poller extends EventEmitter<PollerEvents> {
       return;
     }
     if (this.#closed) return;
+    // A torn snapshot (the tree changed mid-walk) is taken again at once, up to 3 times in a row.
+    if (snapshot.torn && !baseline && this.#tornInARow < 3) {
+      this.#tornInARow++;
+      void this.#poll(false);
+      return;
+    }
+    this.#tornInARow = 0;
     if (snapshot.truncated !== this.#truncated) {
       this.#truncated = snapshot.truncated;
       if (snapshot.truncated) {

@@ -18,6 +18,13 @@ export interface SnapshotEntry {
 export interface Snapshot {
   readonly entries: ReadonlyMap<string, SnapshotEntry>;
   readonly truncated: boolean;
+  /**
+   * Something vanished between its listing and its lstat (or a directory
+   * between its lstat and its readdir): the walk saw the tree mid-change, so
+   * a subtree may be missing. Diffing it could report a moved directory's
+   * contents as deleted and re-created; the poller takes another snapshot.
+   */
+  readonly torn: boolean;
   /** lstat calls made. */
   readonly stats: number;
 }
@@ -39,6 +46,7 @@ export async function takeSnapshot(root: string, options: SnapshotOptions): Prom
   const entries = new Map<string, SnapshotEntry>();
   let stats = 0;
   let truncated = false;
+  let torn = false;
   const queue = [root];
   for (let i = 0; i < queue.length && !truncated; i++) {
     const dir = queue[i] as string;
@@ -47,6 +55,9 @@ export async function takeSnapshot(root: string, options: SnapshotOptions): Prom
       names = await fs.readdir(dir);
     } catch (error) {
       if (dir === root) throw error;
+      // Gone (moved or deleted mid-walk): torn. Unreadable (EACCES): its entries are simply not seen.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') torn = true;
       continue;
     }
     for (const name of names) {
@@ -61,12 +72,13 @@ export async function takeSnapshot(root: string, options: SnapshotOptions): Prom
         stats++;
         st = await fs.lstat(pathname, { bigint: true });
       } catch {
-        continue; // gone between readdir and lstat: next poll sees it gone
+        torn = true; // gone between readdir and lstat
+        continue;
       }
       const isDir = st.isDirectory();
       entries.set(pathname, { ino: st.ino, dir: isDir, size: st.size, mtimeNs: st.mtimeNs });
       if (isDir && options.recursive) queue.push(pathname);
     }
   }
-  return { entries, truncated, stats };
+  return { entries, truncated, torn, stats };
 }
