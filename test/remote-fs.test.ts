@@ -51,7 +51,7 @@ describe('filesystem kinds', () => {
 const unavailable = sshfsUnavailable();
 
 describe.skipIf(unavailable !== undefined)(`an sshfs mount (FUSE)${unavailable === undefined ? '' : ` (skipped: ${unavailable})`}`, () => {
-  it('is named fuse.sshfs and warned about (trackTransfers, inotifyd); a write made on the server side is invisible to inotify', async () => {
+  it('is named fuse.sshfs and warned about (trackTransfers, inotifyd); a server-side write is invisible to inotify, and polling (pollTransfers, inotifyd poll) reports it', async () => {
     const sshd = await startLoopbackSshd({ sftpUsers: 0, shellUsers: 1 });
     const user = sshd.users[0] as (typeof sshd.users)[0];
     // The backing directory (the "server" side) and the mount point.
