@@ -13,7 +13,7 @@ import {
   type InotifyEvent, type TransferComplete,
 } from '../src/index.js';
 import { tempDir } from './helpers/index.js';
-import { until } from './daemon-helpers.js';
+import { prelude, readLog, runCli, startDaemon, tempDir as daemonDir, until } from './daemon-helpers.js';
 
 const MASK = IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE;
 
@@ -96,6 +96,35 @@ describe('polling', () => {
     expect(names()).toEqual(['one.bin', 'two.bin']);
     expect(complete.find((t) => t.pathname.endsWith('one.bin'))?.size).toBe(100_000);
   });
+
+  it('inotifyd: poll.force polls a local watch; the event map and TRANSFER_COMPLETE get the polled events; a bad poll key names the key', async () => {
+    const dir = daemonDir();
+    const watched = path.join(dir, 'in');
+    fs.mkdirSync(watched);
+    const daemon = await startDaemon(dir, `${prelude(dir)}import { defineConfig } from 'inotify-native';
+export default defineConfig({ watches: [{ path: ${JSON.stringify(watched)}, poll: { interval: 50, force: true }, transfers: { settleTime: 50 },
+  eventMap: { IN_CLOSE_WRITE: (e) => record({ ev: 'close', p: e.pathname }), IN_DELETE: (e) => record({ ev: 'delete', p: e.pathname }), TRANSFER_COMPLETE: (e) => record({ ev: 'complete', p: e.pathname }) } }] });
+`);
+    expect(daemon.stderr).toMatch(/polling .*\/in \(mask IN_CLOSE_WRITE\|IN_DELETE\)/);
+    // Probes until the baseline poll is behind us, then one file written and deleted.
+    for (let i = 0; !readLog(dir).some((e) => e.ev === 'complete'); i++) {
+      if (i % 20 === 0) fs.writeFileSync(path.join(watched, `probe${i}`), 'x');
+      if (i > 1200) throw new Error(`no polled event:\n${daemon.stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    fs.writeFileSync(path.join(watched, 'file.txt'), 'content');
+    await until(() => readLog(dir).some((e) => e.ev === 'complete' && e.p.endsWith('/file.txt')), `file.txt complete:\n${daemon.stderr}`);
+    fs.rmSync(path.join(watched, 'file.txt'));
+    await until(() => readLog(dir).some((e) => e.ev === 'delete' && e.p.endsWith('/file.txt')), `file.txt deleted:\n${daemon.stderr}`);
+    expect(readLog(dir).filter((e) => e.p.endsWith('/file.txt')).map((e) => e.ev)).toEqual(['close', 'complete', 'delete']);
+    expect(await daemon.stop()).toEqual({ code: 0, signal: null });
+    fs.writeFileSync(path.join(dir, 'bad.mjs'), `import { defineConfig } from 'inotify-native';
+export default defineConfig({ watches: [{ path: ${JSON.stringify(watched)}, poll: { interval: 1 }, eventMap: { IN_CREATE: () => {} } }] });
+`);
+    const bad = runCli(['-t', '-c', path.join(dir, 'bad.mjs')], dir);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain(`bad.mjs: watches[0].poll: expected { interval (ms, >= 10), maxEntries (>= 1), force (boolean) }, given object { interval: 1 } (The "watches[0].poll.interval" option must be an integer >= 10. Received 1)`);
+  }, 60_000);
 
   it('rejects bad options with codes; a tree over maxEntries is a warning naming the limit', async () => {
     expect(() => new Poller('/tmp', { interval: 0 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('"poll.interval" option must be an integer >= 10') }));
