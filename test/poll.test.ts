@@ -59,7 +59,7 @@ describe('polling', () => {
       const p = polled.length;
       action();
       await until(() => describeEvents(kernel.slice(k), root).includes(last) && describeEvents(polled.slice(p), root).includes(last),
-        `${last} from both (errors: ${failures.map(String).join('; ')}; tree now: ${fs.readdirSync(root, { recursive: true }).join(" ")}; ${kernel.length - k} and ${polled.length - p} events; all: ${describeEvents(kernel, root).join(", ")} / ${describeEvents(polled, root).join(", ")}):\ninotify: ${describeEvents(kernel.slice(k), root).join(', ')}\npolling: ${describeEvents(polled.slice(p), root).join(', ')}`);
+        `${last} from both (errors: ${failures.map(String).join('; ')}; tree now: ${fs.readdirSync(root, { recursive: true }).join(" ")}; ${kernel.length - k} and ${polled.length - p} events; all: ${describeEvents(kernel, root).join(", ")} / ${describeEvents(polled, root).join(", ")}):\ninotify: ${describeEvents(kernel.slice(k), root).join(', ')}\npolling: ${describeEvents(polled.slice(p), root).join(', ')}`, 60_000);
       expect(describeEvents(polled.slice(p), root), last).toEqual(describeEvents(kernel.slice(k), root));
     }
     expect(describeEvents(polled, root)).toEqual([
@@ -72,7 +72,7 @@ describe('polling', () => {
     const to = polled.find((e) => e.maskname === 'IN_MOVED_TO');
     expect(from?.cookie).toBeGreaterThan(0);
     expect(to?.cookie).toBe(from?.cookie);
-  }, 60_000);
+  }, 120_000);
 
   it('pollTransfers (forced) reports a written file complete once, and a moved-in one', async () => {
     const root = tempDir();
