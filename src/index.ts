@@ -26,3 +26,5 @@ export * from './daemon/index.js';
 export * from './compat/index.js';
 export * from './mirror/index.js';
 export * from './forward/index.js';
+export { REMOTE_FS_TYPES, fsKind, fsTypeName, remoteFsWarning, type FsKind, type RemoteFsWarning } from './core/fs-kind.js';
+export * from './poll/index.js';

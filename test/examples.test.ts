@@ -17,10 +17,13 @@ const distDir = path.join(examplesDir, 'dist');
 const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
 const stripsTypes = major > 22 || (major === 22 && minor >= 18);
 
+/** Examples that are inotifyd configs, not programs: each run by its own test (sftp-ingest: test/sftp-ingest.test.ts). */
+const daemonConfigs = /^sftp-ingest\//;
+
 /** examples/**\/*.mts, relative to examples/ (dist/ and test build folders left out). */
 const examples = fs
   .readdirSync(examplesDir, { recursive: true, encoding: 'utf8' })
-  .filter((name) => name.endsWith('.mts') && !/^(dist|\.dist-[^/]*)\//.test(name))
+  .filter((name) => name.endsWith('.mts') && !/^(dist|\.dist-[^/]*)\//.test(name) && !daemonConfigs.test(name))
   .sort();
 
 /** What each example does when run on a fresh directory, checked from its output. */

@@ -3,8 +3,9 @@
  * The `inotifyd` command: pyinotifyd for Node. Runs the tasks a config
  * module maps events to; see docs/daemon.md.
  *
- * Exit status: 0 after a clean stop or a passing --configtest, 1 for a bad
- * config or a watch that cannot be set up, 2 for a command-line mistake.
+ * Exit status: 0 after a clean stop, a passing --configtest or a --retry that
+ * moved every file back; 1 for a bad config, a watch that cannot be set up or
+ * a file --retry could not move; 2 for a command-line mistake.
  */
 import { existsSync, mkdirSync, readFileSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import * as nodeModule from 'node:module';
@@ -13,6 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Daemon } from '../daemon/daemon.js';
 import { EVENT_NAMES, loadConfig } from '../daemon/config.js';
+import { retryFailed } from '../tasks/failed-area.js';
 
 const PROGRAM = 'inotifyd';
 const DEFAULT_CONFIG = '/etc/inotifyd/config.mjs';
@@ -30,6 +32,9 @@ Options:
   -l, --list          print the event names an event map accepts
   -d, --debug         log at DEBUG level
       --dry-run       log what each task would do, run nothing
+      --retry FILE    move a file from a pipeline's failed area back to where
+                      it arrived (the running daemon runs its pipeline again);
+                      may be given several times
       --install       write the systemd unit and a default config (under --root)
       --uninstall     remove the unit, and the config unless it was changed
       --root DIR      install/uninstall under DIR instead of / (or INOTIFYD_ROOT)
@@ -161,6 +166,21 @@ function uninstall(root: string): void {
   }
 }
 
+/** --retry: each failed file back to where it arrived; 1 when any could not be moved. */
+function retry(files: readonly string[]): number {
+  let status = 0;
+  for (const file of files) {
+    try {
+      const source = retryFailed(resolve(file));
+      process.stdout.write(`moved back: ${resolve(file)} -> ${source}\n`);
+    } catch (error) {
+      process.stderr.write(`${PROGRAM}: --retry ${file}: ${(error as Error).message}\n`);
+      status = 1;
+    }
+  }
+  return status;
+}
+
 /** `module.registerHooks` (Node >= 22.15): in-thread, synchronous hooks. Not in Node 20's types. */
 type RegisterHooks = (hooks: {
   resolve: (specifier: string, context: unknown, next: (specifier: string, context: unknown) => unknown) => unknown;
@@ -202,12 +222,13 @@ async function main(argv: string[]): Promise<number> {
         install: { type: 'boolean' },
         uninstall: { type: 'boolean' },
         root: { type: 'string' },
+        retry: { type: 'string', multiple: true },
       },
     }));
   } catch (error) {
     throw new UsageError(`${(error as Error).message}\nTry '${PROGRAM} --help'.`);
   }
-  const modes = ['configtest', 'list', 'version', 'help', 'install', 'uninstall'].filter((m) => values[m as keyof typeof values] === true);
+  const modes = ['configtest', 'list', 'version', 'help', 'install', 'uninstall', 'retry'].filter((m) => values[m as keyof typeof values] === true || (m === 'retry' && values.retry !== undefined));
   if (modes.length > 1) throw new UsageError(`--${modes[0] ?? ''} and --${modes[1] ?? ''} cannot be used together`);
   if (values.help === true) {
     process.stdout.write(HELP);
@@ -217,6 +238,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${PROGRAM} ${version()}\n`);
     return 0;
   }
+  if (values.retry !== undefined) return retry(values.retry);
   if (values.list === true) {
     process.stdout.write(`${EVENT_NAMES.join('\n')}\n`);
     return 0;

@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
 import { FLAGS_BY_NAME, IN_ALL_EVENTS, IN_DELETE_SELF, IN_IGNORED, IN_Q_OVERFLOW, IN_UNMOUNT } from '../constants.js';
+import { validatePollOptions, type PollOptions } from '../poll/index.js';
 import type { TransferTrackerOptions } from '../transfer/index.js';
 import {
   LOG_LEVELS, TaskScheduler, isCancel, isScheduler, parseDuration, type CancelAction, type Duration, type Job,
@@ -24,6 +25,13 @@ export const EVENT_NAMES: readonly string[] = [
   'IN_MOVED_TO', 'IN_CREATE', 'IN_DELETE', 'IN_DELETE_SELF', 'IN_MOVE_SELF', 'IN_UNMOUNT', 'IN_Q_OVERFLOW',
   'IN_IGNORED', 'IN_CLOSE', 'IN_MOVE', TRANSFER_COMPLETE,
 ];
+
+/**
+ * The scheduler kinds named in messages. Any subclass of TaskScheduler is
+ * accepted (it carries the scheduler brand); a new built-in kind adds its
+ * name here.
+ */
+export const SCHEDULER_KINDS: readonly string[] = ['TaskScheduler', 'ShellScheduler', 'FileManagerScheduler', 'PipelineScheduler'];
 
 /** What an event name maps to: a scheduler, Cancel(scheduler), a bare job function, null (ignore), or a list. */
 export type EventMapValue = TaskScheduler | CancelAction | Job | null | ReadonlyArray<TaskScheduler | CancelAction | Job>;
@@ -47,6 +55,11 @@ export interface WatchConfig {
   exclude?: ReadonlyArray<string | RegExp> | string;
   /** Options of the transfer tracker behind TRANSFER_COMPLETE (filter, settleTime, quietPeriod, ...). */
   transfers?: TransferTrackerOptions;
+  /**
+   * Poll this path instead of using inotify when it is on a network or FUSE
+   * filesystem (NFS, SMB, sshfs...), or always with `force: true`.
+   */
+  poll?: PollOptions;
 }
 
 /** What a config module default-exports. */
@@ -92,6 +105,8 @@ export interface ResolvedWatch {
   readonly autoAdd: boolean;
   readonly exclude: ReadonlyArray<string | RegExp> | undefined;
   readonly transfers: TransferTrackerOptions | undefined;
+  /** Polling options, when the watch may poll. */
+  readonly poll: Required<PollOptions> | undefined;
   /** The kernel mask: the events the map names (all, with a defaultSched). */
   readonly mask: number;
   /** Equal for two watches that can share one kernel watch across a reload. */
@@ -127,7 +142,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof RegExp);
 }
 
-const WATCH_KEYS = ['path', 'eventMap', 'defaultSched', 'rec', 'autoAdd', 'exclude', 'transfers'];
+const WATCH_KEYS = ['path', 'eventMap', 'defaultSched', 'rec', 'autoAdd', 'exclude', 'transfers', 'poll'];
 const TOP_KEYS = ['watches', 'shutdownTimeout', 'logging'];
 
 /** Reads a pyinotifyd-style exclude file: one pattern per line, `#` comments, blank lines ignored. */
@@ -194,7 +209,7 @@ export function resolveConfig(config: unknown, file: string): ResolvedConfig {
       schedulers.add(scheduler);
       return { kind: 'schedule', scheduler };
     }
-    return fail(key, 'a scheduler (TaskScheduler, ShellScheduler, FileManagerScheduler), Cancel(scheduler), a function, null, or a list of them', value);
+    return fail(key, `a scheduler (${SCHEDULER_KINDS.join(', ')}), Cancel(scheduler), a function, null, or a list of them`, value);
   };
 
   const watches = (watchesValue as unknown[]).map((w, i): ResolvedWatch => {
@@ -232,6 +247,14 @@ export function resolveConfig(config: unknown, file: string): ResolvedConfig {
       }
     }
     if (watch.transfers !== undefined && !isPlainObject(watch.transfers)) fail(`${at}.transfers`, 'an object of transfer tracker options', watch.transfers);
+    let poll: Required<PollOptions> | undefined;
+    if (watch.poll !== undefined) {
+      try {
+        poll = validatePollOptions(watch.poll, `${at}.poll`);
+      } catch (error) {
+        fail(`${at}.poll`, '{ interval (ms, >= 10), maxEntries (>= 1), force (boolean) }', described(`${given(watch.poll)} (${(error as Error).message})`));
+      }
+    }
     const eventMap = watch.eventMap ?? {};
     if (!isPlainObject(eventMap)) fail(`${at}.eventMap`, 'an object of event name -> scheduler', eventMap);
     const actions = new Map<string, readonly Action[]>();
@@ -261,9 +284,9 @@ export function resolveConfig(config: unknown, file: string): ResolvedConfig {
     if (mask === 0 && actions.size > 0) mask = IN_DELETE_SELF;
     const rec = watch.rec === true;
     const autoAdd = watch.autoAdd === true;
-    const signature = JSON.stringify([path, rec, autoAdd, mask, (exclude ?? []).map(String), transferActions !== undefined, watch.transfers ?? null]);
+    const signature = JSON.stringify([path, rec, autoAdd, mask, (exclude ?? []).map(String), transferActions !== undefined, watch.transfers ?? null, poll ?? null]);
     return {
-      path, actions, defaultActions, transferActions, rec, autoAdd, exclude, mask, signature,
+      path, actions, defaultActions, transferActions, rec, autoAdd, exclude, mask, signature, poll,
       transfers: watch.transfers as TransferTrackerOptions | undefined,
     };
   });

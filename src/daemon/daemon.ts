@@ -3,6 +3,9 @@
  * shutdown that lets tasks finish (up to a timeout), SIGHUP reload.
  */
 import { IN_ISDIR, IN_Q_OVERFLOW, maskname } from '../constants.js';
+import { remoteFsWarning } from '../core/fs-kind.js';
+import { ExcludeFilter } from '../exclude-filter.js';
+import { Poller, pollTransfers } from '../poll/index.js';
 import type { InotifyEvent } from '../event.js';
 import { Notifier } from '../notifier.js';
 import { trackTransfers, type TransferComplete, type TransferTracker } from '../transfer/index.js';
@@ -25,6 +28,7 @@ interface Running {
   watch: ResolvedWatch;
   notifier: Notifier | undefined;
   tracker: TransferTracker | undefined;
+  poller: Poller | undefined;
 }
 
 /** The pseudo-event a completed transfer becomes (`root`: the watch's path). */
@@ -81,34 +85,60 @@ export class Daemon {
   }
 
   #startWatch(watch: ResolvedWatch): Running {
-    const running: Running = { watch, notifier: undefined, tracker: undefined };
+    const running: Running = { watch, notifier: undefined, tracker: undefined, poller: undefined };
     const watchLog = new Logger('watch', this.sink);
+    const remote = remoteFsWarning(watch.path);
+    const polling = watch.poll !== undefined && (watch.poll.force || remote !== undefined);
+    if (remote !== undefined) watchLog.warning(`${remote.message} [${remote.code}]${polling ? `; polling it every ${watch.poll?.interval ?? 0} ms` : ''}`);
     if (watch.actions.size > 0 || watch.defaultActions !== undefined) {
-      const wm = new WatchManager();
-      try {
-        wm.addWatch(watch.path, watch.mask, { rec: watch.rec, autoAdd: watch.autoAdd, excludeFilter: watch.exclude });
-      } catch (error) {
-        wm.close();
-        throw error;
+      if (polling) {
+        running.poller = this.#startPoller(running, watchLog);
+      } else {
+        const wm = new WatchManager();
+        try {
+          wm.addWatch(watch.path, watch.mask, { rec: watch.rec, autoAdd: watch.autoAdd, excludeFilter: watch.exclude });
+        } catch (error) {
+          wm.close();
+          throw error;
+        }
+        // rescan: after a queue overflow the library re-reads the tree and reports what it missed as events.
+        const notifier = new Notifier(wm, (event) => this.#dispatch(running, event), { rescan: true });
+        notifier.on('overflow', () => watchLog.warning(`${watch.path}: the kernel queue overflowed: events were lost; rescanning, arrivals found are handled as events`));
+        notifier.on('error', (error) => watchLog.error(`${watch.path}: ${error.message}`));
+        running.notifier = notifier;
       }
-      // rescan: after a queue overflow the library re-reads the tree and reports what it missed as events.
-      const notifier = new Notifier(wm, (event) => this.#dispatch(running, event), { rescan: true });
-      notifier.on('overflow', () => watchLog.warning(`${watch.path}: the kernel queue overflowed: events were lost; rescanning, arrivals found are handled as events`));
-      notifier.on('error', (error) => watchLog.error(`${watch.path}: ${error.message}`));
-      running.notifier = notifier;
     }
     if (watch.transferActions !== undefined) {
-      const tracker = trackTransfers(watch.path, { ...watch.transfers, recursive: watch.rec, exclude: watch.exclude });
+      const options = { ...watch.transfers, recursive: watch.rec, exclude: watch.exclude };
+      const tracker = polling ? pollTransfers(watch.path, { ...options, poll: watch.poll }) : trackTransfers(watch.path, options);
       tracker.on('complete', (transfer) => {
         const actions = running.watch.transferActions;
         if (actions !== undefined) this.#run(actions, transferEvent(transfer, running.watch.path));
       });
       tracker.on('overflow', () => watchLog.warning(`${watch.path}: the kernel queue overflowed (transfer tracking): arrivals may have been missed`));
       tracker.on('error', (error) => watchLog.error(`${watch.path}: ${error.message}`));
+      // The remote filesystem warning is logged above, once per watch.
+      tracker.on('warning', (warning) => {
+        if ((warning as { code?: string }).code !== 'INOTIFY_REMOTE_FS') watchLog.warning(`${watch.path}: ${warning.message}`);
+      });
       running.tracker = tracker;
     }
-    watchLog.debug(`watching ${watch.path} (mask ${maskname(watch.mask) || '0'}${watch.rec ? ', rec' : ''}${watch.autoAdd ? ', autoAdd' : ''})`);
+    watchLog.debug(`${polling ? 'polling' : 'watching'} ${watch.path} (mask ${maskname(watch.mask) || '0'}${watch.rec ? ', rec' : ''}${watch.autoAdd ? ', autoAdd' : ''})`);
     return running;
+  }
+
+  /** Polls a watch's path for its event map (a network or FUSE filesystem). */
+  #startPoller(running: Running, watchLog: Logger): Poller {
+    const watch = running.watch;
+    const exclude = watch.exclude === undefined ? undefined : new ExcludeFilter(watch.exclude);
+    const poller = new Poller(watch.path, { ...watch.poll, recursive: watch.rec, exclude: exclude === undefined ? undefined : (p) => exclude.matches(p) });
+    poller.on('event', (event) => {
+      if (((event.mask & ~IN_ISDIR) & running.watch.mask) !== 0 || running.watch.defaultActions !== undefined) this.#dispatch(running, event);
+    });
+    poller.ready.catch((error: Error) => watchLog.error(`${watch.path}: cannot poll: ${error.message}`));
+    poller.on('warning', (warning) => watchLog.warning(warning.message));
+    poller.on('error', (error) => watchLog.error(`${watch.path}: ${error.message}`));
+    return poller;
   }
 
   #dispatch(running: Running, event: InotifyEvent): void {
@@ -189,6 +219,7 @@ export class Daemon {
 
   async #stopWatch(running: Running): Promise<void> {
     await running.notifier?.close();
+    running.poller?.close();
     await running.tracker?.close();
   }
 

@@ -185,11 +185,12 @@ async function exists(path: string): Promise<boolean> {
  * then unlink the source: the destination name only ever holds a whole file.
  */
 export class FileManagerScheduler extends TaskScheduler {
+  static override readonly optionKeys: readonly string[] = ['job', 'rules'];
   /** The rules, tried in order. */
   readonly rules: readonly FileManagerRule[];
 
   constructor(options: FileManagerSchedulerOptions) {
-    validateSchedulerOptions(options);
+    validateSchedulerOptions(options, 'FileManagerScheduler', ['rules']);
     super({ ...options, singleJob: false, logname: options.logname ?? 'filemgr', job: (event, id, context) => this.#runTask(event, id, context) });
     if (!Array.isArray(options.rules) || options.rules.length === 0 || !options.rules.every((rule) => rule instanceof FileManagerRule || (typeof rule === 'object' && rule !== null && 'srcRe' in rule && 'action' in rule))) {
       throw ruleError('The "rules" option must be a non-empty array of FileManagerRule');

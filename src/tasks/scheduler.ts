@@ -85,10 +85,23 @@ function checkBool(options: Record<string, unknown>, name: string): void {
   if (value !== undefined && typeof value !== 'boolean') throw invalid(name, 'a boolean', value);
 }
 
-/** Validates the options every scheduler takes (throws TypeError/RangeError with `code`). */
-export function validateSchedulerOptions(options: unknown): SchedulerOptions {
+/** The option keys every scheduler takes. */
+export const SCHEDULER_OPTION_KEYS: readonly string[] = ['files', 'dirs', 'delay', 'singleJob', 'concurrency', 'logname'];
+
+/**
+ * Validates the options every scheduler takes (throws TypeError/RangeError
+ * with `code`). A key that is neither one of {@link SCHEDULER_OPTION_KEYS}
+ * nor one of `ownKeys` (those of the scheduler `kind`) is a typo: rejected.
+ */
+export function validateSchedulerOptions(options: unknown, kind = 'TaskScheduler', ownKeys: readonly string[] = ['job']): SchedulerOptions {
   if (options === null || typeof options !== 'object') throw invalid('options', 'an object', options);
   const opts = options as Record<string, unknown>;
+  for (const key of Object.keys(opts)) {
+    if (SCHEDULER_OPTION_KEYS.includes(key) || ownKeys.includes(key)) continue;
+    const error = new TypeError(`The "${key}" option is not an option of ${kind}. Known options: ${[...SCHEDULER_OPTION_KEYS, ...ownKeys].join(', ')}`) as TypeError & { code: string };
+    error.code = 'ERR_INVALID_ARG_VALUE';
+    throw error;
+  }
   for (const name of ['files', 'dirs', 'singleJob']) checkBool(opts, name);
   if (opts.delay !== undefined) parseDuration(opts.delay, 'delay');
   const c = opts.concurrency;
@@ -131,8 +144,15 @@ export class TaskScheduler {
   #dryRun = false;
   #closing = false;
 
+  /**
+   * The keys a subclass's options may hold besides {@link SCHEDULER_OPTION_KEYS}
+   * (a subclass with options of its own overrides this).
+   */
+  static readonly optionKeys: readonly string[] = ['job'];
+
   constructor(options: TaskSchedulerOptions) {
-    const opts = validateSchedulerOptions(options);
+    // A subclass passes its own options on (plus the job): checked against its keys.
+    const opts = validateSchedulerOptions(options, new.target.name, new.target.optionKeys);
     const job = (options as { job?: unknown }).job;
     if (typeof job !== 'function') throw invalid('job', 'a function', job);
     this.#job = job as Job;

@@ -2,8 +2,8 @@
  * ShellScheduler: runs a command per task, without a shell. Each placeholder
  * fills exactly one argument, so no file name can run anything.
  */
-import { spawn } from 'node:child_process';
 import { parseDuration, type Duration } from './duration.js';
+import { OUTPUT_LIMIT, runCommand } from './run-command.js';
 import { TaskScheduler, validateSchedulerOptions, type JobContext, type SchedulerOptions, type TaskEvent } from './scheduler.js';
 
 /** Options of {@link ShellScheduler}. */
@@ -97,6 +97,25 @@ export function substituteArgv(argv: readonly string[], event: TaskEvent): strin
   return argv.map((arg) => arg.replace(PLACEHOLDER, (_m, name: keyof typeof values) => values[name]));
 }
 
+/**
+ * The environment of a task's command: the daemon's, then `extra`, then the
+ * event's values as INOTIFYD_* variables.
+ */
+export function taskEnv(event: TaskEvent, id: string, extra?: Record<string, string>): NodeJS.ProcessEnv {
+  const values = placeholderValues(event);
+  const bytes = event.pathnameBytes?.();
+  return {
+    ...process.env,
+    ...extra,
+    INOTIFYD_TASK_ID: id,
+    INOTIFYD_MASKNAME: values.maskname,
+    INOTIFYD_PATHNAME: values.pathname,
+    INOTIFYD_SRC_PATHNAME: values.src_pathname,
+    // argv and the environment are UTF-8 strings in Node: the exact bytes of a name that is not valid UTF-8 go here.
+    INOTIFYD_PATHNAME_HEX: (bytes ?? Buffer.from(values.pathname)).toString('hex'),
+  };
+}
+
 /** The outcome of one run of the command. */
 interface RunResult {
   code: number | null;
@@ -113,6 +132,7 @@ interface RunResult {
  * ```
  */
 export class ShellScheduler extends TaskScheduler {
+  static override readonly optionKeys: readonly string[] = ['job', 'cmd', 'shell', 'timeout', 'retries', 'retryDelay', 'cwd', 'env'];
   /** The argv template (for `shell: true`: ['/bin/sh', '-c', script, 'sh']). */
   readonly argv: readonly string[];
   /** True: run with `sh -c`, values as positional parameters. */
@@ -127,7 +147,7 @@ export class ShellScheduler extends TaskScheduler {
   readonly #env: Record<string, string> | undefined;
 
   constructor(options: ShellSchedulerOptions) {
-    validateSchedulerOptions(options);
+    validateSchedulerOptions(options, 'ShellScheduler', ShellScheduler.optionKeys.filter((key) => key !== 'job'));
     super({ ...options, logname: options.logname ?? 'shell', job: (event, id, context) => this.#runTask(event, id, context) });
     const { cmd } = options;
     this.shell = options.shell === true;
@@ -185,71 +205,14 @@ export class ShellScheduler extends TaskScheduler {
     }
   }
 
-  #spawn(argv: string[], event: TaskEvent, id: string, context: JobContext): Promise<RunResult> {
+  async #spawn(argv: string[], event: TaskEvent, id: string, context: JobContext): Promise<RunResult> {
     const log = context.log;
-    const values = placeholderValues(event);
-    const bytes = event.pathnameBytes?.();
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      ...this.#env,
-      INOTIFYD_TASK_ID: id,
-      INOTIFYD_MASKNAME: values.maskname,
-      INOTIFYD_PATHNAME: values.pathname,
-      INOTIFYD_SRC_PATHNAME: values.src_pathname,
-      // argv and the environment are UTF-8 strings in Node: the exact bytes of a name that is not valid UTF-8 go here.
-      INOTIFYD_PATHNAME_HEX: (bytes ?? Buffer.from(values.pathname)).toString('hex'),
-    };
-    const started = performance.now();
-    return new Promise((resolve) => {
-      let child;
-      try {
-        // detached: its own process group, so a timeout or a cancel kills everything it started.
-        child = spawn(argv[0] as string, argv.slice(1), { cwd: this.#cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-      } catch (error) {
-        resolve({ code: null, signal: null, error: error as Error });
-        return;
-      }
-      const pid = child.pid;
-      log.debug(`task ${id}: run ${JSON.stringify(argv)} (pid ${pid ?? '-'})`);
-      const output: Buffer[] = [];
-      let size = 0;
-      const collect = (chunk: Buffer): void => {
-        if (size < 65_536) output.push(chunk);
-        size += chunk.length;
-      };
-      child.stdout?.on('data', collect);
-      child.stderr?.on('data', collect);
-      let killTimer: NodeJS.Timeout | undefined;
-      const killGroup = (why: string): void => {
-        if (pid === undefined) return;
-        log.warning(`task ${id}: ${why}: kill process group ${pid}`);
-        try {
-          process.kill(-pid, 'SIGTERM');
-        } catch { /* already gone */ }
-        killTimer = setTimeout(() => {
-          try {
-            process.kill(-pid, 'SIGKILL');
-          } catch { /* already gone */ }
-        }, 2000);
-      };
-      const timeoutTimer = this.timeout === undefined ? undefined : setTimeout(() => killGroup(`timeout after ${this.timeout} ms`), this.timeout);
-      const onAbort = (): void => killGroup('cancelled');
-      context.signal.addEventListener('abort', onAbort, { once: true });
-      let spawnError: Error | undefined;
-      child.on('error', (error) => {
-        spawnError = error;
-      });
-      child.on('close', (code, signal) => {
-        clearTimeout(timeoutTimer);
-        clearTimeout(killTimer);
-        context.signal.removeEventListener('abort', onAbort);
-        const ms = Math.round(performance.now() - started);
-        const text = Buffer.concat(output).toString('utf8').replace(/\n$/, '');
-        if (text !== '') log.info(`task ${id} output:\n${text}${size > 65_536 ? `\n… (${size} bytes in all)` : ''}`);
-        if (spawnError !== undefined) log.error(`task ${id}: cannot run ${argv[0] ?? ''}: ${spawnError.message}`);
-        else log.info(`task ${id}: ${argv[0] ?? ''} exited with ${signal === null ? `status ${String(code)}` : `signal ${signal}`} after ${ms} ms`);
-        resolve({ code, signal, error: spawnError });
-      });
+    const result = await runCommand(argv, {
+      cwd: this.#cwd, env: taskEnv(event, id, this.#env), timeout: this.timeout, signal: context.signal, log, prefix: `task ${id}`,
     });
+    if (result.output !== '') log.info(`task ${id} output:\n${result.output}${result.outputBytes > OUTPUT_LIMIT ? `\n… (${result.outputBytes} bytes in all)` : ''}`);
+    if (result.error !== undefined) log.error(`task ${id}: cannot run ${argv[0] ?? ''}: ${result.error.message}`);
+    else log.info(`task ${id}: ${argv[0] ?? ''} exited with ${result.signal === null ? `status ${String(result.code)}` : `signal ${result.signal}`} after ${result.durationMs} ms`);
+    return result;
   }
 }

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { IN_CLOSE_WRITE } from '../constants.js';
+import { remoteFsWarning } from '../core/fs-kind.js';
 import { invalidArgType, isCodedError } from '../errors.js';
 import { InotifyEvent } from '../event.js';
 import { Notifier } from '../notifier.js';
@@ -94,6 +95,9 @@ export function trackTransfers(dir: PathLike, options?: TrackTransfersOptions): 
     else owner.fail(error);
   });
   notifier.once('close', () => owner.shutdown());
+  // On NFS, CIFS, FUSE...: inotify misses changes made elsewhere; say so (next turn, once listeners exist).
+  const remote = remoteFsWarning(root);
+  if (remote !== undefined) setImmediate(() => owner.warn(remote));
   if (signal?.aborted) onAbort();
   else signal?.addEventListener('abort', onAbort, { once: true });
   if (opts.reportExisting === true) {

@@ -1,0 +1,334 @@
+/**
+ * PipelineScheduler: a list of steps per file (argv commands with a
+ * timeout, or functions), run in order. The first failure stops that file's
+ * pipeline and moves the file to the failed area with a log of what ran.
+ */
+import { lstatSync, renameSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { basename, dirname, extname, join } from 'node:path';
+import { parseDuration, type Duration } from './duration.js';
+import { moveToDone, moveToFailed, type StepRecord } from './failed-area.js';
+import { describeResult, runCommand } from './run-command.js';
+import { TaskScheduler, validateSchedulerOptions, type JobContext, type SchedulerOptions, type TaskEvent } from './scheduler.js';
+import { taskEnv } from './shell.js';
+
+/** What a function step sees. */
+export interface PipelineFile {
+  /** The event that started the pipeline. */
+  readonly event: TaskEvent;
+  /** Where the pipeline found the file (the event's pathname). */
+  readonly source: string;
+  /** Where the file is now (a step that moves it returns `{ pathname }`). */
+  readonly pathname: string;
+  /** Every value so far: the built-in ones and those earlier steps returned. */
+  readonly values: Readonly<Record<string, string>>;
+}
+
+/** What a function step gets besides the file. */
+export interface StepContext extends JobContext {
+  /** The task id. */
+  readonly taskId: string;
+}
+
+/** A function step: returns values for later steps (`{ pathname }` when it moved the file), or nothing. */
+export type StepFunction = (file: PipelineFile, context: StepContext) => unknown;
+
+/** One step of a pipeline: `cmd` or `run`, not both. */
+export interface PipelineStep {
+  /** Names the step in logs and in the failure log. */
+  name: string;
+  /**
+   * An argv array. `{name}` inside an argument is replaced by the value
+   * `name` (built-in: pathname, source, dir, name, stem, ext, maskname,
+   * src_pathname, task_id; or returned by an earlier step); a value never
+   * splits or joins arguments. `{{` and `}}` are literal braces.
+   */
+  cmd?: readonly string[];
+  /** A function run in the daemon: may be async; a throw or a rejection fails the step. */
+  run?: StepFunction;
+  /** Kill the command (its process group) or give up on the function after this long. Default '10m'. */
+  timeout?: Duration;
+  /** Extra environment variables (values may use placeholders too). */
+  env?: Record<string, string>;
+  /** Working directory of the command. */
+  cwd?: string;
+  /** Text written to the command's stdin (placeholders filled), e.g. a mail for `sendmail -t`. */
+  stdin?: string;
+  /** Write the command's stdout to this file (a path; placeholders filled). */
+  stdout?: string;
+}
+
+/** Options of {@link PipelineScheduler}. */
+export interface PipelineSchedulerOptions extends SchedulerOptions {
+  /** The steps, in order. */
+  steps: readonly PipelineStep[];
+  /** Where a file whose pipeline failed goes, with `NAME.failure.json`. Keep it outside the watched tree. */
+  failedDir: string;
+  /** Where a file whose pipeline succeeded goes (default: it stays where the last step left it). */
+  doneDir?: string;
+}
+
+const STEP_KEYS = ['name', 'cmd', 'run', 'timeout', 'env', 'cwd', 'stdin', 'stdout'];
+const PLACEHOLDER = /\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+const DEFAULT_STEP_TIMEOUT = 600_000;
+
+function optionError(message: string): TypeError {
+  const error = new TypeError(message) as TypeError & { code: string };
+  error.code = 'ERR_INVALID_ARG_VALUE';
+  return error;
+}
+
+/** A step's failure, with what the failure log records about it. */
+class StepFailure extends Error {
+  constructor(readonly record: StepRecord) {
+    super(`step ${record.step} failed: ${record.error ?? 'failed'}`);
+  }
+}
+
+/** Fills `{name}` placeholders from `values`; an unknown name is an error naming it. */
+export function fillPlaceholders(template: string, values: Readonly<Record<string, string>>): string {
+  return template.replace(PLACEHOLDER, (token, name?: string) => {
+    if (token === '{{') return '{';
+    if (token === '}}') return '}';
+    const value = values[name as string];
+    if (value === undefined) throw new Error(`unknown value {${name as string}} (known: ${Object.keys(values).join(', ')})`);
+    return value;
+  });
+}
+
+/** The values every step has: the file's names and the event's. */
+function builtinValues(event: TaskEvent, pathname: string, taskId: string): Record<string, string> {
+  const name = basename(pathname);
+  const ext = extname(name);
+  return {
+    pathname, source: event.pathname, dir: dirname(pathname), name, stem: ext === '' ? name : name.slice(0, -ext.length), ext,
+    maskname: event.maskname, src_pathname: event.srcPathname ?? '', task_id: taskId,
+  };
+}
+
+function validateStep(step: unknown, index: number): PipelineStep {
+  const at = `steps[${index}]`;
+  if (step === null || typeof step !== 'object') throw optionError(`The "${at}" option must be an object { name, cmd | run }`);
+  const s = step as Record<string, unknown>;
+  for (const key of Object.keys(s)) {
+    if (!STEP_KEYS.includes(key)) throw optionError(`The "${at}.${key}" option is not an option of a pipeline step. Known options: ${STEP_KEYS.join(', ')}`);
+  }
+  if (typeof s.name !== 'string' || s.name === '') throw optionError(`The "${at}.name" option must be a non-empty string`);
+  const hasCmd = s.cmd !== undefined;
+  if (hasCmd === (s.run !== undefined)) throw optionError(`The "${at}" step (${s.name}) must have exactly one of "cmd" (an argv array) and "run" (a function)`);
+  if (hasCmd && !(Array.isArray(s.cmd) && s.cmd.length > 0 && s.cmd.every((arg) => typeof arg === 'string') && s.cmd[0] !== '')) {
+    throw optionError(`The "${at}.cmd" option must be a non-empty argv array of strings (no shell: one array element is one argument). Received ${JSON.stringify(s.cmd)}`);
+  }
+  if (!hasCmd && typeof s.run !== 'function') throw optionError(`The "${at}.run" option must be a function`);
+  if (!hasCmd) {
+    for (const key of ['env', 'cwd', 'stdin', 'stdout']) if (s[key] !== undefined) throw optionError(`The "${at}.${key}" option applies to "cmd" steps only`);
+  }
+  if (s.timeout !== undefined) parseDuration(s.timeout, `${at}.timeout`);
+  if (s.env !== undefined && (s.env === null || typeof s.env !== 'object' || !Object.values(s.env).every((v) => typeof v === 'string'))) {
+    throw optionError(`The "${at}.env" option must be an object of strings`);
+  }
+  for (const key of ['cwd', 'stdin', 'stdout']) if (s[key] !== undefined && typeof s[key] !== 'string') throw optionError(`The "${at}.${key}" option must be a string`);
+  return s as unknown as PipelineStep;
+}
+
+/** Rejects after `ms` (and aborts `controller`) unless `promise` settles first. */
+async function withTimeout<T>(promise: Promise<T>, ms: number, controller: AbortController): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        const error = new Error(`timed out after ${ms} ms`);
+        controller.abort(error);
+        reject(error);
+      }, ms);
+    })]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Runs a pipeline of steps per file. Runs of one file never overlap (an
+ * event during a run queues one re-run after it); at most `concurrency`
+ * files are in flight (default: the number of CPUs). A file gone when its
+ * run starts is skipped. A failed step stops that file's pipeline only: the
+ * file moves to `failedDir` with `NAME.failure.json` (every step that ran:
+ * argv, exit status, stderr tail), and is retried only on request
+ * ({@link retryFailed}, `inotifyd --retry`).
+ *
+ * @example
+ * ```ts
+ * new PipelineScheduler({
+ *   failedDir: '/srv/ingest/failed',
+ *   steps: [
+ *     { name: 'probe', cmd: ['ffprobe', '-v', 'error', '{pathname}'], timeout: '30s' },
+ *     { name: 'convert', cmd: ['ffmpeg', '-y', '-i', '{pathname}', '/srv/out/{stem}.webm'], timeout: '10m' },
+ *   ],
+ * });
+ * ```
+ */
+export class PipelineScheduler extends TaskScheduler {
+  static override readonly optionKeys: readonly string[] = ['job', 'steps', 'failedDir', 'doneDir'];
+  /** The steps, in order. */
+  readonly steps: readonly PipelineStep[];
+  /** Where failed files go. */
+  readonly failedDir: string;
+  /** Where finished files go, if anywhere. */
+  readonly doneDir: string | undefined;
+
+  constructor(options: PipelineSchedulerOptions) {
+    validateSchedulerOptions(options, 'PipelineScheduler', ['steps', 'failedDir', 'doneDir']);
+    super({
+      ...options, concurrency: options.concurrency ?? (options.singleJob === true ? 1 : availableParallelism()), logname: options.logname ?? 'pipeline',
+      job: (event, id, context) => this.#runPipeline(event, id, context),
+    });
+    if (!Array.isArray(options.steps) || options.steps.length === 0) throw optionError('The "steps" option must be a non-empty array of steps { name, cmd | run }');
+    this.steps = options.steps.map((step, i) => validateStep(step, i));
+    const names = this.steps.map((step) => step.name);
+    const twice = names.find((name, i) => names.indexOf(name) !== i);
+    if (twice !== undefined) throw optionError(`The "steps" option names two steps ${JSON.stringify(twice)}: each name must be unique`);
+    if (typeof options.failedDir !== 'string' || options.failedDir === '') throw optionError('The "failedDir" option must be a directory path (a non-empty string)');
+    this.failedDir = options.failedDir;
+    if (options.doneDir !== undefined && (typeof options.doneDir !== 'string' || options.doneDir === '')) throw optionError('The "doneDir" option must be a directory path (a non-empty string)');
+    this.doneDir = options.doneDir;
+  }
+
+  protected override _handlesDryRun(): boolean {
+    return true;
+  }
+
+  async #runPipeline(event: TaskEvent, id: string, context: JobContext): Promise<void> {
+    const log = context.log;
+    const source = event.pathname;
+    try {
+      lstatSync(source);
+    } catch {
+      log.info(`${source}: gone before its pipeline started; nothing to do`);
+      return;
+    }
+    let pathname = source;
+    const values: Record<string, string> = builtinValues(event, pathname, id);
+    const records: StepRecord[] = [];
+    for (const step of this.steps) {
+      if (context.signal.aborted) throw new Error(`task ${id} cancelled before step ${step.name}`);
+      let record: StepRecord;
+      try {
+        const result = step.cmd !== undefined
+          ? await this.#runCommandStep(step, step.cmd, values, id, event, context)
+          : await this.#runFunctionStep(step, step.run as StepFunction, { event, source, pathname, values: { ...values } }, id, context);
+        record = result.record;
+        for (const [key, value] of Object.entries(result.values)) values[key] = value;
+        if (result.values.pathname !== undefined) {
+          pathname = result.values.pathname;
+          Object.assign(values, builtinValues(event, pathname, id), result.values);
+        }
+      } catch (error) {
+        record = error instanceof StepFailure ? error.record : { step: step.name, ok: false, durationMs: 0, error: (error as Error).message };
+      }
+      records.push(record);
+      if (!record.ok) {
+        this.#fail(records, { source, pathname, values, id, log });
+        // Logged in full above: the task's failure line needs no stack trace.
+        const error = new Error(`the pipeline stopped at step ${step.name}`);
+        error.stack = error.message;
+        throw error;
+      }
+    }
+    if (this.doneDir !== undefined && !context.dryRun) {
+      const done = moveToDone(this.doneDir, pathname);
+      log.info(`${source}: all ${this.steps.length} steps done; moved to ${done}`);
+    } else {
+      log.info(`${source}: all ${this.steps.length} steps done`);
+    }
+  }
+
+  #fail(records: readonly StepRecord[], at: { source: string; pathname: string; values: Record<string, string>; id: string; log: JobContext['log'] }): void {
+    const failed = records[records.length - 1] as StepRecord;
+    try {
+      const target = moveToFailed(this.failedDir, at.pathname, {
+        source: at.source, pathname: at.pathname, failedStep: failed.step, at: new Date().toISOString(), taskId: at.id, steps: records, values: at.values,
+      });
+      at.log.error(`${at.source}: step ${failed.step} failed (${failed.error ?? ''}); moved to ${target} (log: ${target}.failure.json)`);
+    } catch (error) {
+      at.log.error(`${at.source}: step ${failed.step} failed, and the file could not be moved to ${this.failedDir}: ${(error as Error).message}`);
+    }
+  }
+
+  async #runCommandStep(step: PipelineStep, cmd: readonly string[], values: Record<string, string>, id: string, event: TaskEvent, context: JobContext): Promise<{ record: StepRecord; values: Record<string, string> }> {
+    let argv: string[];
+    let env: Record<string, string>;
+    let stdin: string | undefined;
+    let stdout: string | undefined;
+    try {
+      argv = cmd.map((arg) => fillPlaceholders(arg, values));
+      env = Object.fromEntries(Object.entries(step.env ?? {}).map(([key, value]) => [key, fillPlaceholders(value, values)]));
+      stdin = step.stdin === undefined ? undefined : fillPlaceholders(step.stdin, values);
+      stdout = step.stdout === undefined ? undefined : fillPlaceholders(step.stdout, values);
+    } catch (error) {
+      throw new StepFailure({ step: step.name, ok: false, durationMs: 0, error: (error as Error).message });
+    }
+    if (context.dryRun) {
+      context.log.info(`dry run: task ${id} step ${step.name} would run ${JSON.stringify(argv)}`);
+      return { record: { step: step.name, argv, ok: true, durationMs: 0 }, values: {} };
+    }
+    // Every value as INOTIFYD_VALUE_<NAME> too, for scripts that prefer the environment.
+    for (const [key, value] of Object.entries(values)) env[`INOTIFYD_VALUE_${key.toUpperCase()}`] = value;
+    // stdout goes to a temporary name, renamed into place only when the command succeeds: never a half file.
+    const stdoutPart = stdout === undefined ? undefined : join(dirname(stdout), `.${basename(stdout)}.inotifyd-${id}`);
+    const result = await runCommand(argv, {
+      cwd: step.cwd, env: taskEnv(event, id, env), timeout: parseDuration(step.timeout ?? DEFAULT_STEP_TIMEOUT, 'timeout'),
+      signal: context.signal, stdin, stdoutFile: stdoutPart, log: context.log, prefix: `task ${id} step ${step.name}`,
+    });
+    let ok = result.error === undefined && result.code === 0;
+    let stdoutError: string | undefined;
+    if (stdoutPart !== undefined && stdout !== undefined) {
+      try {
+        if (ok) renameSync(stdoutPart, stdout);
+        else rmSync(stdoutPart, { force: true });
+      } catch (error) {
+        ok = false;
+        stdoutError = `cannot write its stdout to ${stdout}: ${(error as Error).message}`;
+      }
+    }
+    context.log.info(`task ${id} step ${step.name}: ${argv[0] ?? ''} ${ok ? 'done' : `failed: ${describeResult(result)}`} after ${result.durationMs} ms`);
+    if (!ok && result.stderrTail !== '') context.log.info(`task ${id} step ${step.name} stderr:\n${result.stderrTail.replace(/\n$/, '')}`);
+    const record: StepRecord = {
+      step: step.name, argv, exitCode: result.code, signal: result.signal, timedOut: result.timedOut, durationMs: result.durationMs,
+      stderrTail: result.stderrTail, ok, ...(ok ? {} : { error: stdoutError ?? describeResult(result) }),
+    };
+    return { record, values: {} };
+  }
+
+  async #runFunctionStep(step: PipelineStep, run: StepFunction, file: PipelineFile, id: string, context: JobContext): Promise<{ record: StepRecord; values: Record<string, string> }> {
+    if (context.dryRun) {
+      context.log.info(`dry run: task ${id} step ${step.name} would call ${run.name === '' ? 'its function' : run.name}`);
+      return { record: { step: step.name, ok: true, durationMs: 0 }, values: {} };
+    }
+    const started = performance.now();
+    const controller = new AbortController();
+    const onAbort = (): void => controller.abort(context.signal.reason);
+    context.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      const timeout = parseDuration(step.timeout ?? DEFAULT_STEP_TIMEOUT, 'timeout');
+      const returned = await withTimeout(Promise.resolve().then(() => run(file, { ...context, signal: controller.signal, taskId: id })), timeout, controller);
+      const values = returnedValues(returned, step.name);
+      context.log.info(`task ${id} step ${step.name}: done after ${Math.round(performance.now() - started)} ms`);
+      return { record: { step: step.name, ok: true, durationMs: Math.round(performance.now() - started) }, values };
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      context.log.info(`task ${id} step ${step.name}: failed: ${message}`);
+      throw new StepFailure({ step: step.name, ok: false, durationMs: Math.round(performance.now() - started), error: message });
+    } finally {
+      context.signal.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+/** A function step's return: nothing, or an object of string values. */
+function returnedValues(returned: unknown, step: string): Record<string, string> {
+  if (returned === undefined || returned === null) return {};
+  if (typeof returned === 'object' && !Array.isArray(returned) && Object.values(returned).every((v) => typeof v === 'string')) {
+    return returned as Record<string, string>;
+  }
+  throw new Error(`step ${step} returned ${JSON.stringify(returned)}: a step returns nothing or an object of string values`);
+}

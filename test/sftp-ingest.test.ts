@@ -1,0 +1,151 @@
+/**
+ * examples/sftp-ingest end to end, with the real components: a loopback
+ * OpenSSH sshd (two chrooted internal-sftp users, made by the test), uploads
+ * with `sftp -b` (one slowed by `-l`, one killed mid-file), inotifyd running
+ * the example config (type-stripped), real ffmpeg/ffprobe,
+ * and a `sendmail -t`-compatible fake mailer that files each message.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as ts from 'typescript';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DaemonProcess, tempDir, until } from './daemon-helpers.js';
+import { sshdUnavailable, startLoopbackSshd } from './helpers/sshd.js';
+
+const unavailable = sshdUnavailable(['ffmpeg', 'ffprobe']);
+let configFile = '';
+
+/** A 1 s, 160x120 test clip with sound (h264/aac in mp4); `big`: about 3 MB (noise at a high bit rate), for slow uploads. */
+function makeClip(file: string, big = false): void {
+  const video = big ? ['-f', 'lavfi', '-i', 'nullsrc=duration=1:size=320x240:rate=25,geq=random(1)*255:128:128', '-b:v', '24M', '-maxrate', '24M', '-bufsize', '1M']
+    : ['-f', 'lavfi', '-i', 'testsrc=duration=1:size=160x120:rate=10'];
+  const r = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...video.slice(0, 4),
+    '-f', 'lavfi', '-i', 'sine=frequency=440:duration=1', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', ...video.slice(4), '-c:a', 'aac', '-shortest', file], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`ffmpeg: ${r.stderr}`);
+}
+
+function probe(file: string): { streams: Array<{ codec_type: string; codec_name: string; width?: number }>; format: { format_name: string } } {
+  const r = spawnSync('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', file], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`ffprobe ${file}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as never;
+}
+
+describe.skipIf(unavailable !== undefined)(`examples/sftp-ingest over a loopback sshd${unavailable === undefined ? '' : ` (skipped: ${unavailable})`}`, () => {
+  beforeAll(() => {
+    // The config module as JavaScript (type-stripped; `tsc -p examples` in examples.test.ts checks its types).
+    const source = fs.readFileSync(path.resolve(__dirname, '..', 'examples', 'sftp-ingest', 'config.mts'), 'utf8');
+    const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+    const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'sftp-ingest-config-')));
+    configFile = path.join(dir, 'config.mjs');
+    fs.writeFileSync(configFile, js);
+    return () => fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('two users upload by sftp (one slowly, one interrupted): each complete video converted once for its owner, with metadata, thumbnail and mail; a fake .mp4 and the partial file go to failed/ alone', async () => {
+    const dir = tempDir('sftp-ingest-');
+    const sshd = await startLoopbackSshd({ sftpUsers: 2 });
+    const [alice, bob] = sshd.users as [typeof sshd.users[0], typeof sshd.users[0]];
+    const at = (...parts: string[]): string => path.join(dir, ...parts);
+    fs.mkdirSync(at('mail'));
+    const mailer = at('fake-sendmail.cjs');
+    // sendmail -t: the whole message on stdin, recipients from its headers. This one files it and its argv.
+    fs.writeFileSync(mailer, `#!${process.execPath}
+const fs = require('node:fs');
+const chunks = [];
+process.stdin.on('data', (c) => chunks.push(c)).on('end', () => {
+  const name = ${JSON.stringify(at('mail'))} + '/' + process.hrtime.bigint() + '.eml';
+  fs.writeFileSync(name + '.tmp', JSON.stringify({ argv: process.argv.slice(2), message: Buffer.concat(chunks).toString('utf8') }));
+  fs.renameSync(name + '.tmp', name);
+});
+`, { mode: 0o755 });
+    fs.writeFileSync(at('users.json'), JSON.stringify({
+      [alice.name]: { name: 'Alice Test', email: 'alice@example.org', publicPath: at('public', 'alice') },
+      [bob.name]: { name: 'Bob Test', email: 'bob@example.org', publicPath: at('public', 'bob') },
+    }));
+    fs.writeFileSync(at('settings.json'), JSON.stringify({
+      uploads: sshd.chroots, work: at('work'), failed: at('failed'), done: at('done'), users: at('users.json'),
+      mailer: [mailer, '-t'], from: 'ingest@example.org', maxInFlight: 2, settleTime: 200, quietPeriod: 1000,
+    }));
+    makeClip(at('clip.mp4'));
+    makeClip(at('big.mp4'), true);
+    fs.writeFileSync(at('fake.mp4'), 'this is a text file, not a video\n');
+    fs.writeFileSync(at('notes.txt'), 'not a video at all, and not an allowed extension\n');
+
+    const daemon = new DaemonProcess(['-d', '-c', configFile], dir, { ...process.env, INGEST_SETTINGS: at('settings.json') });
+    await daemon.waitFor('inotifyd started');
+    const hostile = "my holiday $(touch pwned) 'q'.mp4";
+    // At once: alice's small uploads, bob's small one, bob's big one at 8 Mbit/s (seconds long), and
+    // alice's big one at 2 Mbit/s, interrupted (sftp and ssh killed) once 300 kB have arrived.
+    const interrupt = new AbortController();
+    const cut = path.join(alice.uploadDir, 'cut.mp4');
+    const interrupted = sshd.sftp(alice.name, `put ${at('big.mp4')} cut.mp4\n`, ['-l', '2000'], interrupt.signal);
+    const [upA, upB, upSlow] = await Promise.all([
+      sshd.sftp(alice.name, `put ${at('clip.mp4')} "${hostile}"\nput ${at('fake.mp4')} fake.mp4\nput ${at('notes.txt')} notes.txt\n`),
+      sshd.sftp(bob.name, `put ${at('clip.mp4')} "clip b.mp4"\n`),
+      sshd.sftp(bob.name, `put ${at('big.mp4')} big.mp4\n`, ['-l', '8000']),
+      until(() => fs.existsSync(cut) && fs.statSync(cut).size >= 300_000, 'the interrupted upload under way').then(() => interrupt.abort()),
+    ]);
+    expect(upA.status, upA.output + sshd.log()).toBe(0);
+    expect(upB.status, upB.output + sshd.log()).toBe(0);
+    expect(upSlow.status, upSlow.output + sshd.log()).toBe(0);
+    expect((await interrupted).status).not.toBe(0);
+    const mails = (): string[] => fs.readdirSync(at('mail')).filter((n) => n.endsWith('.eml'));
+    await until(() => mails().length === 3 && fs.existsSync(at('failed', 'fake.mp4.failure.json')) && fs.existsSync(at('failed', 'cut.mp4.failure.json')),
+      `3 mails, fake.mp4 and cut.mp4 in failed/:\n${daemon.stderr}`);
+    expect(await daemon.stop()).toEqual({ code: 0, signal: null });
+
+    // Each video: converted (h264 mp4), metadata (ffprobe JSON of the upload), a JPEG thumbnail, under the owner's public path and a safe name.
+    const outputs = [[alice, 'alice', 'my_holiday___touch_pwned___q_'], [bob, 'bob', 'clip_b'], [bob, 'bob', 'big']] as const;
+    expect(fs.readdirSync(at('public', 'alice')).sort()).toEqual(['my_holiday___touch_pwned___q_.jpg', 'my_holiday___touch_pwned___q_.json', 'my_holiday___touch_pwned___q_.mp4']);
+    expect(fs.readdirSync(at('public', 'bob')).sort()).toEqual(['big.jpg', 'big.json', 'big.mp4', 'clip_b.jpg', 'clip_b.json', 'clip_b.mp4']);
+    for (const [user, who, stem] of outputs) {
+      const pub = at('public', who);
+      const converted = probe(path.join(pub, `${stem}.mp4`));
+      expect(converted.streams.find((s) => s.codec_type === 'video')).toMatchObject({ codec_name: 'h264', width: stem === 'big' ? 320 : 160 });
+      const metadata = JSON.parse(fs.readFileSync(path.join(pub, `${stem}.json`), 'utf8')) as ReturnType<typeof probe>;
+      expect(metadata.format.format_name).toContain('mp4');
+      expect(metadata.streams.map((s) => s.codec_type).sort()).toEqual(['audio', 'video']);
+      expect([...fs.readFileSync(path.join(pub, `${stem}.jpg`)).subarray(0, 3)]).toEqual([0xff, 0xd8, 0xff]);
+      // The original, under its safe name, in done/; owned by the user who uploaded it.
+      expect(fs.statSync(at('done', `${stem}.mp4`)).uid, who).toBe(user.uid);
+    }
+    // One mail per video, to its owner, naming the original file; the mailer got `-t` and the message on stdin.
+    const messages = mails().map((n) => JSON.parse(fs.readFileSync(at('mail', n), 'utf8')) as { argv: string[]; message: string });
+    expect(messages.map((m) => m.argv)).toEqual([['-t'], ['-t'], ['-t']]);
+    const toAlice = messages.find((m) => m.message.includes('To: "Alice Test" <alice@example.org>'));
+    const toBob = messages.find((m) => m.message.includes('To: "Bob Test" <bob@example.org>') && m.message.includes('clip b.mp4'));
+    expect(messages.filter((m) => m.message.includes('To: "Bob Test" <bob@example.org>') && m.message.includes('Subject: Your video big.mp4 is ready\n'))).toHaveLength(1);
+    expect(toAlice?.message).toContain(`Subject: Your video ${hostile} is ready\n`);
+    expect(toAlice?.message).toContain(path.join(at('public', 'alice'), 'my_holiday___touch_pwned___q_.mp4'));
+    expect(toBob?.message).toContain('Subject: Your video clip b.mp4 is ready\n');
+    expect(toAlice?.message).toMatch(/^From: ingest@example\.org\n/);
+
+    // The fake .mp4: rejected by content at the first step, the only step that ran; moved to failed/ with its log.
+    const failure = JSON.parse(fs.readFileSync(at('failed', 'fake.mp4.failure.json'), 'utf8')) as { source: string; failedStep: string; steps: Array<{ step: string; error?: string }> };
+    expect(failure.source).toBe(path.join(alice.uploadDir, 'fake.mp4'));
+    expect(failure.failedStep).toBe('format');
+    expect(failure.steps).toHaveLength(1);
+    expect(failure.steps[0]?.error).toMatch(/^content is not a \.mp4 video: it starts with "this is a text f/);
+    expect(fs.readFileSync(at('failed', 'fake.mp4'), 'utf8')).toBe('this is a text file, not a video\n');
+    // The interrupted upload: a partial file, closed by the server when the client went away. It looks
+    // complete to any watcher; its pipeline stops at metadata (ffprobe cannot read it), no output, no mail.
+    const partial = JSON.parse(fs.readFileSync(at('failed', 'cut.mp4.failure.json'), 'utf8')) as { source: string; failedStep: string; steps: Array<{ step: string; stderrTail?: string }> };
+    expect(partial.source).toBe(cut);
+    expect(partial.failedStep).toBe('metadata');
+    expect(partial.steps.map((s) => s.step)).toEqual(['format', 'owner', 'rename', 'metadata']);
+    expect(partial.steps[3]?.stderrTail).toContain('moov atom not found');
+    expect(fs.statSync(at('failed', 'cut.mp4')).size).toBeLessThan(fs.statSync(at('big.mp4')).size);
+    expect(fs.readdirSync(at('failed')).sort()).toEqual(['cut.mp4', 'cut.mp4.failure.json', 'fake.mp4', 'fake.mp4.failure.json']);
+    // Each upload ran the pipeline exactly once (the slow one too, not while it was arriving); notes.txt
+    // (not an allowed extension) was left alone.
+    expect(daemon.stderr.match(/: all 9 steps done; moved to /g)).toHaveLength(3);
+    expect(daemon.stderr.match(/TRANSFER_COMPLETE \S+\/big\.mp4: start task/g)).toHaveLength(1);
+    expect(daemon.stderr.match(/step \w+ failed \(/g)?.sort()).toEqual(['step format failed (', 'step metadata failed (']);
+    expect(fs.readdirSync(alice.uploadDir)).toEqual(['notes.txt']);
+    expect(fs.readdirSync(bob.uploadDir)).toEqual([]);
+    const pwned = spawnSync('find', [dir, sshd.chroots, '-name', 'pwned'], { encoding: 'utf8' });
+    expect(pwned.stdout).toBe('');
+  }, 60_000);
+});
