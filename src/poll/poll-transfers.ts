@@ -42,7 +42,7 @@ export function pollTransfers(dir: string, options: PollTransfersOptions = {}): 
     signal?.removeEventListener('abort', onAbort);
     poller.close();
     await poller.ready.catch(() => undefined);
-  });
+  }, true); // every poll is a whole snapshot: nothing is left unseen after a gap
   poller.ready.catch((error: Error) => owner.fail(error));
   poller.on('warning', (warning) => owner.warn(warning));
   poller.on('error', (error) => owner.fail(error));
