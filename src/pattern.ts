@@ -165,10 +165,12 @@ export function compilePatterns(patterns: PathPatterns | undefined, options: Com
         absolute.push(globSource(nodePath.posix.normalize(text), label));
         return;
       }
+      // A leading './' anchors the pattern at the root, as a '/' inside does.
+      const anchored = text.startsWith('./') || text.includes('/');
       while (text.startsWith('./')) text = text.slice(2);
       if (text === '.' || text === '') throw invalidArgValue(label, pattern, 'names the watched root itself');
-      // No '/' left: a name at any depth, as in .gitignore.
-      relative.push(text.includes('/') ? globSource(text, label) : `(?:.*/)?${globSource(text, label)}`);
+      // Otherwise a name at any depth, as in .gitignore.
+      relative.push(anchored ? globSource(text, label) : `(?:.*/)?${globSource(text, label)}`);
     } else {
       throw invalidArgType(label, 'a string, a RegExp or a function', pattern);
     }

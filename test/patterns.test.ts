@@ -45,6 +45,7 @@ describe('compilePatterns', () => {
     expect(rel('/srv/w/build/out/a')).toBe(true);
     expect(rel('/srv/w/x/build/out')).toBe(false);
     expect(rel('/srv/w/cache/1')).toBe(true);
+    expect(rel('/srv/w/a/cache')).toBe(false); // './' anchors at the root, as documented
     expect(rel('/srv/w/src/a.o')).toBe(true);
     expect(rel('/srv/w/src/a/b/c.o')).toBe(true);
     expect(rel('/srv/w/lib/a.o')).toBe(false);
