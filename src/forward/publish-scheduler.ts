@@ -4,7 +4,7 @@
  * file becomes a message in the stream, through the disk spool.
  */
 import { invalidArgType } from '../errors.js';
-import { TaskScheduler, parseDuration, type Duration, type LogSink, type SchedulerOptions, type TaskEvent } from '../tasks/index.js';
+import { SCHEDULER_OPTION_KEYS, TaskScheduler, parseDuration, type Duration, type LogSink, type SchedulerOptions, type TaskEvent } from '../tasks/index.js';
 import type { TransferComplete } from '../transfer/index.js';
 import { ArrivalForwarder, checkOptionNames, FORWARD_OPTION_NAMES, resolveForwardOptions, type ForwardOptions, type ResolvedForwardOptions } from './forwarder.js';
 
@@ -19,9 +19,6 @@ export interface PublishSchedulerOptions extends ForwardOptions, SchedulerOption
   /** How long a shutdown waits for the spool to empty, at most the daemon's shutdownTimeout (default '5s'). */
   drainTimeout?: Duration;
 }
-
-/** The options every scheduler takes (see SchedulerOptions). */
-const SCHEDULER_OPTION_NAMES = ['files', 'dirs', 'delay', 'singleJob', 'concurrency', 'logname'];
 
 /** What an event may carry besides {@link TaskEvent}: the daemon's TRANSFER_COMPLETE has `transfer` and `root`. */
 interface ForwardedEvent extends TaskEvent {
@@ -49,10 +46,13 @@ export class PublishScheduler extends TaskScheduler {
   readonly #drainTimeout: number;
   #forwarder: Promise<ArrivalForwarder> | undefined;
 
+  /** Its own option keys (checked by TaskScheduler too; `job` is set here, never by the user). */
+  static override readonly optionKeys: readonly string[] = ['job', ...FORWARD_OPTION_NAMES, 'root', 'drainTimeout'];
+
   constructor(options: PublishSchedulerOptions) {
     if (options === null || typeof options !== 'object') throw invalidArgType('options', 'an object', options);
     if (options.root !== undefined && typeof options.root !== 'string') throw invalidArgType('root', 'a directory path', options.root);
-    checkOptionNames(options, [...FORWARD_OPTION_NAMES, ...SCHEDULER_OPTION_NAMES, 'root', 'drainTimeout'], 'PublishScheduler');
+    checkOptionNames(options, [...PublishScheduler.optionKeys.filter((key) => key !== 'job'), ...SCHEDULER_OPTION_KEYS], 'PublishScheduler');
     // The job needs this instance, which does not exist until super() returns.
     const self: { scheduler?: PublishScheduler } = {};
     super({
