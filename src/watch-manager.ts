@@ -92,6 +92,22 @@ export interface SyntheticEntry {
   readonly mask: number;
 }
 
+/**
+ * @internal What the Notifier's bookkeeping checks when a record makes the
+ * manager arm a directory by path, long after the fact: a path names
+ * whatever is there now, which may not be the directory the record was about.
+ */
+export interface ArmGuard {
+  /**
+   * Called after the directory was armed and the kernel's queue read: true
+   * when the directory now at the path may be a later one by that name (the
+   * watch is then removed again and nothing is scanned).
+   */
+  reused(): boolean;
+  /** The kernel returned the wd of a watch the table holds at another path. */
+  watchedElsewhere(watch: WatchRecord): void;
+}
+
 /** A symbolic link a walk found, followed once every real directory is armed. */
 interface FoundLink {
   parent: WatchRecord;
@@ -509,12 +525,14 @@ export class WatchManager {
    * order (a directory before its contents). Failures other than "already
    * gone" are returned for the Notifier to emit.
    */
-  _armNew(parent: WatchRecord, name: string, nameBytes: Buffer | undefined, errors: CodedError[]): SyntheticEntry[] {
+  _armNew(
+    parent: WatchRecord, name: string, nameBytes: Buffer | undefined, errors: CodedError[], guard?: ArmGuard,
+  ): SyntheticEntry[] {
     const entries: SyntheticEntry[] = [];
     const path = joinPath(parent.path, name);
     if (parent.exclude?.(path)) return entries;
     const bytes = childBytes(parent, name, nameBytes);
-    this.#armAndScan(parent, path, bytes, entries, errors);
+    this.#armAndScan(parent, path, bytes, entries, errors, guard);
     return entries;
   }
 
@@ -664,7 +682,9 @@ export class WatchManager {
     }
   }
 
-  #armAndScan(parent: WatchRecord, path: string, bytes: Buffer | undefined, out: SyntheticEntry[], errors: CodedError[]): void {
+  #armAndScan(
+    parent: WatchRecord, path: string, bytes: Buffer | undefined, out: SyntheticEntry[], errors: CodedError[], guard?: ArmGuard,
+  ): void {
     let result: ArmResult;
     try {
       result = this.#arm(path, bytes, parent.mask | parent.flags, parent, false, true);
@@ -673,10 +693,25 @@ export class WatchManager {
       if (!GONE.has(error.code ?? '')) errors.push(error);
       return;
     }
-    if (!result.created) return; // already watched, so already scanned
+    if (!result.created) {
+      // Already watched, so already scanned. At another path, the table and
+      // the tree disagree, unless a queued rename explains it: read the
+      // kernel's queue first, so the guard sees every record up to now.
+      if (guard !== undefined && result.watch.path !== path) {
+        this.#drain();
+        guard.watchedElsewhere(result.watch);
+      }
+      return;
+    }
     const watch = result.watch;
     const noise = new ScanNoise();
     const before = this.#drain();
+    // Everything the kernel queued up to the arming is read now: the guard
+    // can tell whether the directory armed may be a later one by that name.
+    if (guard?.reused() === true) {
+      this.#remove(watch);
+      return;
+    }
     let listing: Listing;
     try {
       listing = this.#readdir(watch, noise, SORTED);
