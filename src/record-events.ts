@@ -24,7 +24,8 @@ import { MoveTracker } from './move-tracker.js';
 import type { EventHook } from './process-event.js';
 import type { RecordQueue } from './record-queue.js';
 import { entryKey } from './scan-noise.js';
-import type { ArmGuard, SyntheticEntry, WatchManager, WatchRecord } from './watch-manager.js';
+import type { ArmGuard, SyntheticEntry, WatchRecord } from './core/watch-record.js';
+import type { WatchManager } from './watch-manager.js';
 
 const debug = debuglog('inotify');
 
