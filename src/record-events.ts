@@ -54,20 +54,37 @@ interface Hold {
  */
 export class EventList {
   readonly items: InotifyEvent[] = [];
-  /** Each item's per-watch processor (addWatch's `procFun`), where its watch has one. */
-  readonly procFuns: Array<EventHook | undefined> = [];
+  // Each item's per-watch processor (addWatch's `procFun`), where its watch
+  // has one: written only then, so a list without any costs nothing per event.
+  readonly #procFuns: Array<EventHook | undefined> = [];
+  #withProcFuns = false;
   length = 0;
 
   push(event: InotifyEvent, procFun?: EventHook): void {
-    this.procFuns[this.length] = procFun;
+    if (procFun !== undefined) {
+      // Slots before this one may hold nothing yet: fill them before the first write.
+      if (!this.#withProcFuns) {
+        this.#withProcFuns = true;
+        for (let i = this.#procFuns.length; i < this.length; i++) this.#procFuns.push(undefined);
+      }
+      this.#procFuns[this.length] = procFun;
+    } else if (this.#withProcFuns) {
+      this.#procFuns[this.length] = undefined;
+    }
     this.items[this.length++] = event;
+  }
+
+  /** The per-watch processor of item `index`, if its watch has one. */
+  procFun(index: number): EventHook | undefined {
+    return this.#withProcFuns ? this.#procFuns[index] : undefined;
   }
 
   /** Empties the list, dropping the references it held. */
   clear(): void {
-    for (let i = 0; i < this.length; i++) {
-      this.items[i] = EMPTY_EVENT;
-      this.procFuns[i] = undefined;
+    for (let i = 0; i < this.length; i++) this.items[i] = EMPTY_EVENT;
+    if (this.#withProcFuns) {
+      this.#procFuns.fill(undefined);
+      this.#withProcFuns = false;
     }
     this.length = 0;
   }
@@ -203,10 +220,14 @@ export class RecordEvents {
     const failures = errors.length;
     const found = this.#wm._armNew(parent, name, nameBytes, errors, this.#guard(parent, name, nameBytes));
     if (errors.length === failures && this.#wm._recordAt(path) === undefined && parent.exclude?.(path) !== true) {
-      if (this.#unarmed.size >= MAX_UNARMED) this.#unarmed.delete(this.#unarmed.keys().next().value as string);
-      this.#unarmed.set(entryKey(parent.wd, name), { wd: parent.wd, name, nameBytes, since: Date.now() });
+      this.#rememberUnarmed(parent, name, nameBytes);
     }
     return found;
+  }
+
+  #rememberUnarmed(parent: WatchRecord, name: string, nameBytes: Buffer | undefined): void {
+    if (this.#unarmed.size >= MAX_UNARMED) this.#unarmed.delete(this.#unarmed.keys().next().value as string);
+    this.#unarmed.set(entryKey(parent.wd, name), { wd: parent.wd, name, nameBytes, since: Date.now() });
   }
 
   // A rename paired: directories whose arming found nothing may be at their
@@ -253,6 +274,8 @@ export class RecordEvents {
       watchedElsewhere: (watch) => {
         if (!watch.leaving && !this.#pathsPending(watch)) this.#lostTrack ??= watch;
       },
+      // Found by the scan, gone before it could be armed: tried again when a rename pairs, like the directory itself.
+      missed: (below, childName, childBytes) => this.#rememberUnarmed(below, childName, childBytes),
     };
   }
 

@@ -172,10 +172,19 @@ export class Scanner {
    * recursively, appending to `out` one synthetic entry for everything found
    * that the kernel will not report itself, in tree order (a directory
    * before its contents). Failures other than "already gone" go to `errors`.
-   * `guard` checks the arming of `path` itself (not of what the scan finds).
+   * `guard` checks the arming of `path` itself (not of what the scan finds);
+   * its `missed` hears of each directory the scan found but could not arm
+   * because nothing was at its path any more.
    */
   armAndScan(
     parent: WatchRecord, path: string, bytes: Buffer | undefined, out: SyntheticEntry[], errors: CodedError[], guard?: ArmGuard,
+  ): void {
+    this.#armAndScan(parent, path, bytes, out, errors, guard, guard?.missed);
+  }
+
+  #armAndScan(
+    parent: WatchRecord, path: string, bytes: Buffer | undefined, out: SyntheticEntry[], errors: CodedError[],
+    guard: ArmGuard | undefined, missed: ArmGuard['missed'] | undefined,
   ): void {
     let result: ArmResult;
     try {
@@ -208,7 +217,12 @@ export class Scanner {
     try {
       listing = this.readdir(watch, noise, SORTED);
     } catch {
-      return; // removed again already: its IN_DELETE_SELF / IN_IGNORED are on their way
+      // Removed again already: its IN_DELETE_SELF / IN_IGNORED are on their
+      // way. (Or renamed with a directory above it: then what it held before
+      // the arming is not reported. Dropping the watch would also drop its
+      // queued events, which a removal's IN_DELETE_SELF cannot be told from
+      // in time: see docs/RELIABILITY.md.)
+      return;
     }
     this.listings?.remember(watch, listing);
     const writing = this.filesBeingWritten(watch, listing, noise, undefined);
@@ -233,7 +247,11 @@ export class Scanner {
       if (watch.exclude?.(childPath)) continue;
       out.push({ watch, name, nameBytes, mask: isDir ? (IN_CREATE | IN_ISDIR) >>> 0 : IN_CREATE });
       if (isDir) {
-        this.armAndScan(watch, childPath, childBytes(watch, name, nameBytes), out, errors);
+        const failures = errors.length;
+        this.#armAndScan(watch, childPath, childBytes(watch, name, nameBytes), out, errors, undefined, missed);
+        // Listed a moment ago, gone now: a directory above was renamed (or it
+        // was removed). Its creation is reported; what it holds is not yet.
+        if (missed !== undefined && errors.length === failures && this.#watches.at(childPath) === undefined) missed(watch, name, nameBytes);
       } else if (type === TYPE_FILE && !(seen & (IN_MODIFY | IN_CLOSE_WRITE)) && !writing.has(name)) {
         // Written and closed before the watch existed. A file still open for
         // writing gets its real IN_CLOSE_WRITE from the kernel instead.

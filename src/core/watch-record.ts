@@ -84,6 +84,12 @@ export interface ArmGuard {
   reused(): boolean;
   /** The kernel returned the wd of a watch the table holds at another path. */
   watchedElsewhere(watch: WatchRecord): void;
+  /**
+   * A directory the scan found in `parent` could not be armed: nothing was
+   * at its path any more (a rename above it, not processed yet, or a
+   * removal). Its creation was reported; what it holds was not.
+   */
+  missed(parent: WatchRecord, name: string, nameBytes: Buffer | undefined): void;
 }
 
 /** @internal What asking the kernel which watch a path has found: see WatchManager._isAt. */
