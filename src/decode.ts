@@ -92,6 +92,9 @@ export class BatchReader {
   readonly #view: DataView;
   readonly #length: number;
   #offset = 0;
+  // See holdsAny: the bits last asked about and the last record that has one.
+  #markedBits = 0;
+  #lastMarked = -1;
 
   /** Throws a {@link MalformedBatchError} unless the first `length` bytes of `buffer` are whole records. */
   constructor(buffer: Buffer, length: number) {
@@ -139,6 +142,35 @@ export class BatchReader {
       if (found !== undefined) return found;
     }
     return undefined;
+  }
+
+  /**
+   * Like {@link BatchReader.scan}, with each record decoded (name included)
+   * into `scratch`, which is valid only during the call of `visit`.
+   */
+  scanRecords<T>(visit: (record: RawRecord) => T | undefined, scratch: RawRecord): T | undefined {
+    for (let offset = this.#offset; offset < this.#length; offset = this.#end(offset)) {
+      const found = visit(this.#decode(offset, scratch));
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+
+  /**
+   * Whether a record from the cursor on has a bit of `bits` in its mask. The
+   * last such record's offset is found once per `bits` and kept, so asking
+   * again as the cursor moves costs nothing.
+   */
+  holdsAny(bits: number): boolean {
+    if (this.#markedBits !== bits) {
+      this.#markedBits = bits;
+      this.#lastMarked = -1;
+      const view = this.#view;
+      for (let offset = 0; offset < this.#length; offset = this.#end(offset)) {
+        if (view.getUint32(offset + 4, littleEndian) & bits) this.#lastMarked = offset;
+      }
+    }
+    return this.#lastMarked >= this.#offset;
   }
 
   /** Every record from the cursor on, decoded, without moving the cursor. */

@@ -222,7 +222,7 @@ export class Notifier extends EventEmitter<NotifierEvents> {
         // Every watch-table change for the record first, then delivery.
         events.clear(); // left over only when a delivery threw
         this.#bookkeeping.process(this.#queue.shift(this.#current) as RawRecord, events, errors);
-        for (let i = 0; i < events.length && !this.#closed; i++) this.#deliver(events.items[i] as InotifyEvent, events.procFuns[i]);
+        for (let i = 0; i < events.length && !this.#closed; i++) this.#deliver(events.items[i] as InotifyEvent, events.procFun(i));
         events.clear();
         if (errors.length !== 0) for (const error of errors.splice(0)) this.emit('error', error);
       }

@@ -10,6 +10,7 @@
  * @internal
  */
 import { Buffer } from 'node:buffer';
+import * as nodePath from 'node:path';
 import { debuglog } from 'node:util';
 import {
   IN_ALL_EVENTS, IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_IGNORED, IN_ISDIR, IN_MOVE_SELF, IN_MOVED_FROM, IN_MOVED_TO,
@@ -23,7 +24,8 @@ import { MoveTracker } from './move-tracker.js';
 import type { EventHook } from './process-event.js';
 import type { RecordQueue } from './record-queue.js';
 import { entryKey } from './scan-noise.js';
-import type { SyntheticEntry, WatchManager, WatchRecord } from './watch-manager.js';
+import type { ArmGuard, SyntheticEntry, WatchRecord } from './core/watch-record.js';
+import type { WatchManager } from './watch-manager.js';
 
 const debug = debuglog('inotify');
 
@@ -33,6 +35,10 @@ const ALWAYS = (IN_IGNORED | IN_UNMOUNT | IN_Q_OVERFLOW) >>> 0;
 /** How long (ms) a directory whose arming found nothing waits for a rename that explains it. */
 const UNARMED_FOR = 5000;
 const MAX_UNARMED = 65_536;
+
+/** Records that change a directory's path: its own, or an entry's in its parent. */
+const SELF_CHANGES = (IN_MOVE_SELF | IN_DELETE_SELF) >>> 0;
+const REMOVALS = (SELF_CHANGES | IN_DELETE | IN_MOVED_FROM) >>> 0;
 
 interface Hold {
   readonly cookie: number;
@@ -48,20 +54,37 @@ interface Hold {
  */
 export class EventList {
   readonly items: InotifyEvent[] = [];
-  /** Each item's per-watch processor (addWatch's `procFun`), where its watch has one. */
-  readonly procFuns: Array<EventHook | undefined> = [];
+  // Each item's per-watch processor (addWatch's `procFun`), where its watch
+  // has one: written only then, so a list without any costs nothing per event.
+  readonly #procFuns: Array<EventHook | undefined> = [];
+  #withProcFuns = false;
   length = 0;
 
   push(event: InotifyEvent, procFun?: EventHook): void {
-    this.procFuns[this.length] = procFun;
+    if (procFun !== undefined) {
+      // Slots before this one may hold nothing yet: fill them before the first write.
+      if (!this.#withProcFuns) {
+        this.#withProcFuns = true;
+        for (let i = this.#procFuns.length; i < this.length; i++) this.#procFuns.push(undefined);
+      }
+      this.#procFuns[this.length] = procFun;
+    } else if (this.#withProcFuns) {
+      this.#procFuns[this.length] = undefined;
+    }
     this.items[this.length++] = event;
+  }
+
+  /** The per-watch processor of item `index`, if its watch has one. */
+  procFun(index: number): EventHook | undefined {
+    return this.#withProcFuns ? this.#procFuns[index] : undefined;
   }
 
   /** Empties the list, dropping the references it held. */
   clear(): void {
-    for (let i = 0; i < this.length; i++) {
-      this.items[i] = EMPTY_EVENT;
-      this.procFuns[i] = undefined;
+    for (let i = 0; i < this.length; i++) this.items[i] = EMPTY_EVENT;
+    if (this.#withProcFuns) {
+      this.#procFuns.fill(undefined);
+      this.#withProcFuns = false;
     }
     this.length = 0;
   }
@@ -93,6 +116,8 @@ export class RecordEvents {
   // (parent wd, name). When a rename pairs, each is tried again at its
   // parent's new path: armed, and what it holds reported.
   readonly #unarmed = new Map<string, { wd: number; name: string; nameBytes: Buffer | undefined; since: number }>();
+  // Set by an arming that found the directory watched at another path (see #guard).
+  #lostTrack: WatchRecord | undefined;
 
   /** @param queue the records not handled yet: looked ahead into to settle directory moves. */
   constructor(watchManager: WatchManager, queue: RecordQueue, options: RecordEventsOptions) {
@@ -186,17 +211,23 @@ export class RecordEvents {
     if (mask & IN_MOVED_FROM && mask & IN_ISDIR) this.#settleDirectoryMove(record.cookie, pathname);
     if (mask & IN_MOVE_SELF) this.#selfMoved(watch);
     if (synthetic !== undefined) this.#synthetic(synthetic, events);
+    if (this.#lostTrack !== undefined) this.#recoverLostTrack(watch, record, events, errors);
   }
 
-  // Arms (and scans) a new directory; remembers it when nothing was at its path.
+  // Arms (and scans) a new directory; remembers it when nothing was at its
+  // path, or when what is there may be a later directory by that name.
   #armNew(parent: WatchRecord, name: string, nameBytes: Buffer | undefined, path: string, errors: CodedError[]): SyntheticEntry[] {
     const failures = errors.length;
-    const found = this.#wm._armNew(parent, name, nameBytes, errors);
+    const found = this.#wm._armNew(parent, name, nameBytes, errors, this.#guard(parent, name, nameBytes));
     if (errors.length === failures && this.#wm._recordAt(path) === undefined && parent.exclude?.(path) !== true) {
-      if (this.#unarmed.size >= MAX_UNARMED) this.#unarmed.delete(this.#unarmed.keys().next().value as string);
-      this.#unarmed.set(entryKey(parent.wd, name), { wd: parent.wd, name, nameBytes, since: Date.now() });
+      this.#rememberUnarmed(parent, name, nameBytes);
     }
     return found;
+  }
+
+  #rememberUnarmed(parent: WatchRecord, name: string, nameBytes: Buffer | undefined): void {
+    if (this.#unarmed.size >= MAX_UNARMED) this.#unarmed.delete(this.#unarmed.keys().next().value as string);
+    this.#unarmed.set(entryKey(parent.wd, name), { wd: parent.wd, name, nameBytes, since: Date.now() });
   }
 
   // A rename paired: directories whose arming found nothing may be at their
@@ -218,11 +249,93 @@ export class RecordEvents {
         continue;
       }
       const failures = errors.length;
-      const found = wm._armNew(parent, entry.name, entry.nameBytes, errors);
+      const found = wm._armNew(parent, entry.name, entry.nameBytes, errors, this.#guard(parent, entry.name, entry.nameBytes));
       if (wm._recordAt(path) !== undefined || errors.length !== failures) this.#unarmed.delete(key);
       if (found.length !== 0) (out ??= []).push(...found);
     }
     return out;
+  }
+
+  // Name reuse under lag. A record is handled after the fact, and a path
+  // names whatever is there now: with `mkdir a; mv a a2; mkdir a` queued,
+  // the first IN_CREATE of `a` arms the second `a` (and then the rename of
+  // the first would re-path that watch to a2), so later events would be
+  // reported at another directory's path. The kernel's queue tells when that
+  // can be: after arming (everything up to it is read by then), a later
+  // record removes the name and another brings it back, or a directory above
+  // is moved or deleted (its path is stale). Then the watch is dropped: the
+  // directory's own IN_CREATE / IN_MOVED_TO, later in the queue, arms it
+  // (a rename of this one arms it at its new name). A watch the kernel names
+  // for the path that the table holds elsewhere, with no queued record that
+  // explains it, means the table is wrong: that is reported as an overflow.
+  #guard(parent: WatchRecord, name: string, nameBytes: Buffer | undefined): ArmGuard {
+    return {
+      reused: () => this.#mayBeReused(parent, name, nameBytes),
+      watchedElsewhere: (watch) => {
+        if (!watch.leaving && !this.#pathsPending(watch)) this.#lostTrack ??= watch;
+      },
+      // Found by the scan, gone before it could be armed: tried again when a rename pairs, like the directory itself.
+      missed: (below, childName, childBytes) => this.#rememberUnarmed(below, childName, childBytes),
+    };
+  }
+
+  #mayBeReused(parent: WatchRecord, name: string, nameBytes: Buffer | undefined): boolean {
+    const queue = this.#queue;
+    if (!queue.holdsAny(REMOVALS)) return false;
+    if (this.#pathsPending(parent)) return true;
+    // Decoding names is the costly part: only where the parent lost an entry.
+    if (queue.scan((wd, mask) => (wd === parent.wd && mask & (IN_DELETE | IN_MOVED_FROM) ? true : undefined)) !== true) return false;
+    let removed = false;
+    return queue.scanRecords((record) => {
+      if (record.wd !== parent.wd || record.name !== name) return undefined;
+      if (nameBytes !== undefined && (record.nameBytes === undefined || !nameBytes.equals(record.nameBytes))) return undefined;
+      if (record.mask & (IN_DELETE | IN_MOVED_FROM)) removed = true;
+      else if (removed && record.mask & (IN_CREATE | IN_MOVED_TO)) return true;
+      return undefined;
+    }) === true;
+  }
+
+  // Whether a queued IN_MOVE_SELF / IN_DELETE_SELF of `watch` or of a watch
+  // above it will change its path (so the path names something else now).
+  // A re-pathed watch's next IN_MOVE_SELF is its rename's own, already
+  // handled: not a change to come.
+  #pathsPending(watch: WatchRecord): boolean {
+    if (!this.#queue.holdsAny(SELF_CHANGES)) return false;
+    const handled = new Map<number, boolean>(); // wd -> its rename's IN_MOVE_SELF is still to be passed over
+    for (let above: WatchRecord | undefined = watch; above !== undefined && !handled.has(above.wd);) {
+      handled.set(above.wd, above.repathed);
+      if (above.root) break;
+      const parentPath = nodePath.dirname(above.path);
+      above = parentPath === above.path ? undefined : this.#wm._recordAt(parentPath);
+    }
+    return this.#queue.scan((wd, mask) => {
+      if (!(mask & SELF_CHANGES)) return undefined;
+      const skip = handled.get(wd);
+      if (skip === undefined) return undefined;
+      if (skip && mask & IN_MOVE_SELF) {
+        handled.set(wd, false);
+        return undefined;
+      }
+      return true;
+    }) === true;
+  }
+
+  // The table held at another path the directory a record armed: whatever
+  // was reported below that path may have been another directory's. Its
+  // watches are dropped, the directory is armed afresh at its real path (what
+  // it holds reported as synthetic events) and an IN_Q_OVERFLOW tells users
+  // the view was wrong (with `rescan`, followed by the rescan's report).
+  #recoverLostTrack(parent: WatchRecord, record: RawRecord, events: EventList, errors: CodedError[]): void {
+    const stale = this.#lostTrack;
+    if (stale === undefined) return;
+    this.#lostTrack = undefined;
+    debug('the watch of wd=%d is at %s, not at %s: rescanning', stale.wd, joinPath(parent.path, record.name), stale.path);
+    this.#wm._dropSubtree(stale.path);
+    const found = parent.autoAdd && this.#wm._record(parent.wd) === parent
+      ? this.#wm._armNew(parent, record.name, record.nameBytes, errors) : [];
+    events.push(new InotifyEvent(-1, IN_Q_OVERFLOW, '', '', '', false));
+    this.#synthetic(found, events);
+    if (this.#options.rescan) this.#rescanAfterOverflow(events, errors);
   }
 
   #synthetic(synthetic: readonly SyntheticEntry[], events: EventList): void {

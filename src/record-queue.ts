@@ -34,6 +34,19 @@ class ArraySegment {
     return undefined;
   }
 
+  scanRecords<T>(visit: (record: RawRecord) => T | undefined): T | undefined {
+    for (let i = this.#index; i < this.records.length; i++) {
+      const found = visit(this.records[i] as RawRecord);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+
+  holdsAny(bits: number): boolean {
+    for (let i = this.#index; i < this.records.length; i++) if ((this.records[i] as RawRecord).mask & bits) return true;
+    return false;
+  }
+
   rest(out: RawRecord[]): RawRecord[] {
     for (let i = this.#index; i < this.records.length; i++) out.push(this.records[i] as RawRecord);
     return out;
@@ -111,6 +124,28 @@ export class RecordQueue {
       if (found !== undefined) return found;
     }
     return undefined;
+  }
+
+  /**
+   * Calls `visit` with each queued record in order, decoded (a batch's
+   * records into one reused object, valid only during the call), without
+   * removing any, until it returns something other than undefined; returns
+   * that. Costs a decode per record: for rare questions (see holdsAny).
+   */
+  scanRecords<T>(visit: (record: RawRecord) => T | undefined): T | undefined {
+    const scratch: RawRecord = { wd: 0, mask: 0, cookie: 0, name: '', nameBytes: undefined };
+    for (let i = this.#first; i < this.#segments.length; i++) {
+      const segment = this.#segments[i] as Segment;
+      const found = segment instanceof BatchReader ? segment.scanRecords(visit, scratch) : segment.scanRecords(visit);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+
+  /** Whether a queued record has a bit of `bits` in its mask (cheap when asked again with the same bits). */
+  holdsAny(bits: number): boolean {
+    for (let i = this.#first; i < this.#segments.length; i++) if ((this.#segments[i] as Segment).holdsAny(bits)) return true;
+    return false;
   }
 
   /** Every queued record, decoded, without removing any. */

@@ -2,7 +2,7 @@
 import { Buffer } from 'node:buffer';
 import { describe, expect, test } from 'vitest';
 import { WatchRegistry } from '../src/core/watch-registry.js';
-import type { WatchRecord } from '../src/watch-manager.js';
+import type { WatchRecord } from '../src/core/watch-record.js';
 
 function record(wd: number, path: string, pathBytes?: Buffer): WatchRecord {
   return {

@@ -5,7 +5,7 @@
  * @internal
  */
 import { Buffer, isUtf8 } from 'node:buffer';
-import type { WatchRecord } from '../watch-manager.js';
+import type { WatchRecord } from './watch-record.js';
 
 /** @internal */
 export class WatchRegistry {
