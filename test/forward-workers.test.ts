@@ -4,7 +4,6 @@
  * the ack wait is not redelivered while its worker lives; a worker killed
  * (SIGKILL) mid-job has its message redelivered to, and processed by, another.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { connect } from '@nats-io/transport-node';
@@ -12,47 +11,13 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
 import { forwardArrivals } from '../src/index.js';
 import { tempDir, until } from './daemon-helpers.js';
+import { FleetWorker } from './forward-helpers.js';
 import { compileExamples } from './helpers/examples.js';
 import { removeTree, repoRoot } from './helpers/index.js';
 import { haveNatsServer, startNatsServer, type NatsServer } from './helpers/nats-server.js';
 
 const outDir = path.join(repoRoot, 'examples', `.dist-fleet-${process.pid}`);
 const worker = path.join(outDir, 'fleet-worker', 'worker.mjs');
-
-/** A worker in its own process group, so a SIGKILL takes its job's child with it. */
-class Worker {
-  readonly child: ChildProcess;
-  stdout = '';
-  stderr = '';
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [worker, ...args], { cwd: repoRoot, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stdout += chunk;
-    });
-    this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stderr += chunk;
-    });
-    onTestFinished(() => this.killGroup());
-  }
-
-  lines(prefix: string): string[] {
-    return this.stdout.split('\n').filter((line) => line.startsWith(prefix));
-  }
-
-  killGroup(signal: NodeJS.Signals = 'SIGKILL'): void {
-    try {
-      process.kill(-(this.child.pid as number), signal);
-    } catch {
-      // already gone
-    }
-  }
-
-  async stop(): Promise<number | null> {
-    const exited = new Promise<number | null>((resolve) => this.child.once('close', (code) => resolve(code)));
-    this.child.kill('SIGTERM');
-    return exited;
-  }
-}
 
 beforeAll(() => {
   if (haveNatsServer) compileExamples(outDir);
@@ -88,7 +53,7 @@ describe.skipIf(!haveNatsServer)('fleet-worker', () => {
     const server = await startNatsServer();
     const { root, names } = await publishFiles(server, 30);
     const out = tempDir('processed-');
-    const workers = [0, 1].map(() => new Worker(['--servers', server.url, '--copy-to', out, '--ack-wait', '5000']));
+    const workers = [0, 1].map(() => new FleetWorker(worker, ['--servers', server.url, '--copy-to', out, '--ack-wait', '5000']));
     await until(() => workers.reduce((n, w) => n + w.lines('done ').length, 0) >= 30, `30 done lines:\n${workers.map((w) => w.stdout + w.stderr).join('\n---\n')}`);
     const done = workers.flatMap((w) => w.lines('done '));
     const seqs = done.map((line) => /seq=(\d+)/.exec(line)?.[1]);
@@ -104,9 +69,9 @@ describe.skipIf(!haveNatsServer)('fleet-worker', () => {
   test('a job longer than the ack wait is not redelivered while its worker lives (it extends its claim)', async () => {
     const server = await startNatsServer();
     await publishFiles(server, 1);
-    const slow = new Worker(['--servers', server.url, '--ack-wait', '1000', '--exec', '/bin/sh', '-c', 'sleep 3', 'sh']);
+    const slow = new FleetWorker(worker, ['--servers', server.url, '--ack-wait', '1000', '--exec', '/bin/sh', '-c', 'sleep 3', 'sh']);
     await until(() => slow.lines('start ').length === 1, `the slow worker starts:\n${slow.stdout}${slow.stderr}`);
-    const other = new Worker(['--servers', server.url, '--ack-wait', '1000', '--copy-to', tempDir('processed-')]);
+    const other = new FleetWorker(worker, ['--servers', server.url, '--ack-wait', '1000', '--copy-to', tempDir('processed-')]);
     await until(() => slow.lines('done ').length === 1, `the slow job done:\n${slow.stdout}${slow.stderr}`);
     expect(slow.lines('done ')[0]).toMatch(/^done seq=1 delivery=1 id=h1:\S+ exit=0$/);
     await until(() => other.lines('ready ').length === 1, 'the other worker ready');
@@ -118,11 +83,11 @@ describe.skipIf(!haveNatsServer)('fleet-worker', () => {
   test('a worker killed (SIGKILL) mid-job: its message is redelivered and processed by the other worker', async () => {
     const server = await startNatsServer();
     const { root, names } = await publishFiles(server, 1, 100_000);
-    const doomed = new Worker(['--servers', server.url, '--ack-wait', '1500', '--exec', '/bin/sh', '-c', 'sleep 60', 'sh']);
+    const doomed = new FleetWorker(worker, ['--servers', server.url, '--ack-wait', '1500', '--exec', '/bin/sh', '-c', 'sleep 60', 'sh']);
     await until(() => doomed.lines('start ').length === 1, `the first worker starts the job:\n${doomed.stdout}${doomed.stderr}`);
     expect(doomed.lines('start ')[0]).toMatch(/^start seq=1 delivery=1 /);
     const out = tempDir('processed-');
-    const survivor = new Worker(['--servers', server.url, '--ack-wait', '1500', '--copy-to', out]);
+    const survivor = new FleetWorker(worker, ['--servers', server.url, '--ack-wait', '1500', '--copy-to', out]);
     await until(() => survivor.lines('ready ').length === 1, 'the second worker ready');
     doomed.killGroup('SIGKILL');
     await until(() => survivor.lines('done ').length === 1, `the second worker processes the redelivered message:\n${survivor.stdout}${survivor.stderr}`);

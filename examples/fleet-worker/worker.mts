@@ -1,6 +1,6 @@
 /**
  * fleet-worker: one of N workers that process the files hosts forward with
- * inotify-native's forwardArrivals() / PublishScheduler (docs/forward.md).
+ * inotify-native's forwardArrivals() / PublishScheduler (docs/fleet.md).
  * Every worker started with the same --consumer shares one durable pull
  * consumer: each message goes to one of them; it is acknowledged only after
  * the job succeeded; a worker that dies mid-job stops extending its claim

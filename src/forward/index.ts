@@ -1,4 +1,4 @@
-/** Forwarding arrivals into a message stream (NATS JetStream): see docs/forward.md. */
+/** Forwarding arrivals into a message stream (NATS JetStream): see docs/fleet.md. */
 export { describeArrival, type ArrivalFacts, type DescribeOptions } from './describe-arrival.js';
 export { forwardError, type ForwardErrorCode } from './errors.js';
 export { ArrivalForwarding, forwardArrivals, type ArrivalForwardingEvents, type ForwardArrivalsOptions } from './forward-arrivals.js';

@@ -39,6 +39,9 @@ interface ForwardedEvent extends TaskEvent {
  * ```
  */
 export class PublishScheduler extends TaskScheduler {
+  /** Its own option keys, which TaskScheduler's check accepts besides the common ones (checked in detail below). */
+  static override readonly optionKeys: readonly string[] = ['job', ...FORWARD_OPTION_NAMES, 'root', 'drainTimeout'];
+
   /** The subject messages go to. */
   readonly subject: string;
   readonly #resolved: ResolvedForwardOptions;
