@@ -49,9 +49,6 @@ export class PublishScheduler extends TaskScheduler {
   readonly #drainTimeout: number;
   #forwarder: Promise<ArrivalForwarder> | undefined;
 
-  /** Its own option keys (checked by TaskScheduler too; `job` is set here, never by the user). */
-  static override readonly optionKeys: readonly string[] = ['job', ...FORWARD_OPTION_NAMES, 'root', 'drainTimeout'];
-
   constructor(options: PublishSchedulerOptions) {
     if (options === null || typeof options !== 'object') throw invalidArgType('options', 'an object', options);
     if (options.root !== undefined && typeof options.root !== 'string') throw invalidArgType('root', 'a directory path', options.root);
