@@ -76,3 +76,19 @@ export function rejectPyinotifySpellings(opts: object, fn: string): void {
     }
   }
 }
+
+/** The reverse: Node's names given to addWatch() (or updateWatch(), rmWatch()), which keeps pyinotify's. */
+const NODE_SPELLINGS: ReadonlyMap<string, string> = new Map([
+  ['recursive', 'rec (and autoAdd for new subdirectories)'], ['exclude', 'excludeFilter'], ['ignore', 'excludeFilter'],
+]);
+
+/** Throws for an option of `opts` that is Node's spelling (watch()'s) of one `fn` takes under pyinotify's name. */
+export function rejectNodeSpellings(opts: object, fn: string): void {
+  for (const key of Object.keys(opts)) {
+    const pyinotify = NODE_SPELLINGS.get(key);
+    if (pyinotify !== undefined) {
+      throw invalidArgValue(`options.${key}`, (opts as Record<string, unknown>)[key],
+        `is watch()'s spelling; ${fn} keeps pyinotify's: options.${pyinotify}`);
+    }
+  }
+}

@@ -23,7 +23,7 @@ import { childBytes, isDirectory, Scanner, type WatchTable } from './core/scanne
 import type { ArmGuard, ArmResult, SyntheticEntry, Watch, WatchRecord, WatchSettings } from './core/watch-record.js';
 import { WatchRegistry } from './core/watch-registry.js';
 import { WatchError, type WatchFailure } from './watch-error.js';
-import { validateMask, validateOptions, validatePath, validateWd, type PathLike } from './validate.js';
+import { rejectNodeSpellings, validateMask, validateOptions, validatePath, validateWd, type PathLike } from './validate.js';
 
 export type { Watch } from './core/watch-record.js';
 
@@ -135,6 +135,7 @@ export class WatchManager {
    */
   addWatch(path: PathLike | readonly PathLike[], mask: number, options?: AddWatchOptions): Map<string, number> {
     const opts = validateOptions<AddWatchOptions>(options);
+    rejectNodeSpellings(opts, 'addWatch()');
     const userMask = validateMask(mask);
     const exclude = opts.excludeFilter !== undefined ? toExcludePredicate(opts.excludeFilter) : this.#exclude;
     const settings = { autoAdd: opts.autoAdd === true, exclude, followSymlinks: opts.followSymlinks === true, procFun: toHook(opts.procFun, 'options.procFun') };
@@ -206,6 +207,7 @@ export class WatchManager {
     const watch = this.#watches.get(validateWd(wd));
     if (watch === undefined) throw systemError('EINVAL', 'inotify_add_watch', undefined, `wd ${wd} is not watched by this WatchManager`);
     const opts = validateOptions<typeof changes>(changes, 'changes');
+    rejectNodeSpellings(opts, 'updateWatch()');
     const mask = opts.mask === undefined ? undefined : validateMask(opts.mask);
     const exclude = opts.excludeFilter === undefined ? undefined : toExcludePredicate(opts.excludeFilter);
     for (const target of opts.rec === true ? this.#watches.subtree(watch.path) : [watch]) {

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { trackTransfers, watch, type EventBatch, type InotifyEvent, type TrackTransfersOptions, type WatchOptions } from '../src/index.js';
+import { IN_CREATE, WatchManager, trackTransfers, watch, type AddWatchOptions, type EventBatch, type InotifyEvent, type TrackTransfersOptions, type WatchOptions } from '../src/index.js';
 import { inotifyFdCount, tempDir } from './helpers/index.js';
 import { ensureLib, spawnNode } from './helpers/child.js';
 
@@ -78,6 +78,18 @@ describe('watch() options', () => {
       }
     }
     expect(inotifyFdCount()).toBe(before);
+  });
+
+  test("and the reverse: watch()'s spellings (recursive, exclude) given to addWatch() or updateWatch() are a coded error naming pyinotify's", () => {
+    const dir = tempDir();
+    using wm = new WatchManager();
+    for (const [options, pyinotify] of [[{ recursive: true }, 'options.rec'], [{ exclude: ['*.tmp'] }, 'options.excludeFilter']] as const) {
+      expect(() => wm.addWatch(dir, IN_CREATE, options as unknown as AddWatchOptions))
+        .toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining(pyinotify) as string }));
+    }
+    expect(wm.watches.size).toBe(0);
+    const wd = wm.addWatch(dir, IN_CREATE).get(dir) as number;
+    expect(() => wm.updateWatch(wd, { recursive: true } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
   });
 
   test('signal must be an AbortSignal, ref a boolean, coalesce.ms a number in range: coded errors, no fd left open', () => {
