@@ -11,6 +11,7 @@ import {
 } from '../src/index.js';
 import { ensureLib } from './helpers/child.js';
 import { inotifyFdCount, tempDir } from './helpers/index.js';
+import { canLimitQueue, withQueueLimit } from './helpers/queue-limit.js';
 import { waitUntil } from './helpers/wait.js';
 
 /** A handler that logs what it gets as lines relative to `root`, and can wait for a sentinel file. */
@@ -430,29 +431,8 @@ describe('lifecycle', () => {
   });
 });
 
-const QUEUE_LIMIT = '/proc/sys/fs/inotify/max_queued_events';
-const queueLimitWritable = (() => {
-  try {
-    fs.accessSync(QUEUE_LIMIT, fs.constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-/** Runs `create` (which creates the inotify instances) with max_queued_events at `limit`, restoring it at once. */
-function withQueueLimit<T>(limit: number, create: () => T): T {
-  const original = fs.readFileSync(QUEUE_LIMIT, 'utf8').trim();
-  fs.writeFileSync(QUEUE_LIMIT, String(limit));
-  try {
-    return create();
-  } finally {
-    fs.writeFileSync(QUEUE_LIMIT, original);
-  }
-}
-
 describe('faults are reported, never silent', () => {
-  it.skipIf(!queueLimitWritable)('a queue overflow goes to on_overflow and \'overflow\'; the rescan then reports every file created unseen', async () => {
+  it.skipIf(!canLimitQueue)('a queue overflow goes to on_overflow and \'overflow\'; the rescan then reports every file created unseen', async () => {
     const dir = fs.realpathSync(tempDir());
     const observer = new Observer();
     onTestFinished(() => observer.stop());
