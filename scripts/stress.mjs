@@ -124,6 +124,7 @@ async function drive(root, events) {
 function count(root, events) {
   const created = new Set();
   const written = new Set();
+  const duplicates = [];
   let overflows = 0;
   let synthetic = 0;
   for (const event of events) {
@@ -137,7 +138,11 @@ function count(root, events) {
     if (!/^[AB]\d+$/.test(top) || parts.length < 2) continue;
     const round = top.slice(1);
     const rest = parts.slice(1).join('/');
-    if (event.mask & lib.IN_CREATE) created.add(`${round} ${rest}`);
+    if (event.mask & lib.IN_CREATE) {
+      // Exactly once: an entry reported again (at either path) is a duplicate.
+      if (created.has(`${round} ${rest}`)) duplicates.push(`round ${round}: IN_CREATE ${rest} again (${event.pathname})`);
+      created.add(`${round} ${rest}`);
+    }
     if (event.mask & lib.IN_CLOSE_WRITE) written.add(`${top[0]}${round} ${rest}`);
   }
   const lost = [];
@@ -155,7 +160,7 @@ function count(root, events) {
   }
   return {
     creates, createsMade: rounds * CREATED.length, writesAfterMove, writesAfterMoveMade: rounds,
-    writesBeforeMove, overflows, synthetic, events: events.length, lost,
+    writesBeforeMove, overflows, synthetic, events: events.length, lost, duplicates,
   };
 }
 
@@ -219,13 +224,14 @@ for (const way of ways) {
       const events = way === 'library' ? await viaLibrary(root) : await viaCli(root);
       const counted = count(root, events);
       perRun.push(counted);
-      if (counted.lost.length !== 0) anyLost = true;
+      if (counted.lost.length !== 0 || counted.duplicates.length !== 0) anyLost = true;
       if (!options.json) {
         console.log(`${way} run ${run}/${runs}: creates ${counted.creates}/${counted.createsMade}, `
           + `writes after move ${counted.writesAfterMove}/${counted.writesAfterMoveMade}, `
           + `writes before move ${counted.writesBeforeMove}/${rounds}, overflows ${counted.overflows}, `
           + `events ${counted.events} (${counted.synthetic} synthetic: found by scans, as the reader was behind)`
-          + (counted.lost.length === 0 ? '' : `\n  lost: ${counted.lost.slice(0, 10).join('; ')}${counted.lost.length > 10 ? ' ...' : ''}`));
+          + (counted.lost.length === 0 ? '' : `\n  lost: ${counted.lost.slice(0, 10).join('; ')}${counted.lost.length > 10 ? ' ...' : ''}`)
+          + (counted.duplicates.length === 0 ? '' : `\n  reported twice: ${counted.duplicates.slice(0, 10).join('; ')}`));
       }
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
@@ -238,11 +244,13 @@ for (const way of ways) {
     writesAfterMove: total('writesAfterMove'), writesAfterMoveMade: total('writesAfterMoveMade'),
     writesBeforeMove: total('writesBeforeMove'), overflows: total('overflows'), synthetic: total('synthetic'),
     lost: perRun.flatMap((run) => run.lost),
+    duplicates: perRun.flatMap((run) => run.duplicates),
   };
   if (!options.json) {
     const r = results[way];
     console.log(`${way} total (${runs} x ${rounds} rounds): creates ${r.creates}/${r.createsMade} (lost ${r.createsMade - r.creates}), `
-      + `writes after move ${r.writesAfterMove}/${r.writesAfterMoveMade} (lost ${r.writesAfterMoveMade - r.writesAfterMove})`);
+      + `writes after move ${r.writesAfterMove}/${r.writesAfterMoveMade} (lost ${r.writesAfterMoveMade - r.writesAfterMove}), `
+      + `reported twice ${r.duplicates.length}`);
   }
 }
 if (options.json) console.log(JSON.stringify(results));

@@ -187,6 +187,8 @@ export class RecordEvents {
       wm._forget(watch.wd);
       return;
     }
+    // A directory armed but not yet listed: what the kernel reports through it is not synthesized later.
+    if (watch.unlisted !== undefined && mask & (IN_CREATE | IN_MOVED_TO)) watch.unlisted.add(record.name);
     const pathname = this.#paths.join(watch.path, record.name);
 
     // Allocated only where a watch may be armed: this runs for every event.
@@ -228,6 +230,23 @@ export class RecordEvents {
   #rememberUnarmed(parent: WatchRecord, name: string, nameBytes: Buffer | undefined): void {
     if (this.#unarmed.size >= MAX_UNARMED) this.#unarmed.delete(this.#unarmed.keys().next().value as string);
     this.#unarmed.set(entryKey(parent.wd, name), { wd: parent.wd, name, nameBytes, since: Date.now() });
+  }
+
+  // A rename paired and re-pathed `path`: directories below it that were
+  // armed but could not be listed (this rename came between) are scanned now.
+  // Records already read but not handled yet report some names themselves.
+  #scanUnlisted(path: string, errors: CodedError[]): SyntheticEntry[] | undefined {
+    const pending = this.#wm._unlisted();
+    if (pending.size === 0) return undefined;
+    const reported = new Map<number, Set<string>>();
+    for (const watch of pending) if (watch.unlisted !== undefined) reported.set(watch.wd, watch.unlisted);
+    this.#queue.scanRecords((record) => {
+      if (record.mask & (IN_CREATE | IN_MOVED_TO)) reported.get(record.wd)?.add(record.name);
+      return undefined;
+    });
+    const out: SyntheticEntry[] = [];
+    this.#wm._scanUnlisted(path, out, errors);
+    return out.length === 0 ? undefined : out;
   }
 
   // A rename paired: directories whose arming found nothing may be at their
@@ -389,7 +408,9 @@ export class RecordEvents {
     if (source !== undefined && moved !== undefined && wm._isAt(moved, pathname, bytes) !== false) {
       wm._repath(source, pathname, bytes);
       if (parent.exclude?.(pathname)) wm._dropSubtree(pathname);
-      return this.#reconcile(errors);
+      const unlisted = this.#scanUnlisted(pathname, errors);
+      const found = this.#reconcile(errors);
+      return unlisted === undefined ? found : found === undefined ? unlisted : [...unlisted, ...found];
     }
     return parent.autoAdd ? this.#armNew(parent, record.name, record.nameBytes, pathname, errors) : undefined;
   }

@@ -274,6 +274,16 @@ export class WatchManager {
     if (this.#watches.get(watch.wd) === watch) this.#remove(watch);
   }
 
+  /** @internal Directories a scan armed but could not list (a rename above them came in between): see Scanner.unlisted. */
+  _unlisted(): ReadonlySet<WatchRecord> {
+    return this.#scanner.unlisted;
+  }
+
+  /** @internal Scans the unlisted directories now at or below `path` (a re-path just put them there). */
+  _scanUnlisted(path: string, out: SyntheticEntry[], errors: CodedError[]): void {
+    this.#scanner.scanUnlisted(path, out, errors);
+  }
+
   /** @internal A watched directory moved inside the tree: rewrite its path and every path below it. */
   _repath(from: string, to: string, toBytes: Buffer | undefined): WatchRecord | undefined {
     return this.#watches.repath(from, to, toBytes);

@@ -30,6 +30,9 @@ import type { ArmGuard, ArmResult, PathIdentity, SyntheticEntry, Watch, WatchRec
 /** @internal Errors that mean "nothing (or no directory) is at that path any more". */
 export const GONE = new Set(['ENOENT', 'ENOTDIR', 'ELOOP']);
 
+/** Bounds Scanner.unlisted: each entry is a directory renamed in the instant between its arming and its listing. */
+const MAX_UNLISTED = 1024;
+
 // How each caller lists directories (see readdir.ts).
 /** @internal */
 export const SORTED: ReadDirectoryOptions = { sorted: true };
@@ -213,15 +216,57 @@ export class Scanner {
       this.#table.remove(watch);
       return;
     }
+    this.#list(watch, path, before, noise, out, errors, missed, undefined);
+  }
+
+  /**
+   * The directories armed by a scan that could not be listed (see
+   * WatchRecord.unlisted), oldest first: each owes a scan once a re-path
+   * covers it ({@link scanUnlisted}).
+   */
+  readonly unlisted = new Set<WatchRecord>();
+
+  /**
+   * Scans each unlisted directory at or below `path` that is still watched
+   * there: what it holds is appended to `out` as for a new directory, except
+   * the names the kernel already reported through its watch.
+   */
+  scanUnlisted(path: string, out: SyntheticEntry[], errors: CodedError[]): void {
+    for (const watch of this.unlisted) {
+      const names = watch.unlisted;
+      if (names === undefined || watch.leaving || this.#watches.get(watch.wd) !== watch) {
+        this.unlisted.delete(watch);
+        continue;
+      }
+      if (watch.path !== path && !watch.path.startsWith(path === '/' ? '/' : `${path}/`)) continue;
+      this.unlisted.delete(watch);
+      watch.unlisted = undefined;
+      const noise = new ScanNoise();
+      this.#list(watch, watch.path, this.drain(), noise, out, errors, undefined, names);
+    }
+  }
+
+  // Lists a freshly armed directory and appends what it holds (minus what
+  // the kernel reports itself, or reported already: `skip`), recursing into
+  // subdirectories.
+  #list(
+    watch: WatchRecord, path: string, before: RawRecord[], noise: ScanNoise, out: SyntheticEntry[], errors: CodedError[],
+    missed: ArmGuard['missed'] | undefined, skip: ReadonlySet<string> | undefined,
+  ): void {
     let listing: Listing;
     try {
       listing = this.readdir(watch, noise, SORTED);
-    } catch {
+    } catch (error) {
       // Removed again already: its IN_DELETE_SELF / IN_IGNORED are on their
-      // way. (Or renamed with a directory above it: then what it held before
-      // the arming is not reported. Dropping the watch would also drop its
-      // queued events, which a removal's IN_DELETE_SELF cannot be told from
-      // in time: see docs/RELIABILITY.md.)
+      // way. Or renamed with a directory above it: dropping the watch would
+      // also drop its queued events (a removal's IN_DELETE_SELF cannot be
+      // told from a rename in time), so it stays, marked: the re-path that
+      // the rename brings scans it (WatchManager._scanUnlisted).
+      if (isCodedError(error) && GONE.has(error.code ?? '') && watch.unlisted === undefined) {
+        watch.unlisted = new Set();
+        if (this.unlisted.size >= MAX_UNLISTED) this.unlisted.delete(this.unlisted.values().next().value as WatchRecord);
+        this.unlisted.add(watch);
+      }
       return;
     }
     this.listings?.remember(watch, listing);
@@ -241,6 +286,7 @@ export class Scanner {
       const type = types.charCodeAt(i);
       const seen = reported.get(name) ?? 0;
       if (seen & (IN_CREATE | IN_MOVED_TO)) continue; // the kernel's own IN_CREATE/IN_MOVED_TO reports it, in order
+      if (skip?.has(name)) continue; // reported through this watch before its scan
       // A followed symlink loop ends by itself: the kernel returns the existing wd.
       const isDir = this.isWalkableDir(watch, name, nameBytes, type, undefined);
       const childPath = joinPath(path, name);

@@ -46,6 +46,13 @@ export interface WatchRecord extends Watch {
    * IN_MOVE_SELF is delivered, which then releases it.
    */
   leaving: boolean;
+  /**
+   * Set when a scan armed this directory but could not list it (it was gone
+   * from its path: a rename above it, not processed yet): the names the
+   * kernel has reported through this watch since, so that the scan it still
+   * owes (made once a re-path covers it) reports only the others.
+   */
+  unlisted?: Set<string>;
 }
 
 /** @internal The options a watch is armed with (a child found by a walk or a scan takes its parent's). */
