@@ -424,6 +424,40 @@ describe('fed sequences', () => {
     await tracker.close();
   });
 
+  test('--delay-updates, a scan listed .~tmp~/x but the rename beat its watch: the unpaired MOVED_TO completes that transfer as rsync', async () => {
+    const dir = tempDir();
+    fs.mkdirSync(path.join(dir, 'sub'));
+    fs.writeFileSync(path.join(dir, 'sub', 'x.raw'), 'final'); // renamed out of sub/.~tmp~ already
+    const { tracker, log, ev } = fed(dir);
+    ev(IN_CREATE | IN_ISDIR, 'sub/.~tmp~', { synthetic: true });
+    ev(IN_CREATE, 'sub/.~tmp~/x.raw', { synthetic: true });
+    ev(IN_CLOSE_WRITE, 'sub/.~tmp~/x.raw', { synthetic: true });
+    ev(IN_MOVED_TO, 'sub/x.raw', { cookie: 8 }); // its IN_MOVED_FROM: before .~tmp~ was armed
+    ev(IN_DELETE | IN_ISDIR, 'sub/.~tmp~');
+    expect(log.starts).toHaveLength(1);
+    expect(log.files).toMatchObject([{ pathname: path.join(dir, 'sub', 'x.raw'), via: 'rsync', id: log.starts[0]?.id }]);
+    expect(tracker.inProgress()).toEqual([]);
+    await tracker.close();
+    expect(log.abandoned).toEqual([]);
+  });
+
+  test('--delay-updates, .~tmp~ seen but gone before it could be listed: an unpaired MOVED_TO beside it is rsync; elsewhere moved-in', async () => {
+    const dir = tempDir();
+    fs.mkdirSync(path.join(dir, 'sub'));
+    fs.mkdirSync(path.join(dir, 'other'));
+    for (const rel of ['sub/x.raw', 'other/y.raw', 'sub/z.raw']) fs.writeFileSync(path.join(dir, rel), rel);
+    const { tracker, log, ev } = fed(dir);
+    ev(IN_CREATE | IN_ISDIR, 'sub/.~tmp~');
+    ev(IN_MOVED_TO, 'sub/x.raw', { cookie: 8 });
+    ev(IN_MOVED_TO, 'other/y.raw', { cookie: 9 });
+    ev(IN_DELETE | IN_ISDIR, 'sub/.~tmp~');
+    ev(IN_MOVED_TO, 'sub/z.raw', { cookie: 10 }); // after the holding directory is gone: from outside
+    expect(log.files.map((f) => [path.relative(dir, f.pathname), f.via])).toEqual([
+      ['sub/x.raw', 'rsync'], ['other/y.raw', 'moved-in'], ['sub/z.raw', 'moved-in'],
+    ]);
+    await tracker.close();
+  });
+
   test('a scan reveals .~tmp~/x before the queued events of its temp: still one transfer', async () => {
     const dir = tempDir();
     fs.writeFileSync(path.join(dir, 'x.raw'), 'final');

@@ -71,6 +71,11 @@ export class NameClassifier {
     this.#tempDirs = new Set(tempDirs);
   }
 
+  /** True when `name` (a basename) is a holding directory's, as `.~tmp~`. */
+  isHoldingDir(name: string): boolean {
+    return this.#tempDirs.has(name);
+  }
+
   classify(pathname: string): NameClass {
     const dir = nodePath.dirname(pathname);
     const name = nodePath.basename(pathname);

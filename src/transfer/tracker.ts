@@ -9,6 +9,7 @@
 import type { Buffer } from 'node:buffer';
 import type { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
 import { debuglog } from 'node:util';
 import {
   IN_ATTRIB, IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, IN_CREATE, IN_DELETE, IN_MODIFY, IN_MOVED_FROM, IN_MOVED_TO,
@@ -38,6 +39,8 @@ const TRANSFER_HOOKS: ReadonlySet<string> = new Set(['process_transfer_start', '
  * delete): they are already queued, so they come within a batch or two.
  */
 const MOVE_WINDOW = 1000;
+/** Bounds the holding directories remembered (see #holdingDirs): past it, all are forgotten (a label, not data, is at stake). */
+const MAX_HOLDING_DIRS = 4096;
 
 /**
  * Reports each file arriving in a watched tree once, complete, under its
@@ -96,6 +99,12 @@ export class TransferTracker extends ProcessEvent<TransferEvents> {
   readonly #pathBytes = new Map<string, Buffer>();
   /** How files reported by the scan that follows a directory event arrived. */
   #scanVia: 'found' | 'moved-in' = 'found';
+  /**
+   * Holding directories (`.~tmp~`) seen in the tree and not yet removed. An
+   * unpaired IN_MOVED_TO beside one is rsync's delayed update from it, made
+   * before its watch existed (the tracker lagged behind the whole transfer).
+   */
+  readonly #holdingDirs = new Set<string>();
   /** An overflow was just handled: the synthetic events that follow it are the rescan's report of the blind spot. */
   #rescanning = false;
   /** rsync transfers whose temp the rescan found gone: renamed to their final name (reported next) or deleted. */
@@ -241,6 +250,7 @@ export class TransferTracker extends ProcessEvent<TransferEvents> {
     this.#created.clear();
     this.#pathBytes.clear();
     this.#lostTemps.clear();
+    this.#holdingDirs.clear();
     this.#rescanning = false;
     this.#outbox = [];
     this.#fan.end();
@@ -291,6 +301,11 @@ export class TransferTracker extends ProcessEvent<TransferEvents> {
 
   #directory(event: InotifyEvent): void {
     const mask = event.mask;
+    if (mask & (IN_DELETE | IN_MOVED_FROM)) this.#forgetHoldingDirs(event.pathname);
+    else if (mask & (IN_CREATE | IN_MOVED_TO) && this.#names.isHoldingDir(event.name)) {
+      if (this.#holdingDirs.size >= MAX_HOLDING_DIRS) this.#holdingDirs.clear(); // bound: entries whose removal went unseen
+      this.#holdingDirs.add(event.pathname);
+    }
     // The scan's synthetic events follow the real directory event that caused them (nested directories included).
     if (mask & IN_CREATE) {
       if (!event.synthetic) this.#scanVia = 'found';
@@ -416,7 +431,7 @@ export class TransferTracker extends ProcessEvent<TransferEvents> {
     // names), or, for a rename from outside the tree, the rsync transfer of
     // this name whose data went out of sight (`.~tmp~` not watched in time).
     if (from === undefined && fromRsync) from = this.#registry.rsyncTransferFor(path, false);
-    if (from === undefined && source === undefined) from = this.#registry.rsyncTransferFor(path, true);
+    if (from === undefined && source === undefined) from = this.#registry.rsyncTransferFor(path, true) ?? this.#renamedUnseen(path);
 
     // A transfer at this very name (a file being written there, or one
     // followed after it vanished): the rename replaces its data. When the
@@ -441,9 +456,41 @@ export class TransferTracker extends ProcessEvent<TransferEvents> {
         if (there !== undefined) this.#abandon(there, 'replaced');
         debug('transfer: %s renamed to %s: a rename, not an arrival', source, path);
       }
+    } else if (this.#besideHoldingDir(path)) {
+      this.#complete(there, path, 'rsync', undefined); // rsync --delay-updates, its holding directory never watched in time
     } else {
       this.#complete(there, path, 'moved-in', undefined); // from outside the tree (or rsync --temp-dir)
     }
+  }
+
+  /**
+   * For an IN_MOVED_TO with no source: the rsync transfer on its way to
+   * `path` whose file is no longer where it was seen. Its rename came before
+   * its directory's watch (a scan listed a holding directory, and the rename
+   * beat the arming), so the kernel reported no IN_MOVED_FROM.
+   */
+  #renamedUnseen(path: string): Transfer | undefined {
+    const t = this.#registry.rsyncTransferFor(path, false);
+    if (t === undefined) return undefined;
+    for (const location of t.locations) {
+      if (fs.existsSync(this.#pathBytes.get(location) ?? location)) return undefined;
+    }
+    return t;
+  }
+
+  /** `dir` (and all below it) is gone from its path: so are the holding directories there. */
+  #forgetHoldingDirs(dir: string): void {
+    if (this.#holdingDirs.size === 0) return;
+    const prefix = `${dir}/`;
+    for (const holding of this.#holdingDirs) if (holding === dir || holding.startsWith(prefix)) this.#holdingDirs.delete(holding);
+  }
+
+  /** Whether a holding directory (`.~tmp~`) seen and not removed is in `path`'s directory. */
+  #besideHoldingDir(path: string): boolean {
+    if (this.#holdingDirs.size === 0) return false;
+    const dir = nodePath.dirname(path);
+    for (const holding of this.#holdingDirs) if (nodePath.dirname(holding) === dir) return true;
+    return false;
   }
 
   #deleted(path: string, synthetic: boolean): void {
