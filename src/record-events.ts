@@ -408,9 +408,12 @@ export class RecordEvents {
     if (source !== undefined && moved !== undefined && wm._isAt(moved, pathname, bytes) !== false) {
       wm._repath(source, pathname, bytes);
       if (parent.exclude?.(pathname)) wm._dropSubtree(pathname);
+      // From a part that is not recursive (another root, a single watch) into a recursive tree: it becomes recursive.
+      const adopted = parent.autoAdd && !moved.autoAdd && !parent.exclude?.(pathname) ? wm._adopt(parent, moved, errors) : undefined;
       const unlisted = this.#scanUnlisted(pathname, errors);
       const found = this.#reconcile(errors);
-      return unlisted === undefined ? found : found === undefined ? unlisted : [...unlisted, ...found];
+      const all = [adopted, unlisted, found].filter((list) => list !== undefined && list.length > 0) as SyntheticEntry[][];
+      return all.length === 0 ? undefined : all.length === 1 ? all[0] : all.flat();
     }
     return parent.autoAdd ? this.#armNew(parent, record.name, record.nameBytes, pathname, errors) : undefined;
   }

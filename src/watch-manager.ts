@@ -284,6 +284,13 @@ export class WatchManager {
     this.#scanner.scanUnlisted(path, out, errors);
   }
 
+  /** @internal A watched directory that is not recursive moved under the recursive `parent`: see Scanner.adopt. */
+  _adopt(parent: WatchRecord, watch: WatchRecord, errors: CodedError[]): SyntheticEntry[] {
+    const out: SyntheticEntry[] = [];
+    this.#scanner.adopt(parent, watch, out, errors);
+    return out;
+  }
+
   /** @internal A watched directory moved inside the tree: rewrite its path and every path below it. */
   _repath(from: string, to: string, toBytes: Buffer | undefined): WatchRecord | undefined {
     return this.#watches.repath(from, to, toBytes);

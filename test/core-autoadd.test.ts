@@ -65,6 +65,41 @@ describe('auto-add', () => {
     expect(wm.getWd(path.join(root, 'r123', 'b', 'c', 'd'))).toBeTypeOf('number');
   });
 
+  test('a directory watched on its own (another root, not recursive) moved into a recursive tree becomes recursive', async () => {
+    const base = tempDir();
+    const other = path.join(base, 'other');
+    const root = path.join(base, 'root');
+    fs.mkdirSync(path.join(other, 'x', 'sub', 'deep'), { recursive: true });
+    fs.mkdirSync(root);
+    fs.writeFileSync(path.join(other, 'x', 'sub', 'deep', 'old'), 'o');
+    const wm = openWatchManager();
+    wm.addWatch(other, IN_ALL_EVENTS, { rec: false });
+    const xWd = wm.addWatch(path.join(other, 'x'), IN_CREATE, { rec: false }).get(path.join(other, 'x'));
+    wm.addWatch(root, IN_ALL_EVENTS, { rec: true, autoAdd: true });
+    const log = new EventLog(openNotifier(wm));
+
+    fs.renameSync(path.join(other, 'x'), path.join(root, 'x'));
+    await log.sentinel(root);
+    const x = path.join(root, 'x');
+    // The same watch, re-pathed; what was not watched below it is now, reported as found.
+    expect(wm.getWd(x)).toBe(xWd);
+    expect(wm.getWd(path.join(x, 'sub'))).toBeDefined();
+    expect(wm.getWd(path.join(x, 'sub', 'deep'))).toBeDefined();
+    const found = log.without().filter((e) => e.synthetic).map((e) => `${e.maskname} ${path.relative(root, e.pathname)}`);
+    expect(found).toStrictEqual(['IN_CREATE|IN_ISDIR x/sub', 'IN_CREATE|IN_ISDIR x/sub/deep', 'IN_CREATE x/sub/deep/old', 'IN_CLOSE_WRITE x/sub/deep/old']);
+
+    // Writes below it are reported, and so is a new directory's content (auto-add); x's own watch has the tree's mask too.
+    fs.writeFileSync(path.join(x, 'sub', 'deep', 'new'), 'n');
+    await log.waitFor((e) => e.pathname === path.join(x, 'sub', 'deep', 'new') && e.mask === IN_CLOSE_WRITE);
+    fs.mkdirSync(path.join(x, 'later'));
+    fs.writeFileSync(path.join(x, 'later', 'f'), 'f');
+    await log.waitFor((e) => e.pathname === path.join(x, 'later', 'f') && e.mask === IN_CLOSE_WRITE);
+    fs.writeFileSync(path.join(x, 'direct'), 'd');
+    await log.waitFor((e) => e.pathname === path.join(x, 'direct') && e.mask === IN_CLOSE_WRITE);
+    expect(duplicates(log.without())).toStrictEqual([]);
+    expect(log.errors).toStrictEqual([]);
+  });
+
   test('a prepared tree of 50 dirs x 20 files moved in with one rename: every dir watched, every file reported once, synthetic', async () => {
     const base = tempDir();
     const root = path.join(base, 'root');

@@ -220,6 +220,48 @@ export class Scanner {
   }
 
   /**
+   * A watched directory that is not recursive (another root's, or a single
+   * watch) was moved under `parent`, a recursive (auto-add) watch: it becomes
+   * recursive too. Its mask widens by `parent`'s (one kernel watch per
+   * directory serves both), its own handler and exclusions stay; each
+   * directory below it that is not watched is armed and scanned as a new one
+   * (appended to `out`), and each watched one that is not recursive is adopted
+   * the same way.
+   */
+  adopt(parent: WatchRecord, watch: WatchRecord, out: SyntheticEntry[], errors: CodedError[]): void {
+    const settings: WatchSettings = {
+      autoAdd: true, exclude: watch.exclude ?? parent.exclude, followSymlinks: watch.followSymlinks || parent.followSymlinks,
+      procFun: watch.procFun ?? parent.procFun,
+    };
+    const noise = new ScanNoise();
+    let listing: Listing;
+    try {
+      this.#table.arm(watch.path, watch.pathBytes, (parent.mask | watch.mask | watch.flags | IN_MASK_ADD) >>> 0, settings, watch.root, true);
+      listing = this.readdir(watch, noise, DIRECTORIES);
+    } catch (error) {
+      if (!isCodedError(error)) throw error;
+      if (!GONE.has(error.code ?? '')) errors.push(error);
+      return;
+    } finally {
+      this.drain(noise);
+    }
+    const { names, types, bytes } = listing;
+    for (let i = 0; i < names.length; i++) {
+      if (types.charCodeAt(i) !== TYPE_DIRECTORY) continue;
+      const name = names[i] as string;
+      const childPath = joinPath(watch.path, name);
+      if (watch.exclude?.(childPath)) continue;
+      const child = this.#watches.at(childPath);
+      if (child !== undefined) {
+        if (!child.autoAdd) this.adopt(watch, child, out, errors);
+        continue;
+      }
+      out.push({ watch, name, nameBytes: bytes?.[i], mask: (IN_CREATE | IN_ISDIR) >>> 0 });
+      this.#armAndScan(watch, childPath, childBytes(watch, name, bytes?.[i]), out, errors, undefined, undefined);
+    }
+  }
+
+  /**
    * The directories armed by a scan that could not be listed (see
    * WatchRecord.unlisted), oldest first: each owes a scan once a re-path
    * covers it ({@link scanUnlisted}).
