@@ -170,4 +170,23 @@ describe('inotify-run: keeping a copy in sync', () => {
     expect(loggedRuns(dir).map((r) => r.paths)).toEqual([[path.join(src, 'main.c')], [path.join(src, 'second.c')]]);
     await runner.stop();
   });
+
+  test('every watched directory deleted: the run the deletion calls for happens, then exit 1 saying so; one of two left keeps it running', async () => {
+    const dir = tempDir('inotify-run-');
+    const [a, b] = [path.join(dir, 'a'), path.join(dir, 'b')];
+    for (const root of [a, b]) fs.mkdirSync(path.join(root, 'sub'), { recursive: true });
+    const record = recordScript(dir);
+    const runner = new RunProcess([a, b, '--', record]);
+    await runner.waitFor(/watching /);
+    fs.rmSync(a, { recursive: true });
+    await until(() => loggedRuns(dir)[0]?.ended === true, 'the run for the deletion of a');
+    // b is still watched: a change there is a run of its own.
+    fs.writeFileSync(path.join(b, 'sub', 'f'), 'f');
+    await until(() => loggedRuns(dir).some((r) => r.ended && r.paths.includes(path.join(b, 'sub', 'f'))), 'the run for b/sub/f');
+    fs.rmSync(b, { recursive: true });
+    expect(await runner.exited).toEqual({ code: 1, signal: null });
+    expect(runner.stderr).toMatch(/every watched directory is gone/);
+    // The deletion of b had its run before the exit.
+    expect(loggedRuns(dir).at(-1)).toMatchObject({ ended: true, paths: expect.arrayContaining([b]) as unknown });
+  });
 });

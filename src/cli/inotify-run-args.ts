@@ -98,9 +98,10 @@ Output:
 Ctrl-C or SIGTERM stops the command (--stop-signal, then SIGKILL) and exits
 0; a second Ctrl-C kills it at once. SIGHUP, SIGUSR1 and SIGUSR2 are passed
 to the command's process group.
-Exit status: 0 stopped; 1 a path cannot be watched; 2 a command-line error;
-with --exit-on-fail, the failed run's status (128+N for signal N, 127 when
-the program was not found).
+Exit status: 0 stopped; 1 a path cannot be watched, or every directory given
+was deleted (after the run for that); 2 a command-line error; with
+--exit-on-fail, the failed run's status (128+N for signal N, 127 when the
+program was not found).
 `;
 
 type Spec = { type: 'boolean' | 'string'; short?: string; multiple?: boolean };

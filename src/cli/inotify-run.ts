@@ -125,13 +125,15 @@ function start(options: RunCliOptions, runOnChange: typeof RunOnChange): void {
   runner.on('warning', (error) => say('warning', { message: error.message }, `warning: ${error.message}`, 'warn'));
 
   let stopping = false;
-  const stop = async (status: number, reason: string): Promise<void> => {
+  const stop = async (status: number, reason: string, drain = false): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    say('stop', { reason, status }, `stopping (${reason})`);
-    await runner.close();
+    say('stop', { reason, status }, `stopping (${reason})`, status === 0 ? 'info' : 'warn');
+    await runner.close({ drain });
     process.exit(status);
   };
+  // Nothing left to watch: the runs the deletions called for go first.
+  runner.on('gone', () => void stop(1, `every watched directory is gone: ${runner.roots.join(', ')}`, true));
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
       if (stopping) {

@@ -82,6 +82,12 @@ export interface RunOnChangeOptions {
 export interface ChangeRunnerEvents extends SerialRunnerEvents {
   /** A problem that leaves watching intact (a new directory that could not be watched). */
   warning: [error: Error];
+  /**
+   * Every directory given as a root was deleted (or its filesystem
+   * unmounted): no change can be seen any more. The runs the deletions called
+   * for still happen; closing is the listener's choice (inotify-run exits 1).
+   */
+  gone: [];
   close: [];
 }
 
@@ -107,6 +113,8 @@ export class ChangeRunner extends EventEmitter<ChangeRunnerEvents> {
   readonly roots: readonly string[];
   readonly #streams: EventStream[] = [];
   readonly #scratch: string;
+  /** The roots that are directories and still watched (file roots are left out: an editor's save replaces them). */
+  readonly #rootDirs = new Set<string>();
   #current: RunningCommand | undefined;
   #closing: Promise<void> | undefined;
 
@@ -185,6 +193,8 @@ export class ChangeRunner extends EventEmitter<ChangeRunnerEvents> {
       const files = options.ignoreFile === undefined ? [] : typeof options.ignoreFile === 'string' ? [options.ignoreFile] : [...options.ignoreFile];
       for (const file of files) exclude.push(compileIgnoreFile(file));
       for (const root of roots) {
+        const rootPath = nodePath.resolve(root);
+        if (fs.statSync(rootPath, { throwIfNoEntry: false })?.isDirectory() === true) this.#rootDirs.add(rootPath);
         this.#streams.push(watch(root, {
           exclude, followSymlinks: options.followSymlinks,
           onError: (error) => this.emit('warning', error),
@@ -207,7 +217,11 @@ export class ChangeRunner extends EventEmitter<ChangeRunnerEvents> {
       this.runner.overflow();
       return;
     }
-    if ((event.mask & IN_IGNORED) !== 0) return; // the end of a watch, after the event that caused it
+    if ((event.mask & IN_IGNORED) !== 0) {
+      // The end of a watch, after the event that caused it. A root directory's: it is gone.
+      if (event.name === '' && this.#rootDirs.delete(event.pathname) && this.#rootDirs.size === 0) this.emit('gone');
+      return;
+    }
     this.runner.change(event.pathname, event.nameBytes === undefined && event.pathBytes === undefined ? undefined : event.pathnameBytes());
   }
 
