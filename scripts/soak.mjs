@@ -40,8 +40,11 @@ const EVENTS = Number(process.env.SOAK_EVENTS ?? 1_000_000);
 const FILES = Number(process.env.SOAK_FILES ?? 64);
 const HEAP_MB = Number(process.env.SOAK_HEAP_MB ?? 16);
 const RSS_MB = Number(process.env.SOAK_RSS_MB ?? 96);
-// Optional: stall the processor for PAUSE_MS every PAUSE_EVERY events, so the
-// kernel queue overflows and the overflow half of the accounting is exercised.
+// Optional: stall the processor every PAUSE_EVERY events, so the kernel queue
+// overflows and the overflow half of the accounting is exercised. A stall lasts
+// at least PAUSE_MS and until the writer has made more events than the queue
+// holds (or is done): a count, so a loaded machine's slow writer still
+// overflows the queue.
 const PAUSE_EVERY = Number(process.env.SOAK_PAUSE_EVERY ?? 0);
 const PAUSE_MS = Number(process.env.SOAK_PAUSE_MS ?? 1000);
 const STALL_MS = 30_000;
@@ -92,6 +95,28 @@ const queueLimit = (() => {
 })();
 const OVERFLOW_WINDOW = queueLimit + (4 * 256 * 1024) / 16;
 let resyncUntil = -1;
+
+// The writer's progress (cycles done, or 'done'), outside the watched directory.
+const progressFile = `${dir}.progress`;
+function writerProgress() {
+  try {
+    const text = fs.readFileSync(progressFile, 'utf8');
+    return text === 'done' ? Infinity : Number(text) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+// Blocks the consumer (nothing is read meanwhile) for PAUSE_MS, then until
+// the writer made a queue's worth of events more, or finished (at most 20 s,
+// below the 30 s without events that counts as a hang).
+function stall() {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const from = writerProgress();
+  Atomics.wait(pause, 0, 0, PAUSE_MS);
+  const deadline = Date.now() + 20_000;
+  while ((writerProgress() - from) * 3 < queueLimit + 3072 && Date.now() < deadline) Atomics.wait(pause, 0, 0, 20);
+}
 let ended = false;
 let lastProgress = Date.now();
 let middle;
@@ -122,7 +147,7 @@ const notifier = new Notifier(wm, (event) => {
     return;
   }
   stats.delivered++;
-  if (PAUSE_EVERY > 0 && stats.delivered % PAUSE_EVERY === 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, PAUSE_MS);
+  if (PAUSE_EVERY > 0 && stats.delivered % PAUSE_EVERY === 0) stall();
   const want = expectNext.get(event.name);
   if (want === undefined) {
     // First event of this name: a cycle starts with IN_CREATE, unless an overflow cut into it.
@@ -153,7 +178,7 @@ await new Promise((resolve) => {
 });
 const start = sample('start');
 const startedAt = process.hrtime.bigint();
-const writer = spawn(process.execPath, [path.join(here, 'soak-writer.mjs'), dir, String(cycles), String(FILES)], {
+const writer = spawn(process.execPath, [path.join(here, 'soak-writer.mjs'), dir, String(cycles), String(FILES), progressFile], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 let writerOut = '';
@@ -197,6 +222,7 @@ const end = sample('end');
 await notifier.close();
 const closed = sample('closed');
 fs.rmSync(dir, { recursive: true, force: true });
+fs.rmSync(progressFile, { force: true });
 
 stats.lost = expected - stats.delivered;
 if (stats.brokenCycles > 0) failures.push(`${stats.brokenCycles} event(s) out of their cycle with no overflow before them: lost, duplicated or reordered`);

@@ -17,7 +17,11 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { removeTree, repoRoot } from './helpers/index.js';
 
-const TIMEOUT = 300_000;
+// Hang guards, not speed goals: `npm pack` builds both prebuilds (x64 and the
+// arm64 cross build) and lib/, which took over 5 minutes on a 2-core machine
+// at load 12. A command gets 15 minutes, the whole set-up 25.
+const TIMEOUT = 900_000;
+const SETUP_TIMEOUT = 1_500_000;
 const prebuildDir = `${process.platform}-${process.arch}`;
 const hasCrossCompiler = spawnSync('aarch64-linux-gnu-g++', ['--version']).status === 0;
 const arches = process.arch === 'x64' && hasCrossCompiler ? ['x64', 'arm64'] : [process.arch];
@@ -79,7 +83,7 @@ beforeAll(() => {
   fs.mkdirSync(consumer);
   fs.writeFileSync(path.join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }, null, 2));
   runOk('npm', ['install', '--no-audit', '--no-fund', tarball], consumer);
-}, TIMEOUT);
+}, SETUP_TIMEOUT);
 
 afterAll(() => {
   if (work !== '') removeTree(work);
