@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 /**
  * The `inotify-mirror` command: keeps DST equal to SRC, locally or over ssh,
- * driven by events. See docs/mirror.md.
+ * or (--two-way) two local directories equal to each other, driven by
+ * events. See docs/mirror.md.
  *
  * Exit status: 0 after SIGINT/SIGTERM (or a finished --once), 1 when the
  * mirror cannot run (source missing, watches exhausted, rsync missing; with
  * --once, an unreachable destination), 2 for a command-line mistake.
  */
 import { parseArgs } from 'node:util';
-import { Mirror, type MirrorOptions, type MirrorProgress, type MirrorReconcile, type MirrorSync } from '../mirror/index.js';
+import { Mirror, type MirrorConflict, type MirrorOptions, type MirrorProgress, type MirrorReconcile, type MirrorSync } from '../mirror/index.js';
 import { formatProgress } from '../mirror/progress.js';
 import { packageVersion } from './args.js';
 import { LineOutput } from './output.js';
@@ -16,6 +17,7 @@ import { LineOutput } from './output.js';
 const PROGRAM = 'inotify-mirror';
 
 const HELP = `Usage: ${PROGRAM} [options] SRC DST
+       ${PROGRAM} --two-way [--state DIR] [options] A B
 
 Mirrors the directory SRC onto DST, one way: a reconcile first (rsync -a),
 then each change as it happens: a file once it is complete (rsync, a burst
@@ -24,6 +26,13 @@ or directory move as a rename, a delete as a delete. DST is a local path or
 [user@]host:path over ssh (your ~/.ssh/config and keys apply; rsync must be
 installed on both ends). Changes wait while DST is unreachable and are
 retried with backoff.
+
+With --two-way, A and B (both local) are kept equal to each other: each
+side's changes go to the other. A file changed on both sides since the last
+sync keeps both versions: the older one is renamed to
+NAME.conflict-<side>-<YYYYMMDD-HHMMSS>.EXT (UTC) on both sides, and a
+conflict is reported. An edit wins over a delete. The last synced state is
+kept in --state DIR (default: under $XDG_STATE_HOME/inotify-mirror/).
 
 Options:
       --exclude PATTERN  neither send nor delete matching paths (repeatable):
@@ -36,8 +45,10 @@ Options:
       --json             one JSON object per line on stdout (progress included)
   -e, --rsh COMMAND      the ssh command, split at spaces (default "ssh"),
                          e.g. "ssh -p 2222 -i ~/.ssh/mirror_key"
-      --two-way          not available yet (see docs/mirror.md)
-      --state DIR        for --two-way (not available yet)
+      --two-way          sync both ways (two local directories; a host:path
+                         side is not available yet)
+      --state DIR        where --two-way keeps its state (not inside A or B
+                         unless excluded)
   -v, --version          print the version
   -h, --help             print this help
 
@@ -82,9 +93,10 @@ function parse(argv: string[]): Parsed | 'help' | 'version' {
   const { values, positionals } = parsed;
   if (values.help === true) return 'help';
   if (values.version === true) return 'version';
-  if (values['two-way'] === true || values.state !== undefined) {
-    throw new UsageError('--two-way (and its --state) is not available yet: this version mirrors one way (see docs/mirror.md)');
-  }
+  const twoWay = values['two-way'] === true;
+  if (values.state !== undefined && !twoWay) throw new UsageError('--state is for --two-way');
+  if (twoWay && values.delete === true) throw new UsageError('--delete does not apply to --two-way: deletes follow the sync state');
+  if (twoWay && values['dry-run'] === true) throw new UsageError('--dry-run is not available with --two-way');
   if (positionals.length !== 2) throw new UsageError(`expected SRC and DST, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}\nTry '${PROGRAM} --help'.`);
   const ssh = values.rsh?.split(' ').filter((word) => word !== '');
   if (ssh?.length === 0) throw new UsageError('--rsh needs a command');
@@ -94,15 +106,30 @@ function parse(argv: string[]): Parsed | 'help' | 'version' {
     destination,
     json: values.json === true,
     once: values.once === true,
-    options: { exclude: values.exclude, delete: values.delete === true, dryRun: values['dry-run'] === true, ssh },
+    options: {
+      exclude: values.exclude, delete: values.delete === true, dryRun: values['dry-run'] === true, ssh,
+      ...(twoWay ? { twoWay, state: values.state } : {}),
+    },
   };
 }
 
 /** How often (ms) a plain (not a terminal) progress line is printed. */
 const PLAIN_PROGRESS_INTERVAL = 5000;
 
+function describeConflict(conflict: MirrorConflict): string {
+  const path = JSON.stringify(conflict.path);
+  if (conflict.kind === 'delete-edit') return `conflict: ${path} deleted on the ${conflict.side} side but changed on the other: the change is kept`;
+  const why = conflict.kind === 'both-changed' ? 'changed on both sides' : 'written while the mirror replaced it';
+  return `conflict: ${path} ${why}: the ${conflict.side} side's version is kept as ${JSON.stringify(conflict.conflictPath)}`;
+}
+
 function describeSync(change: MirrorSync, dryRun: boolean): string {
   const would = dryRun ? 'would ' : '';
+  const onto = change.target === undefined ? '' : ` (to ${change.target})`;
+  return `${describeChange(change, would)}${onto}`;
+}
+
+function describeChange(change: MirrorSync, would: string): string {
   const show = (p: string): string => JSON.stringify(p);
   if (change.type === 'rename') return `${would}rename ${show(change.from)} -> ${show(change.to)}`;
   if (change.type === 'delete') return `${would}delete ${show(change.path)}`;
@@ -169,6 +196,10 @@ async function main(argv: string[]): Promise<number> {
   mirror.on('sync', (change) => {
     if (parsed.json) out.line(JSON.stringify({ event: 'sync', ...change }));
     else line(describeSync(change, dryRun));
+  });
+  mirror.on('conflict', (conflict) => {
+    if (parsed.json) out.line(JSON.stringify({ event: 'conflict', ...conflict }));
+    else line(describeConflict(conflict));
   });
   mirror.on('offline', (error, retryIn) => {
     if (parsed.json) out.line(JSON.stringify({ event: 'offline', message: error.message, retryIn, pending: mirror.pending }));

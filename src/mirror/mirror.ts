@@ -277,7 +277,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       },
       warning: (error) => this.emit('warning', error),
       fail: (error) => this.#fail(error),
-    });
+    }, this.stats);
   }
 
   /** Changes waiting to be applied. */

@@ -21,6 +21,7 @@
 import { Buffer } from 'node:buffer';
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
+import { debuglog } from 'node:util';
 import { systemError } from '../errors.js';
 import { Notifier } from '../notifier.js';
 import { TRANSFER_EVENTS } from '../transfer/types.js';
@@ -35,6 +36,8 @@ import type { ReconcileReason } from './reconcile.js';
 import { RelPath } from './rel-path.js';
 import { StateStore } from './state-store.js';
 import { REPLACED_DIR, walkTree } from './walk.js';
+
+const debug = debuglog('inotify-mirror');
 
 /** Which side: 0 the source (first root), 1 the destination (second root). */
 type SideIndex = 0 | 1;
@@ -86,11 +89,10 @@ export interface TwoWaySettings {
   readonly ref: boolean;
 }
 
-/** The counts of two-way work, added to the Mirror's stats. */
+/** The count two-way work keeps in the Mirror's stats. */
 export interface TwoWayStats {
   /** Paths examined and found in sync (the echoes of the mirror's own writes among them). */
   inSync: number;
-  conflicts: number;
 }
 
 /** A path's state record: what each side held at the last sync. */
@@ -132,7 +134,7 @@ function emptyPlan(): Plan {
 
 /** The engine behind `new Mirror(a, b, { twoWay: true })` (see the file comment). */
 export class TwoWaySync {
-  readonly stats: TwoWayStats = { inSync: 0, conflicts: 0 };
+  readonly #stats: TwoWayStats;
   readonly #settings: TwoWaySettings;
   readonly #report: TwoWayReporter;
   readonly #roots: readonly [Buffer, Buffer];
@@ -150,8 +152,9 @@ export class TwoWaySync {
   readonly #idleWaiters = new Set<() => void>();
   #onReady: (() => void) | undefined;
 
-  constructor(settings: TwoWaySettings, report: TwoWayReporter) {
+  constructor(settings: TwoWaySettings, report: TwoWayReporter, stats: TwoWayStats) {
     this.#settings = settings;
+    this.#stats = stats;
     this.#report = report;
     this.#roots = [Buffer.from(settings.roots[0]), Buffer.from(settings.roots[1])];
     const names = settings.roots.map((root) => conflictLabel(nodePath.basename(root)));
@@ -281,6 +284,7 @@ export class TwoWaySync {
       this.#turn = other(first);
       const work = this.#queues[first].take() ?? this.#queues[other(first)].take();
       if (work === undefined) return;
+      debug('work %s', work.kind === 'send' ? [...work.shallow.values(), ...work.deep.values()].map((p) => p.text).join(' ') : work.kind);
       try {
         await this.#apply(work);
       } catch (error) {
@@ -417,11 +421,13 @@ export class TwoWaySync {
     plan.seen[1].set(path.key, now[1]);
     const same = [unchanged(at[0], now[0], record[0]), unchanged(at[1], now[1], record[1])];
     if (same[0] && same[1] && sameContent(record[0], at[0], record[1], at[1])) {
-      this.stats.inSync += 1;
+      this.#stats.inSync += 1;
+      debug('%s in sync', path.text);
       return undefined;
     }
     if (same[0] !== same[1]) {
       const from: SideIndex = same[0] ? 1 : 0;
+      debug('%s changed on the %s side only: now %o, recorded %o', path.text, SIDE_NAMES[from], now, record);
       this.#propagate(path, from, now, plan);
       return undefined;
     }
@@ -429,12 +435,11 @@ export class TwoWaySync {
     if (sameContent(now[0], at[0], now[1], at[1])) {
       if (now[0] === undefined) store.delete(path.key);
       else store.set(path.key, encodeRecord(now));
-      this.stats.inSync += 1;
+      this.#stats.inSync += 1;
       return undefined;
     }
     if (now[0] === undefined || now[1] === undefined) {
       const kept: SideIndex = now[0] === undefined ? 1 : 0;
-      this.stats.conflicts += 1;
       this.#report.conflict({ kind: 'delete-edit', path: path.text, side: SIDE_NAMES[other(kept)] });
       this.#propagate(path, kept, now, plan);
       return undefined;
@@ -473,7 +478,6 @@ export class TwoWaySync {
     }
     const store = this.#store as StateStore;
     store.delete(path.key);
-    this.stats.conflicts += 1;
     this.#report.conflict({ kind: 'both-changed', path: path.text, conflictPath: aside.text, side: SIDE_NAMES[loser] });
     const lost = now[loser] as Entry;
     (lost.kind === 'dir' ? plan.deepCopies[winner] : plan.copies[winner]).set(aside.key, aside);
@@ -582,7 +586,6 @@ export class TwoWaySync {
       this.#report.warning(error as Error);
       return;
     }
-    this.stats.conflicts += 1;
     this.#report.conflict({ kind: 'overwritten', path: path.text, conflictPath: aside.text, side: SIDE_NAMES[to] });
     this.#queues[to].send(aside);
   }

@@ -1,0 +1,172 @@
+/**
+ * Two-way sync of two local directories with the real kernel and the real
+ * rsync: the first merge (the union, a path that differs on both sides kept
+ * twice), concurrent edits on both sides converging, renames replayed as
+ * renames, no echo of the mirror's own writes (counted), a same-file
+ * conflict keeping both versions on both sides, an edit winning over a
+ * delete, and a restart that merges only what changed while it was stopped.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Mirror } from '../src/index.js';
+import { tempDir } from './helpers/index.js';
+import { startMirror, treeDiff } from './mirror-helpers.js';
+
+function pair(): { a: string; b: string; state: string } {
+  const dir = tempDir('two-way-');
+  const a = path.join(dir, 'a');
+  const b = path.join(dir, 'b');
+  fs.mkdirSync(a);
+  fs.mkdirSync(b);
+  return { a, b, state: path.join(dir, 'state') };
+}
+
+const read = (file: string): string | undefined => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined);
+const ino = (file: string): number => fs.lstatSync(file).ino;
+const count = (dir: string): number => (fs.existsSync(dir) ? fs.readdirSync(dir).length : 0);
+const CONFLICT = /\.conflict-[ab]-\d{8}-\d{6}/;
+
+describe('two-way', () => {
+  it('first merge without state: the union; a path that differs on both sides is kept twice', async () => {
+    const { a, b, state } = pair();
+    fs.mkdirSync(path.join(a, 'dir'));
+    fs.writeFileSync(path.join(a, 'dir', 'only-a'), 'A');
+    fs.writeFileSync(path.join(b, 'only-b'), 'B');
+    fs.symlinkSync('only-b', path.join(b, 'link'));
+    fs.writeFileSync(path.join(a, 'same'), 'same');
+    fs.writeFileSync(path.join(b, 'same'), 'same');
+    fs.writeFileSync(path.join(a, 'clash.txt'), 'from a');
+    fs.writeFileSync(path.join(b, 'clash.txt'), 'from b');
+    const past = new Date(Date.now() - 3600_000);
+    fs.utimesSync(path.join(a, 'clash.txt'), past, past); // a's is older: it is the one renamed
+    const sameInode = ino(path.join(b, 'same'));
+    const log = await startMirror(a, b, { twoWay: true, state });
+    expect(treeDiff(a, b)).toBe('');
+    expect(read(path.join(b, 'dir', 'only-a'))).toBe('A');
+    expect(fs.readlinkSync(path.join(a, 'link'))).toBe('only-b');
+    expect(read(path.join(a, 'clash.txt'))).toBe('from b');
+    const aside = fs.readdirSync(a).filter((name) => CONFLICT.test(name));
+    expect(aside).toHaveLength(1);
+    expect(aside[0]).toMatch(/^clash\.conflict-a-\d{8}-\d{6}\.txt$/);
+    expect(read(path.join(b, aside[0] as string))).toBe('from a');
+    expect(log.conflicts).toEqual([{ kind: 'both-changed', path: 'clash.txt', conflictPath: aside[0], side: 'source' }]);
+    expect(ino(path.join(b, 'same'))).toBe(sameInode); // equal on both sides: not copied
+    expect(log.warnings).toEqual([]);
+  });
+
+  it('follows both sides: concurrent edits converge, renames are renames, excluded names stay, no echo', async () => {
+    const { a, b, state } = pair();
+    const log = await startMirror(a, b, { twoWay: true, state, exclude: ['*.tmp'] });
+    fs.mkdirSync(path.join(a, 'docs'));
+    fs.mkdirSync(path.join(b, 'music'));
+    for (let i = 0; i < 20; i++) {
+      fs.writeFileSync(path.join(a, 'docs', `d${i}`), `doc ${i}`);
+      fs.writeFileSync(path.join(b, 'music', `m${i}`), `song ${i}`);
+    }
+    fs.writeFileSync(path.join(a, 'scratch.tmp'), 'not synced');
+    for (let i = 0; i < 20; i += 4) fs.appendFileSync(path.join(a, 'docs', `d${i}`), ' more');
+    await log.until(() => count(path.join(b, 'docs')) === 20 && fs.existsSync(path.join(a, 'music', 'm19'))
+      && read(path.join(b, 'docs', 'd16')) === 'doc 16 more' && treeDiff(a, b) === 'Only in a: scratch.tmp\n'.replace('a', a), 'both sides merged');
+    expect(read(path.join(a, 'music', 'm7'))).toBe('song 7');
+    await log.mirror.idle(); // the last rsync has written its files: let it report them
+
+    // A directory renamed on b is renamed on a: same inodes there, nothing sent.
+    const before = ino(path.join(a, 'music', 'm3'));
+    const sent = log.mirror.stats.files;
+    fs.renameSync(path.join(b, 'music'), path.join(b, 'songs'));
+    await log.until(() => fs.existsSync(path.join(a, 'songs', 'm3')) && !fs.existsSync(path.join(a, 'music')), 'the rename replayed');
+    expect(ino(path.join(a, 'songs', 'm3'))).toBe(before);
+    expect(log.syncs).toContainEqual({ type: 'rename', from: 'music', to: 'songs', target: 'source' });
+    // A delete on a reaches b.
+    fs.rmSync(path.join(a, 'docs', 'd1'));
+    await log.until(() => !fs.existsSync(path.join(b, 'docs', 'd1')), 'the delete replayed');
+    await log.mirror.idle();
+    expect(log.mirror.stats.files).toBe(sent);
+
+    // No echo: one file written on a is sent once; b's event for that write is examined, found in sync, and nothing more happens.
+    await log.mirror.idle();
+    const syncsBefore = log.syncs.length;
+    const inSyncBefore = log.mirror.stats.inSync;
+    fs.writeFileSync(path.join(a, 'echo.txt'), 'once');
+    await log.until(() => log.syncs.length > syncsBefore, 'the send of echo.txt');
+    expect(log.syncs.slice(syncsBefore)).toEqual([{ type: 'send', paths: ['echo.txt'], files: 1, bytes: 4, target: 'destination' }]);
+    await log.until(() => log.mirror.stats.inSync > inSyncBefore, "b's event for the mirror's own write examined");
+    await log.mirror.idle();
+    expect(log.syncs.length).toBe(syncsBefore + 1);
+    expect(log.conflicts).toEqual([]);
+    expect(log.warnings).toEqual([]);
+  });
+
+  it('a file changed on both sides keeps both versions, on both sides', async () => {
+    const { a, b, state } = pair();
+    fs.writeFileSync(path.join(a, 'notes.md'), 'base');
+    const log = await startMirror(a, b, { twoWay: true, state });
+    await log.mirror.idle();
+    // Both edits land before the mirror sees either (this test's code holds the loop).
+    fs.writeFileSync(path.join(a, 'notes.md'), 'edit on a');
+    fs.writeFileSync(path.join(b, 'notes.md'), 'edit on b, longer');
+    await log.until(() => log.conflicts.length === 1 && treeDiff(a, b) === '' && fs.readdirSync(a).length === 2, 'both versions on both sides');
+    const names = fs.readdirSync(b).sort().reverse();
+    expect(names[0]).toBe('notes.md');
+    expect(names[1]).toMatch(/^notes\.conflict-[ab]-\d{8}-\d{6}\.md$/);
+    const contents = names.map((name) => read(path.join(b, name))).sort();
+    expect(contents).toEqual(['edit on a', 'edit on b, longer']);
+    const [conflict] = log.conflicts;
+    expect(conflict).toMatchObject({ path: 'notes.md', conflictPath: names[1] });
+    expect(['both-changed', 'overwritten']).toContain(conflict?.kind);
+    await log.mirror.idle();
+    expect(log.conflicts).toHaveLength(1);
+  });
+
+  it('a delete on one side and an edit on the other: the edit wins, the delete is reported', async () => {
+    const { a, b, state } = pair();
+    fs.mkdirSync(path.join(a, 'keep'));
+    fs.writeFileSync(path.join(a, 'keep', 'data'), 'v1');
+    const log = await startMirror(a, b, { twoWay: true, state });
+    await log.mirror.idle();
+    fs.rmSync(path.join(a, 'keep', 'data'));
+    fs.writeFileSync(path.join(b, 'keep', 'data'), 'v2: edited');
+    await log.until(() => read(path.join(a, 'keep', 'data')) === 'v2: edited', 'the edit restored on a');
+    expect(log.conflicts).toContainEqual({ kind: 'delete-edit', path: 'keep/data', side: 'source' });
+    await log.mirror.idle();
+    expect(treeDiff(a, b)).toBe('');
+  });
+
+  it('a restart merges what changed while stopped, and only that', async () => {
+    const { a, b, state } = pair();
+    for (let i = 0; i < 50; i++) fs.writeFileSync(path.join(a, `f${i}`), `file ${i}`);
+    const first = await startMirror(a, b, { twoWay: true, state });
+    await first.mirror.idle();
+    await first.mirror.close();
+    expect(fs.existsSync(path.join(state, 'two-way.lock'))).toBe(false);
+    const inodes = new Map(fs.readdirSync(b).map((name) => [name, ino(path.join(b, name))]));
+    fs.writeFileSync(path.join(a, 'f1'), 'changed while stopped');
+    fs.rmSync(path.join(b, 'f2'));
+    fs.writeFileSync(path.join(b, 'new'), 'new on b');
+    const second = await startMirror(a, b, { twoWay: true, state });
+    expect(treeDiff(a, b)).toBe('');
+    expect(fs.existsSync(path.join(a, 'f2'))).toBe(false);
+    const sends = second.syncs.flatMap((s) => (s.type === 'send' ? s.paths : [])).sort();
+    expect(sends).toEqual(['f1', 'new']);
+    expect(second.reconciles).toMatchObject([{ reason: 'initial', files: 2 }]);
+    for (const [name, inode] of inodes) if (name !== 'f1' && name !== 'f2') expect(ino(path.join(b, name)), name).toBe(inode);
+    expect(second.conflicts).toEqual([]);
+  });
+
+  it('refuses what it cannot do: a remote side, dryRun, delete, a state inside a root, a state in use', async () => {
+    const { a, b, state } = pair();
+    expect(() => new Mirror(a, 'host:/x', { twoWay: true, state })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }) as Error);
+    expect(() => new Mirror(a, b, { twoWay: true, state, dryRun: true })).toThrow(/dryRun/);
+    expect(() => new Mirror(a, b, { twoWay: true, state, delete: true })).toThrow(/delete/);
+    expect(() => new Mirror(a, b, { state })).toThrow(/twoWay/);
+    expect(() => new Mirror(a, b, { twoWay: true, state: path.join(a, '.state') })).toThrow(expect.objectContaining({ code: 'EINVAL' }) as Error);
+    expect(() => new Mirror(a, b, { twoWay: true, state: path.join(a, '.state'), exclude: ['.state'] })).not.toThrow();
+    await startMirror(a, b, { twoWay: true, state });
+    const second = new Mirror(a, b, { twoWay: true, state });
+    await expect(second.start()).rejects.toMatchObject({ code: 'EBUSY' });
+    await second.close();
+    const missing = new Mirror(path.join(a, 'nope'), b, { twoWay: true, state: `${state}2` });
+    await expect(missing.start()).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
