@@ -96,8 +96,6 @@ export function sameContent(a: Entry | undefined, aPath: Buffer, b: Entry | unde
   return ensureHash(aPath, a) && ensureHash(bPath, b) && a.hash === b.hash;
 }
 
-const KIND_CODE = { file: 'f', dir: 'd', symlink: 'l' } as const;
-
 /** The entry as a short string (`f size mtime hash`, `d`, `l target`), or '' for absent. */
 export function encodeEntry(entry: Entry | undefined): string {
   if (entry === undefined) return '';
