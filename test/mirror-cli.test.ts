@@ -83,15 +83,37 @@ describe('inotify-mirror', () => {
     expect(fs.existsSync(dst)).toBe(false);
   });
 
-  it('exits 2 with a clear message for command-line mistakes, --two-way included', async () => {
+  it('--two-way --once: merges both ways, reports the conflict as a JSON line, exit 0', async () => {
     const { src, dst } = roots();
-    for (const args of [['--two-way', src, dst], [src], ['--exclude', '*.{a,b}', src, dst], ['--bogus', src, dst]]) {
+    fs.mkdirSync(dst);
+    fs.writeFileSync(path.join(dst, 'only-dst'), 'd');
+    fs.writeFileSync(path.join(src, 'both.txt'), 'src version');
+    fs.writeFileSync(path.join(dst, 'both.txt'), 'dst version!');
+    const state = path.join(path.dirname(src), 'state');
+    const result = await spawnNode([CLI, '--two-way', '--once', '--json', '--state', state, src, dst]).waitForExit();
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as JsonLine);
+    const conflict = lines.find((l) => l.event === 'conflict');
+    expect(conflict).toMatchObject({ kind: 'both-changed', path: 'both.txt', conflictPath: expect.stringMatching(/^both\.conflict-(src|dst)-\d{8}-\d{6}\.txt$/) as string });
+    expect(treeDiff(src, dst)).toBe('');
+    expect(fs.readFileSync(path.join(src, 'only-dst'), 'utf8')).toBe('d');
+    expect(fs.existsSync(path.join(state, 'two-way.lock'))).toBe(false);
+  });
+
+  it('exits 2 with a clear message for command-line mistakes, --two-way ones included', async () => {
+    const { src, dst } = roots();
+    const mistakes = [
+      ['--two-way', src, 'host:/x'], ['--two-way', '--delete', src, dst], ['--two-way', '-n', src, dst], ['--state', dst, src, dst],
+      [src], ['--exclude', '*.{a,b}', src, dst], ['--bogus', src, dst],
+    ];
+    for (const args of mistakes) {
       const result = await spawnNode([CLI, ...args]).waitForExit();
       expect(result.code, args.join(' ')).toBe(2);
       expect(result.stderr).toMatch(/^inotify-mirror: /);
     }
-    const twoWay = await spawnNode([CLI, '--two-way', src, dst]).waitForExit();
-    expect(twoWay.stderr).toContain('not available yet');
+    const remote = await spawnNode([CLI, '--two-way', src, 'host:/x']).waitForExit();
+    expect(remote.stderr).toContain('not available yet');
     const missing = await spawnNode([CLI, '--once', path.join(src, 'missing'), dst]).waitForExit();
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/ENOENT/);

@@ -5,8 +5,9 @@
  * events. See docs/mirror.md.
  *
  * Exit status: 0 after SIGINT/SIGTERM (or a finished --once), 1 when the
- * mirror cannot run (source missing, watches exhausted, rsync missing; with
- * --once, an unreachable destination), 2 for a command-line mistake.
+ * mirror cannot run (source missing, watches exhausted, rsync missing, a
+ * --two-way state in use; with --once, an unreachable destination), 2 for a
+ * command-line mistake.
  */
 import { parseArgs } from 'node:util';
 import { Mirror, type MirrorConflict, type MirrorOptions, type MirrorProgress, type MirrorReconcile, type MirrorSync } from '../mirror/index.js';
@@ -40,7 +41,8 @@ Options:
                          to SRC (docs/patterns.md; no {a,b} alternatives)
       --delete           let the initial reconcile delete what SRC lacks on DST
                          (deletes seen while following are always replayed)
-      --once             reconcile, then exit (1 if DST cannot be reached)
+      --once             reconcile (--two-way: merge), then exit (1 if DST
+                         cannot be reached)
   -n, --dry-run          show what would be sent, renamed, deleted; change nothing
       --json             one JSON object per line on stdout (progress included)
   -e, --rsh COMMAND      the ssh command, split at spaces (default "ssh"),
