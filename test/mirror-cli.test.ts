@@ -99,12 +99,26 @@ describe('inotify-mirror', () => {
     expect(treeDiff(src, dst)).toBe('');
     expect(fs.readFileSync(path.join(src, 'only-dst'), 'utf8')).toBe('d');
     expect(fs.existsSync(path.join(state, 'two-way.lock'))).toBe(false);
+    // --status: what the next sync will do, from the state; a conflict to come included.
+    fs.writeFileSync(path.join(src, 'sub', 'f1'), 'edited on src');
+    fs.writeFileSync(path.join(dst, 'only-dst'), 'edited on dst');
+    fs.writeFileSync(path.join(src, 'only-dst'), 'edited on src too');
+    const status = await spawnNode([CLI, '--two-way', '--status', '--json', '--state', state, src, dst]).waitForExit();
+    expect(status.code).toBe(0);
+    const report = status.stdout.trim().split('\n').map((line) => JSON.parse(line) as JsonLine);
+    expect(report).toEqual([
+      { event: 'pending', path: 'only-dst', action: 'conflict', renamed: expect.stringMatching(/^(source|destination)$/) as string },
+      { event: 'pending', path: 'sub/f1', action: 'copy', from: 'source', to: 'destination' },
+      { event: 'status', state, synced: 24, pending: 2 },
+    ]);
+    const plain = await spawnNode([CLI, '--two-way', '--status', '--state', state, src, dst]).waitForExit();
+    expect(plain.stdout).toContain('copy "sub/f1" source -> destination\n2 paths pending, 24 synced');
   });
 
   it('exits 2 with a clear message for command-line mistakes, --two-way ones included', async () => {
     const { src, dst } = roots();
     const mistakes = [
-      ['--two-way', src, 'host:/x'], ['--two-way', '--delete', src, dst], ['--two-way', '-n', src, dst], ['--state', dst, src, dst],
+      ['--two-way', src, 'host:/x'], ['--two-way', '--delete', src, dst], ['--two-way', '-n', src, dst], ['--state', dst, src, dst], ['--status', src, dst],
       [src], ['--exclude', '*.{a,b}', src, dst], ['--bogus', src, dst],
     ];
     for (const args of mistakes) {

@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Mirror } from '../src/index.js';
+import { Mirror, twoWayStatus } from '../src/index.js';
 import { tempDir } from './helpers/index.js';
 import { startMirror, treeDiff } from './mirror-helpers.js';
 
@@ -144,7 +144,16 @@ describe('two-way', () => {
     fs.writeFileSync(path.join(a, 'f1'), 'changed while stopped');
     fs.rmSync(path.join(b, 'f2'));
     fs.writeFileSync(path.join(b, 'new'), 'new on b');
+    expect(twoWayStatus(a, b, { state })).toEqual({
+      state, synced: 50, pending: [
+        { path: 'f1', action: 'copy', from: 'source', to: 'destination' },
+        { path: 'f2', action: 'delete', from: 'destination', to: 'source' },
+        { path: 'new', action: 'copy', from: 'destination', to: 'source' },
+      ],
+    });
     const second = await startMirror(a, b, { twoWay: true, state });
+    // Read beside the running mirror (no lock taken): nothing pending any more.
+    expect(twoWayStatus(a, b, { state })).toEqual({ state, synced: 50, pending: [] });
     expect(treeDiff(a, b)).toBe('');
     expect(fs.existsSync(path.join(a, 'f2'))).toBe(false);
     const sends = second.syncs.flatMap((s) => (s.type === 'send' ? s.paths : [])).sort();
@@ -152,6 +161,7 @@ describe('two-way', () => {
     expect(second.reconciles).toMatchObject([{ reason: 'initial', files: 2 }]);
     for (const [name, inode] of inodes) if (name !== 'f1' && name !== 'f2') expect(ino(path.join(b, name)), name).toBe(inode);
     expect(second.conflicts).toEqual([]);
+    expect(() => twoWayStatus(path.join(a, 'f3'), b, { state })).toThrow(expect.objectContaining({ code: 'ENOTDIR' }) as Error);
   });
 
   it('refuses what it cannot do: a remote side, dryRun, delete, a state inside a root, a state in use', async () => {

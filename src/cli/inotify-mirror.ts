@@ -10,7 +10,7 @@
  * command-line mistake.
  */
 import { parseArgs } from 'node:util';
-import { Mirror, type MirrorConflict, type MirrorOptions, type MirrorProgress, type MirrorReconcile, type MirrorSync } from '../mirror/index.js';
+import { Mirror, twoWayStatus, type MirrorConflict, type TwoWayPendingPath, type MirrorOptions, type MirrorProgress, type MirrorReconcile, type MirrorSync } from '../mirror/index.js';
 import { formatProgress } from '../mirror/progress.js';
 import { packageVersion } from './args.js';
 import { LineOutput } from './output.js';
@@ -19,6 +19,7 @@ const PROGRAM = 'inotify-mirror';
 
 const HELP = `Usage: ${PROGRAM} [options] SRC DST
        ${PROGRAM} --two-way [--state DIR] [options] A B
+       ${PROGRAM} --two-way --status [--json] [--state DIR] A B
 
 Mirrors the directory SRC onto DST, one way: a reconcile first (rsync -a),
 then each change as it happens: a file once it is complete (rsync, a burst
@@ -51,6 +52,10 @@ Options:
                          side is not available yet)
       --state DIR        where --two-way keeps its state (not inside A or B
                          unless excluded)
+      --status           with --two-way: list what is not in sync (what the
+                         next sync will copy, delete or keep twice), reading
+                         the state; changes nothing, works beside a running
+                         mirror
   -v, --version          print the version
   -h, --help             print this help
 
@@ -67,6 +72,7 @@ interface Parsed {
   readonly options: MirrorOptions;
   readonly json: boolean;
   readonly once: boolean;
+  readonly status: boolean;
 }
 
 function parse(argv: string[]): Parsed | 'help' | 'version' {
@@ -85,6 +91,7 @@ function parse(argv: string[]): Parsed | 'help' | 'version' {
         rsh: { type: 'string', short: 'e' },
         'two-way': { type: 'boolean' },
         state: { type: 'string' },
+        status: { type: 'boolean' },
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -98,7 +105,8 @@ function parse(argv: string[]): Parsed | 'help' | 'version' {
   const twoWay = values['two-way'] === true;
   if (values.state !== undefined && !twoWay) throw new UsageError('--state is for --two-way');
   if (twoWay && values.delete === true) throw new UsageError('--delete does not apply to --two-way: deletes follow the sync state');
-  if (twoWay && values['dry-run'] === true) throw new UsageError('--dry-run is not available with --two-way');
+  if (twoWay && values['dry-run'] === true) throw new UsageError('--dry-run is not available with --two-way (--status lists what is pending)');
+  if (values.status === true && !twoWay) throw new UsageError('--status is for --two-way (a one-way mirror keeps no state: --dry-run shows what a reconcile would send)');
   if (positionals.length !== 2) throw new UsageError(`expected SRC and DST, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}\nTry '${PROGRAM} --help'.`);
   const ssh = values.rsh?.split(' ').filter((word) => word !== '');
   if (ssh?.length === 0) throw new UsageError('--rsh needs a command');
@@ -108,6 +116,7 @@ function parse(argv: string[]): Parsed | 'help' | 'version' {
     destination,
     json: values.json === true,
     once: values.once === true,
+    status: values.status === true,
     options: {
       exclude: values.exclude, delete: values.delete === true, dryRun: values['dry-run'] === true, ssh,
       ...(twoWay ? { twoWay, state: values.state } : {}),
@@ -144,6 +153,34 @@ function describeReconcile(result: MirrorReconcile, dryRun: boolean): string[] {
   return [head, ...result.changes.map((line) => `  ${line}`)];
 }
 
+function describePending(item: TwoWayPendingPath): string {
+  const path = JSON.stringify(item.path);
+  switch (item.action) {
+    case 'copy': return `copy ${path} ${item.from} -> ${item.to}`;
+    case 'delete': return `delete ${path} on ${item.to} (deleted on ${item.from})`;
+    case 'delete-edit': return `restore ${path} ${item.from} -> ${item.to} (deleted on ${item.to}, changed on ${item.from}: the change wins)`;
+    case 'conflict': return `conflict ${path}: changed on both sides; the ${item.renamed}'s version will be kept under a conflict name`;
+    case 'record': return `record ${path} (the same change on both sides)`;
+  }
+}
+
+/** --status: what is not in sync, from the state; exit 0. */
+function printStatus(parsed: Parsed): number {
+  let status;
+  try {
+    status = twoWayStatus(parsed.source, parsed.destination, { state: parsed.options.state, exclude: parsed.options.exclude });
+  } catch (error) {
+    throw (error as { code?: string }).code?.startsWith('ERR_') === true ? new UsageError((error as Error).message) : error;
+  }
+  const lines = parsed.json
+    ? [...status.pending.map((item) => JSON.stringify({ event: 'pending', ...item })),
+      JSON.stringify({ event: 'status', state: status.state, synced: status.synced, pending: status.pending.length })]
+    : [...status.pending.map(describePending),
+      `${status.pending.length} path${status.pending.length === 1 ? '' : 's'} pending, ${status.synced} synced (state ${status.state})`];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const parsed = parse(argv);
   if (parsed === 'help') {
@@ -154,6 +191,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${PROGRAM} ${packageVersion()}\n`);
     return 0;
   }
+  if (parsed.status) return printStatus(parsed);
   let mirror: Mirror;
   try {
     mirror = new Mirror(parsed.source, parsed.destination, parsed.options);

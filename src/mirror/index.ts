@@ -6,3 +6,4 @@ export type { ReconcileReason } from './reconcile.js';
 export { defaultStateDir } from './state-dir.js';
 export { StateStore } from './state-store.js';
 export type { MirrorConflict } from './two-way.js';
+export { twoWayStatus, type TwoWayPendingPath, type TwoWayStatus, type TwoWayStatusOptions } from './status.js';

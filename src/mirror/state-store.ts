@@ -6,7 +6,8 @@
  * rename). On open the snapshot is read and the journal replayed over it; a
  * torn last journal line (the writer was killed mid-write) is ignored.
  * Records are kept as the strings they are stored as: one string per path.
- * A lock file keeps a second process off the same directory.
+ * A lock file keeps a second writer off the same directory; a reader
+ * (`readOnly`, e.g. `--status`) takes no lock and writes nothing.
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
@@ -51,6 +52,7 @@ export class StateStore {
   #journalFd: number | undefined;
   #journalLines = 0;
   #closed = false;
+  readonly #readOnly: boolean;
   /** Lines of the journal that were ignored on open (a torn last line). */
   readonly tornLines: number = 0;
 
@@ -58,13 +60,22 @@ export class StateStore {
    * Opens (creating it if needed) the store `name` in `dir`, replaying what
    * was written before. Throws EBUSY when another live process holds it, and
    * EINVAL (with the path) for a damaged line that is not the journal's last.
+   * With `readOnly`, reads what is there now (nothing when the directory
+   * does not exist), takes no lock, and every write throws EBADF.
    */
-  constructor(dir: string, name = 'state') {
+  constructor(dir: string, name = 'state', options: { readOnly?: boolean } = {}) {
     this.dir = nodePath.resolve(dir);
-    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    this.#readOnly = options.readOnly === true;
     this.#snapshotPath = nodePath.join(this.dir, `${name}.snapshot`);
     this.#journalPath = nodePath.join(this.dir, `${name}.journal`);
     this.#lockPath = nodePath.join(this.dir, `${name}.lock`);
+    if (this.#readOnly) {
+      this.#load(this.#snapshotPath, false);
+      this.tornLines = this.#load(this.#journalPath, true);
+      this.#closed = true;
+      return;
+    }
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     this.#lock();
     try {
       this.#load(this.#snapshotPath, false);
@@ -88,6 +99,7 @@ export class StateStore {
 
   /** Sets the record of `key` (written by the next {@link flush}). */
   set(key: string, record: string): void {
+    this.#writable();
     if (this.#records.get(key) === record) return;
     this.#records.set(key, record);
     this.#pending.push(JSON.stringify([key, record]));
@@ -95,6 +107,7 @@ export class StateStore {
 
   /** Forgets `key` (written by the next {@link flush}). */
   delete(key: string): void {
+    this.#writable();
     if (!this.#records.delete(key)) return;
     this.#pending.push(JSON.stringify([key]));
   }
@@ -119,7 +132,7 @@ export class StateStore {
    * most the last line), then compacts when the journal has grown enough.
    */
   flush(): void {
-    if (this.#closed) throw systemError('EBADF', 'write', this.#journalPath, 'the state store is closed');
+    this.#writable();
     if (this.#pending.length === 0) return;
     const text = `${this.#pending.join('\n')}\n`;
     this.#journalLines += this.#pending.length;
@@ -134,6 +147,7 @@ export class StateStore {
    * replays a journal whose lines the snapshot already holds.
    */
   compact(): void {
+    this.#writable();
     const temp = `${this.#snapshotPath}.tmp`;
     const fd = fs.openSync(temp, 'w', 0o600);
     try {
@@ -163,12 +177,16 @@ export class StateStore {
 
   /** Flushes, fsyncs the journal and releases the lock. Idempotent. */
   close(): void {
-    if (this.#closed) return;
+    if (this.#closed) return; // closed, or read-only
     this.flush();
     this.#closed = true;
     fs.fsyncSync(this.#journalFd as number);
     fs.closeSync(this.#journalFd as number);
     fs.rmSync(this.#lockPath, { force: true });
+  }
+
+  #writable(): void {
+    if (this.#closed) throw systemError('EBADF', 'write', this.#journalPath, this.#readOnly ? 'the state store is read-only' : 'the state store is closed');
   }
 
   #lock(): void {
@@ -214,7 +232,7 @@ export class StateStore {
       else this.#records.delete(line[0]);
       if (journal) this.#journalLines += 1;
     }
-    if (torn === 1 && journal) {
+    if (torn === 1 && journal && !this.#readOnly) {
       // Cut the torn bytes off, so that the next append starts a clean line.
       fs.truncateSync(file, Buffer.byteLength(text) - Buffer.byteLength(last));
     }

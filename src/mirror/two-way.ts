@@ -30,17 +30,15 @@ import { sendPaths } from './apply.js';
 import { ChangeQueue, type Work } from './change-queue.js';
 import { conflictLabel, conflictPath } from './conflict-name.js';
 import type { MirrorContext } from './context.js';
-import { decodeEntry, encodeEntry, ensureHash, readEntry, sameContent, unchanged, type Entry } from './entry.js';
+import { ensureHash, readEntry, sameContent, unchanged, type Entry } from './entry.js';
 import { ChangeFollower, type ChangeSink } from './follow.js';
 import type { ReconcileReason } from './reconcile.js';
 import { RelPath } from './rel-path.js';
 import { StateStore } from './state-store.js';
+import { decide, decodeRecord, encodeRecord, other, type SideIndex, type SidePair } from './verdict.js';
 import { REPLACED_DIR, walkTree } from './walk.js';
 
 const debug = debuglog('inotify-mirror');
-
-/** Which side: 0 the source (first root), 1 the destination (second root). */
-type SideIndex = 0 | 1;
 
 /** The side names used in events. */
 export const SIDE_NAMES = ['source', 'destination'] as const;
@@ -93,23 +91,6 @@ export interface TwoWaySettings {
 export interface TwoWayStats {
   /** Paths examined and found in sync (the echoes of the mirror's own writes among them). */
   inSync: number;
-}
-
-/** A path's state record: what each side held at the last sync. */
-type Recorded = [Entry | undefined, Entry | undefined];
-
-function decodeRecord(text: string | undefined): Recorded {
-  if (text === undefined) return [undefined, undefined];
-  const cut = text.indexOf('\0');
-  return [decodeEntry(text.slice(0, cut)), decodeEntry(text.slice(cut + 1))];
-}
-
-function encodeRecord(record: Recorded): string {
-  return `${encodeEntry(record[0])}\0${encodeEntry(record[1])}`;
-}
-
-function other(side: SideIndex): SideIndex {
-  return side === 0 ? 1 : 0;
 }
 
 /** What one pass decided for one path. */
@@ -414,41 +395,37 @@ export class TwoWaySync {
   /** Decides one path into `plan`; returns the path when a conflict renamed a directory away. */
   #decide(path: RelPath, plan: Plan): RelPath | undefined {
     const store = this.#store as StateStore;
-    const record = decodeRecord(store.get(path.key));
     const at = [path.under(this.#roots[0]), path.under(this.#roots[1])] as const;
-    const now: Recorded = [readEntry(at[0]), readEntry(at[1])];
+    const now: SidePair = [readEntry(at[0]), readEntry(at[1])];
     plan.seen[0].set(path.key, now[0]);
     plan.seen[1].set(path.key, now[1]);
-    const same = [unchanged(at[0], now[0], record[0]), unchanged(at[1], now[1], record[1])];
-    if (same[0] && same[1] && sameContent(record[0], at[0], record[1], at[1])) {
-      this.#stats.inSync += 1;
-      debug('%s in sync', path.text);
-      return undefined;
+    const verdict = decide(at, now, decodeRecord(store.get(path.key)));
+    debug('%s: %o', path.text, verdict);
+    switch (verdict.action) {
+      case 'in-sync':
+        this.#stats.inSync += 1;
+        return undefined;
+      case 'record':
+        if (now[0] === undefined) store.delete(path.key);
+        else store.set(path.key, encodeRecord(now));
+        this.#stats.inSync += 1;
+        return undefined;
+      case 'copy':
+      case 'delete':
+        this.#propagate(path, verdict.from, now, plan);
+        return undefined;
+      case 'delete-edit':
+        this.#report.conflict({ kind: 'delete-edit', path: path.text, side: SIDE_NAMES[other(verdict.kept)] });
+        this.#propagate(path, verdict.kept, now, plan);
+        return undefined;
+      case 'conflict':
+        return this.#keepBoth(path, verdict.loser, now, plan);
     }
-    if (same[0] !== same[1]) {
-      const from: SideIndex = same[0] ? 1 : 0;
-      debug('%s changed on the %s side only: now %o, recorded %o', path.text, SIDE_NAMES[from], now, record);
-      this.#propagate(path, from, now, plan);
-      return undefined;
-    }
-    // Changed on both (or a record that does not hold the same on both sides).
-    if (sameContent(now[0], at[0], now[1], at[1])) {
-      if (now[0] === undefined) store.delete(path.key);
-      else store.set(path.key, encodeRecord(now));
-      this.#stats.inSync += 1;
-      return undefined;
-    }
-    if (now[0] === undefined || now[1] === undefined) {
-      const kept: SideIndex = now[0] === undefined ? 1 : 0;
-      this.#report.conflict({ kind: 'delete-edit', path: path.text, side: SIDE_NAMES[other(kept)] });
-      this.#propagate(path, kept, now, plan);
-      return undefined;
-    }
-    return this.#keepBoth(path, now, plan);
   }
 
+
   /** Plans `from`'s version of `path` onto the other side: a copy, or a delete when it is gone from `from`. */
-  #propagate(path: RelPath, from: SideIndex, now: Recorded, plan: Plan): void {
+  #propagate(path: RelPath, from: SideIndex, now: SidePair, plan: Plan): void {
     const to = other(from);
     if (now[from] === undefined) {
       if (now[to] !== undefined) plan.deletes[to].set(path.key, [path, now[to] as Entry]);
@@ -458,16 +435,8 @@ export class TwoWaySync {
     plan.replacing[to].set(path.key, now[to]);
   }
 
-  /**
-   * Both sides changed `path` differently: the older version (by mtime; a
-   * directory always wins over a non-directory; a tie goes to the source)
-   * is renamed to a conflict name on its side, and both names are synced.
-   */
-  #keepBoth(path: RelPath, now: Recorded, plan: Plan): RelPath | undefined {
-    const [a, b] = now as [Entry, Entry];
-    let loser: SideIndex;
-    if (a.kind === 'dir' || b.kind === 'dir') loser = a.kind === 'dir' ? 1 : 0;
-    else loser = BigInt(a.mtime) >= BigInt(b.mtime) ? 1 : 0;
+  /** Both sides changed `path` differently: `loser`'s version is renamed to a conflict name on its side, and both names are synced. */
+  #keepBoth(path: RelPath, loser: SideIndex, now: SidePair, plan: Plan): RelPath | undefined {
     const winner = other(loser);
     const aside = conflictPath(path, this.#labels[loser], this.#roots);
     try {
