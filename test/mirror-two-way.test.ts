@@ -180,3 +180,36 @@ describe('two-way', () => {
     await expect(missing.start()).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
+
+describe('two-way with a side away', () => {
+  it('an emptied mount point is not "everything deleted": changes wait, and converge when it is back', async () => {
+    const { a, b, state } = pair();
+    for (let i = 0; i < 10; i++) fs.writeFileSync(path.join(a, `f${i}`), `file ${i}`);
+    const log = await startMirror(a, b, { twoWay: true, state, retryDelay: 50, maxRetryDelay: 200 });
+    await log.mirror.idle();
+    // The disk goes away: an empty directory is left where it was mounted.
+    fs.renameSync(b, `${b}.away`);
+    fs.mkdirSync(b);
+    fs.writeFileSync(path.join(a, 'while-away'), 'written while b was away');
+    fs.rmSync(path.join(a, 'f0'));
+    await log.until(() => log.offlines >= 2, 'offline, and retried');
+    expect(log.mirror.offline).toBe(true);
+    expect(fs.readdirSync(a).sort()).toEqual([...Array.from({ length: 9 }, (_, i) => `f${i + 1}`), 'while-away'].sort());
+    expect(fs.readdirSync(b)).toEqual([]);
+    expect(log.conflicts).toEqual([]);
+    // Back: the changes made meanwhile go through.
+    fs.rmdirSync(b);
+    fs.renameSync(`${b}.away`, b);
+    await log.until(() => log.onlines === 1 && treeDiff(a, b) === '', 'online and converged');
+    expect(read(path.join(b, 'while-away'))).toBe('written while b was away');
+    expect(fs.existsSync(path.join(b, 'f0'))).toBe(false);
+    await log.mirror.close();
+    // A start with a side empty that the state says held files refuses (ENOENT), deleting nothing.
+    fs.rmSync(b, { recursive: true });
+    fs.mkdirSync(b);
+    const refused = new Mirror(a, b, { twoWay: true, state });
+    await expect(refused.start()).rejects.toMatchObject({ code: 'ENOENT', message: expect.stringMatching(/is it mounted\?/) as string });
+    await refused.close();
+    expect(fs.readdirSync(a)).toHaveLength(10);
+  });
+});

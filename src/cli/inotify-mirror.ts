@@ -243,11 +243,11 @@ async function main(argv: string[]): Promise<number> {
   });
   mirror.on('offline', (error, retryIn) => {
     if (parsed.json) out.line(JSON.stringify({ event: 'offline', message: error.message, retryIn, pending: mirror.pending }));
-    else line(`destination unreachable (${error.message}); ${mirror.pending} change(s) waiting, retry in ${Math.round(retryIn / 1000)} s`);
+    else line(`${parsed.options.twoWay === true ? 'a side is' : 'destination'} unreachable (${error.message}); ${mirror.pending} change(s) waiting, retry in ${Math.round(retryIn / 1000)} s`);
   });
   mirror.on('online', () => {
     if (parsed.json) out.line(JSON.stringify({ event: 'online' }));
-    else line('destination reachable again');
+    else line(parsed.options.twoWay === true ? 'both sides reachable again: merging' : 'destination reachable again');
   });
   mirror.on('warning', (error) => {
     clearLine();

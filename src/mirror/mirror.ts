@@ -260,6 +260,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       roots: [this.source, dest.root], stateDir, exclude: opts.exclude, excluded, rsyncExcludes,
       rsync: this.#ctx.rsync, maxPending: positive('maxPending', opts.maxPending, 100_000), batchDelay: this.#batchDelay,
       quietPeriod: opts.quietPeriod, settleTime: opts.settleTime, ref: opts.ref !== false,
+      retryDelay: this.#retryDelay, maxRetryDelay: this.#maxRetryDelay,
     }, {
       sync: (change) => {
         if (change.type === 'send') this.stats.files += change.files;
@@ -275,6 +276,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         this.stats.reconciles += 1;
         this.emit('reconcile', { reason, files, bytes, literalBytes: bytes, changes: [] });
       },
+      offline: (error, retryIn) => this.emit('offline', error, retryIn),
+      online: () => this.emit('online'),
       warning: (error) => this.emit('warning', error),
       fail: (error) => this.#fail(error),
     }, this.stats);
@@ -287,7 +290,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   /** True while the destination is unreachable. */
   get offline(): boolean {
-    return this.#offlineSince !== undefined;
+    return this.#twoWay?.offline ?? this.#offlineSince !== undefined;
   }
 
   /**

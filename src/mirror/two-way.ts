@@ -22,7 +22,7 @@ import { Buffer } from 'node:buffer';
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { debuglog } from 'node:util';
-import { systemError } from '../errors.js';
+import { systemError, type CodedError } from '../errors.js';
 import { Notifier } from '../notifier.js';
 import { TRANSFER_EVENTS } from '../transfer/types.js';
 import { watchTree } from '../watch-tree.js';
@@ -66,6 +66,9 @@ export interface TwoWayReporter {
     | { type: 'delete'; path: string; target: 'source' | 'destination' }): void;
   conflict(conflict: MirrorConflict): void;
   reconcile(reason: ReconcileReason, files: number, bytes: number): void;
+  /** A root is gone or is not the directory it was (unmounted, replaced): changes wait; retry in `retryIn` ms. */
+  offline(error: Error, retryIn: number): void;
+  online(): void;
   warning(error: Error): void;
   fail(error: Error): void;
 }
@@ -85,6 +88,9 @@ export interface TwoWaySettings {
   readonly quietPeriod: number | undefined;
   readonly settleTime: number | undefined;
   readonly ref: boolean;
+  /** The first wait (ms) before checking an unreachable root again; doubled each time up to maxRetryDelay. */
+  readonly retryDelay: number;
+  readonly maxRetryDelay: number;
 }
 
 /** The count two-way work keeps in the Mirror's stats. */
@@ -122,8 +128,12 @@ export class TwoWaySync {
   readonly #labels: readonly [string, string];
   readonly #queues: readonly [ChangeQueue, ChangeQueue];
   readonly #ctx: readonly [MirrorContext, MirrorContext];
-  readonly #notifiers: Notifier[] = [];
-  readonly #followers: ChangeFollower[] = [];
+  readonly #notifiers: (Notifier | undefined)[] = [undefined, undefined];
+  readonly #followers: (ChangeFollower | undefined)[] = [undefined, undefined];
+  /** Each root's device and inode when the mirror started: a root that is not that directory any more is unreachable. */
+  readonly #identities: (string | undefined)[] = [undefined, undefined];
+  /** While a root is unreachable: since when, how many checks failed, and which sides must be watched anew. */
+  #offline: { failures: number; rewatch: Set<SideIndex> } | undefined;
   #store: StateStore | undefined;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
@@ -162,14 +172,33 @@ export class TwoWaySync {
     return this.#queues[0].size + this.#queues[1].size;
   }
 
-  /** Opens the state, watches both roots, then merges them; resolves once merged. */
+  /** True while a root is unreachable. */
+  get offline(): boolean {
+    return this.#offline !== undefined;
+  }
+
+  /**
+   * Opens the state, watches both roots, then merges them; resolves once
+   * merged. Throws ENOENT / ENOTDIR for a root that is not a directory,
+   * EBUSY when another mirror uses the state, and ENOENT for a root that is
+   * empty while the state says it held files (an unmounted disk must not
+   * read as "everything was deleted").
+   */
   start(): Promise<void> {
-    for (const root of this.#settings.roots) {
+    for (const [side, root] of this.#settings.roots.entries()) {
       const stat = fs.statSync(root, { throwIfNoEntry: false });
       if (stat === undefined) throw systemError('ENOENT', 'stat', root);
       if (!stat.isDirectory()) throw systemError('ENOTDIR', 'mirror', root);
+      this.#identities[side] = `${stat.dev}:${stat.ino}`;
     }
-    this.#store = new StateStore(this.#settings.stateDir, 'two-way');
+    const store = new StateStore(this.#settings.stateDir, 'two-way');
+    try {
+      for (const side of [0, 1] as const) this.#checkNotEmptied(side, store);
+    } catch (error) {
+      store.close();
+      throw error;
+    }
+    this.#store = store;
     fs.writeFileSync(nodePath.join(this.#settings.stateDir, 'roots.json'), `${JSON.stringify({ roots: this.#settings.roots })}\n`);
     for (const side of [0, 1] as const) this.#watch(side);
     const ready = new Promise<void>((resolve) => {
@@ -192,13 +221,52 @@ export class TwoWaySync {
     this.#closed = true;
     clearTimeout(this.#timer);
     this.#abort.abort();
-    for (const follower of this.#followers) follower.stopWaiting();
-    await Promise.all(this.#notifiers.map((notifier) => notifier.close()));
-    await Promise.all(this.#followers.map((follower) => follower.close()));
+    for (const follower of this.#followers) follower?.stopWaiting();
+    await Promise.all(this.#notifiers.map((notifier) => notifier?.close()));
+    await Promise.all(this.#followers.map((follower) => follower?.close()));
     await this.#running;
     this.#store?.close();
     for (const resolve of this.#idleWaiters) resolve();
     this.#idleWaiters.clear();
+  }
+
+  /** Throws when side `side`'s root has no entries but the state records some there. */
+  #checkNotEmptied(side: SideIndex, store: StateStore): void {
+    const root = this.#settings.roots[side];
+    if (fs.readdirSync(root).some((name) => name !== REPLACED_DIR)) return;
+    let recorded = 0;
+    for (const key of store.keys()) if (decodeRecord(store.get(key))[side] !== undefined) recorded += 1;
+    if (recorded === 0) return;
+    throw systemError('ENOENT', 'mirror', root, `${root} is empty but held ${recorded} synced path(s): is it mounted? `
+      + `(to sync it as emptied, remove the state ${this.#settings.stateDir})`);
+  }
+
+  /** The first root that is missing or is not the directory the mirror started with (unmounted, replaced), with why. */
+  #unreachable(): { side: SideIndex; error: CodedError } | undefined {
+    for (const side of [0, 1] as const) {
+      const root = this.#settings.roots[side];
+      const stat = fs.statSync(root, { throwIfNoEntry: false });
+      if (stat?.isDirectory() === true && `${stat.dev}:${stat.ino}` === this.#identities[side]) continue;
+      return { side, error: systemError(stat === undefined ? 'ENOENT' : 'ESTALE', 'mirror', root, stat === undefined
+        ? 'the directory is gone: changes wait until it is back'
+        : 'not the directory the mirror started with (unmounted or replaced): changes wait until it is back') };
+    }
+    return undefined;
+  }
+
+  async #goOnline(): Promise<void> {
+    const { rewatch } = this.#offline as { rewatch: Set<SideIndex> };
+    this.#offline = undefined;
+    for (const side of rewatch) {
+      // Its watches may have died with the mount: watch it anew.
+      this.#followers[side]?.stopWaiting();
+      await this.#notifiers[side]?.close();
+      await this.#followers[side]?.close();
+      this.#watch(side);
+    }
+    // What happened meanwhile is not all in the queues (a side away has no events): merge everything.
+    this.#queues[0].reconcile('backlog');
+    this.#report.online();
   }
 
   #watch(side: SideIndex): void {
@@ -228,8 +296,8 @@ export class TwoWaySync {
     });
     const notifier = new Notifier(wm, follower, { ref: this.#settings.ref });
     notifier.on('error', (error) => this.#report.fail(error));
-    this.#followers.push(follower);
-    this.#notifiers.push(notifier);
+    this.#followers[side] = follower;
+    this.#notifiers[side] = notifier;
   }
 
   #isIdle(): boolean {
@@ -248,6 +316,7 @@ export class TwoWaySync {
       this.#timer = undefined;
       this.#running = this.#drain().finally(() => {
         this.#running = undefined;
+        if (this.#offline !== undefined) this.#schedule(this.#retryIn());
         if (this.#isIdle()) {
           for (const resolve of this.#idleWaiters) resolve();
           this.#idleWaiters.clear();
@@ -257,9 +326,24 @@ export class TwoWaySync {
     if (!this.#settings.ref) this.#timer.unref();
   }
 
+  /** The backoff before the next check of an unreachable root. */
+  #retryIn(): number {
+    const failures = this.#offline?.failures ?? 0;
+    return Math.min(this.#settings.maxRetryDelay, this.#settings.retryDelay * 2 ** Math.min(failures - 1, 30));
+  }
+
   async #drain(): Promise<void> {
     for (;;) {
       if (this.#closed) return;
+      const down = this.#unreachable();
+      if (down !== undefined) {
+        this.#offline ??= { failures: 0, rewatch: new Set() };
+        this.#offline.failures += 1;
+        this.#offline.rewatch.add(down.side);
+        this.#report.offline(down.error, this.#retryIn());
+        return;
+      }
+      if (this.#offline !== undefined) await this.#goOnline();
       // Take turns, so that a busy side does not starve the other.
       const first = this.#turn;
       this.#turn = other(first);
