@@ -133,6 +133,26 @@ describe('two-way', () => {
     expect(treeDiff(a, b)).toBe('');
   });
 
+  it("a write on a side that races the mirror's own copy there is kept, not overwritten", async () => {
+    const { a, b, state } = pair();
+    fs.writeFileSync(path.join(a, 'f.txt'), 'base');
+    // An rsync that, once, lets "a user" write b's copy after the mirror decided to replace it and before rsync does.
+    const dir = path.dirname(a);
+    const race = path.join(dir, 'RACE');
+    const program = path.join(dir, 'rsync-racing');
+    fs.writeFileSync(program, `#!/bin/sh\nif [ -e '${race}' ]; then rm '${race}'; printf 'racing write on b' > '${path.join(b, 'f.txt')}'; fi\nexec rsync "$@"\n`, { mode: 0o755 });
+    const log = await startMirror(a, b, { twoWay: true, state, rsync: program });
+    await log.mirror.idle();
+    fs.writeFileSync(race, '');
+    fs.writeFileSync(path.join(a, 'f.txt'), 'new from a');
+    await log.until(() => log.conflicts.length === 1 && fs.readdirSync(a).length === 2 && treeDiff(a, b) === '', 'the racing write kept on both sides');
+    const [conflict] = log.conflicts;
+    expect(conflict).toMatchObject({ kind: 'overwritten', path: 'f.txt', side: 'destination', conflictPath: expect.stringMatching(/^f\.conflict-b-\d{8}-\d{6}\.txt$/) as string });
+    expect(read(path.join(a, conflict?.conflictPath as string))).toBe('racing write on b');
+    expect(read(path.join(b, 'f.txt'))).toBe('new from a');
+    expect(fs.existsSync(path.join(b, '.inotify-mirror-replaced'))).toBe(false);
+  });
+
   it('a restart merges what changed while stopped, and only that', async () => {
     const { a, b, state } = pair();
     for (let i = 0; i < 50; i++) fs.writeFileSync(path.join(a, `f${i}`), `file ${i}`);
