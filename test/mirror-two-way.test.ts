@@ -153,6 +153,25 @@ describe('two-way', () => {
     expect(fs.existsSync(path.join(b, '.inotify-mirror-replaced'))).toBe(false);
   });
 
+  it('a directory renamed on its side while the mirror copies it away is renamed, not brought back', async () => {
+    const { a, b, state } = pair();
+    const dir = path.dirname(a);
+    const race = path.join(dir, 'RACE');
+    const program = path.join(dir, 'rsync-racing');
+    // Once: rsync copies, then the source directory is renamed before the mirror records the copy.
+    fs.writeFileSync(program, `#!/bin/sh\nrsync "$@"; status=$?\nif [ -e '${race}' ]; then rm '${race}'; mv '${path.join(a, 'music')}' '${path.join(a, 'songs')}'; fi\nexit $status\n`, { mode: 0o755 });
+    const log = await startMirror(a, b, { twoWay: true, state, rsync: program });
+    fs.mkdirSync(path.join(a, 'music'));
+    for (let i = 0; i < 5; i++) fs.writeFileSync(path.join(a, 'music', `m${i}`), `song ${i}`);
+    await log.until(() => fs.existsSync(path.join(b, 'music')), 'the directory on b');
+    fs.writeFileSync(race, '');
+    await log.until(() => !fs.existsSync(race) && count(path.join(b, 'songs')) === 5 && !fs.existsSync(path.join(b, 'music'))
+      && !fs.existsSync(path.join(a, 'music')) && treeDiff(a, b) === '', 'the rename on both sides, nothing brought back');
+    await log.mirror.idle();
+    expect(fs.existsSync(path.join(a, 'music'))).toBe(false);
+    expect(log.conflicts).toEqual([]);
+  });
+
   it('a restart merges what changed while stopped, and only that', async () => {
     const { a, b, state } = pair();
     for (let i = 0; i < 50; i++) fs.writeFileSync(path.join(a, `f${i}`), `file ${i}`);

@@ -599,7 +599,15 @@ export class TwoWaySync {
       }
       const record = decodeRecord(store.get(path.key));
       record[to] = copy;
-      if (source !== undefined && sameContent(source, atFrom, copy, atTo)) record[from] = source;
+      if (source !== undefined && sameContent(source, atFrom, copy, atTo)) {
+        record[from] = source;
+      } else if (before !== undefined && before.kind === copy.kind && before.size === copy.size && before.mtime === copy.mtime
+        && (copy.kind !== 'symlink' || before.hash === copy.hash)) {
+        // The source was renamed, deleted or changed while rsync copied it: what was synced is the version
+        // copied, so that is its record there, and the source side now counts as changed since (its own
+        // events say how), rather than as never having had it (which would bring the copy back as an edit).
+        record[from] = { ...before, hash: copy.hash };
+      }
       store.set(path.key, encodeRecord(record));
     }
   }
