@@ -6,6 +6,7 @@
  * conflict keeping both versions on both sides, an edit winning over a
  * delete, and a restart that merges only what changed while it was stopped.
  */
+import { Buffer } from 'node:buffer';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -41,16 +42,29 @@ describe('two-way', () => {
     const past = new Date(Date.now() - 3600_000);
     fs.utimesSync(path.join(a, 'clash.txt'), past, past); // a's is older: it is the one renamed
     const sameInode = ino(path.join(b, 'same'));
+    // A directory on one side, a file of that name on the other: the directory keeps the name.
+    fs.mkdirSync(path.join(a, 'x'));
+    fs.writeFileSync(path.join(a, 'x', 'in'), 'in x');
+    fs.writeFileSync(path.join(b, 'x'), 'file x');
+    const latin = Buffer.concat([Buffer.from(`${b}/caf`), Buffer.from([0xe9])]); // not UTF-8
+    fs.writeFileSync(latin, 'bytes');
     const log = await startMirror(a, b, { twoWay: true, state });
     expect(treeDiff(a, b)).toBe('');
     expect(read(path.join(b, 'dir', 'only-a'))).toBe('A');
     expect(fs.readlinkSync(path.join(a, 'link'))).toBe('only-b');
     expect(read(path.join(a, 'clash.txt'))).toBe('from b');
     const aside = fs.readdirSync(a).filter((name) => CONFLICT.test(name));
-    expect(aside).toHaveLength(1);
+    expect(aside).toHaveLength(2);
     expect(aside[0]).toMatch(/^clash\.conflict-a-\d{8}-\d{6}\.txt$/);
+    expect(aside[1]).toMatch(/^x\.conflict-b-\d{8}-\d{6}$/);
     expect(read(path.join(b, aside[0] as string))).toBe('from a');
-    expect(log.conflicts).toEqual([{ kind: 'both-changed', path: 'clash.txt', conflictPath: aside[0], side: 'source' }]);
+    expect(read(path.join(a, aside[1] as string))).toBe('file x');
+    expect(read(path.join(b, 'x', 'in'))).toBe('in x');
+    expect(log.conflicts).toEqual([
+      { kind: 'both-changed', path: 'clash.txt', conflictPath: aside[0], side: 'source' },
+      { kind: 'both-changed', path: 'x', conflictPath: aside[1], side: 'destination' },
+    ]);
+    expect(fs.readFileSync(Buffer.concat([Buffer.from(`${a}/caf`), Buffer.from([0xe9])]), 'utf8')).toBe('bytes');
     expect(ino(path.join(b, 'same'))).toBe(sameInode); // equal on both sides: not copied
     expect(log.warnings).toEqual([]);
   });

@@ -102,8 +102,6 @@ export interface TwoWayStats {
 /** What one pass decided for one path. */
 interface Plan {
   readonly copies: [Map<string, RelPath>, Map<string, RelPath>];
-  /** Directories renamed away by a conflict, sent whole (index = the side they go to). */
-  readonly deepCopies: [Map<string, RelPath>, Map<string, RelPath>];
   /** Deletes per side, with the entry seen (a changed one is left alone). */
   readonly deletes: [Map<string, [RelPath, Entry]>, Map<string, [RelPath, Entry]>];
   /** Per side: what a copy into it may replace, as seen by the decision (for the overwrite check). */
@@ -114,7 +112,7 @@ interface Plan {
 
 function emptyPlan(): Plan {
   return {
-    copies: [new Map(), new Map()], deepCopies: [new Map(), new Map()], deletes: [new Map(), new Map()],
+    copies: [new Map(), new Map()], deletes: [new Map(), new Map()],
     replacing: [new Map(), new Map()], seen: [new Map(), new Map()],
   };
 }
@@ -444,40 +442,32 @@ export class TwoWaySync {
   async #syncPaths(paths: Map<string, RelPath>): Promise<{ files: number; bytes: number }> {
     const store = this.#store as StateStore;
     const plan = emptyPlan();
-    // Parents first: a directory is decided (and renamed away in a conflict) before what is in it.
-    const ordered = [...paths.values()].sort((x, y) => Buffer.compare(x.bytes, y.bytes));
-    const renamedAway: RelPath[] = [];
-    for (const path of ordered) {
-      if (renamedAway.some((dir) => dir.contains(path))) continue; // moved under a conflict name whole
-      const decided = this.#decide(path, plan);
-      if (decided !== undefined) renamedAway.push(decided);
-    }
+    // Parents first: a file that loses its name to a directory in a conflict is renamed away before what goes in it.
+    for (const path of [...paths.values()].sort((x, y) => Buffer.compare(x.bytes, y.bytes))) this.#decide(path, plan);
     this.#runDeletes(plan);
     let files = 0;
     let bytes = 0;
     for (const to of [0, 1] as const) {
       const from = other(to);
-      for (const [list, deep] of [[plan.copies[to], false], [plan.deepCopies[to], true]] as const) {
-        if (list.size === 0 || this.#closed) continue;
-        const sent = [...list.values()];
-        const result = await sendPaths(this.#ctx[from], sent, deep, this.#abort.signal);
-        this.#checkReplaced(to, plan.replacing[to]);
-        if (result.outcome !== 'ok') {
-          this.#report.warning(systemError('EIO', 'rsync', this.#settings.roots[to], result.stderr.trim().split('\n').slice(-3).join('; ')));
-        }
-        files += result.stats.files;
-        bytes += result.stats.literalBytes;
-        this.#recordCopies(from, sent, deep, plan.seen[from]);
-        store.flush();
-        this.#report.sync({ type: 'send', paths: sent.map((p) => p.text), files: result.stats.files, bytes: result.stats.literalBytes, target: SIDE_NAMES[to] });
+      if (plan.copies[to].size === 0 || this.#closed) continue;
+      const sent = [...plan.copies[to].values()];
+      const result = await sendPaths(this.#ctx[from], sent, false, this.#abort.signal);
+      this.#checkReplaced(to, plan.replacing[to]);
+      if (result.outcome !== 'ok') {
+        this.#report.warning(systemError('EIO', 'rsync', this.#settings.roots[to], result.stderr.trim().split('\n').slice(-3).join('; ')));
       }
+      files += result.stats.files;
+      bytes += result.stats.literalBytes;
+      this.#recordCopies(from, sent, plan.seen[from]);
+      store.flush();
+      this.#report.sync({ type: 'send', paths: sent.map((p) => p.text), files: result.stats.files, bytes: result.stats.literalBytes, target: SIDE_NAMES[to] });
     }
     store.flush();
     return { files, bytes };
   }
 
-  /** Decides one path into `plan`; returns the path when a conflict renamed a directory away. */
-  #decide(path: RelPath, plan: Plan): RelPath | undefined {
+  /** Decides one path into `plan` (a conflict's rename is done at once). */
+  #decide(path: RelPath, plan: Plan): void {
     const store = this.#store as StateStore;
     const at = [path.under(this.#roots[0]), path.under(this.#roots[1])] as const;
     const now: SidePair = [readEntry(at[0]), readEntry(at[1])];
@@ -488,22 +478,22 @@ export class TwoWaySync {
     switch (verdict.action) {
       case 'in-sync':
         this.#stats.inSync += 1;
-        return undefined;
+        return;
       case 'record':
         if (now[0] === undefined) store.delete(path.key);
         else store.set(path.key, encodeRecord(now));
         this.#stats.inSync += 1;
-        return undefined;
+        return;
       case 'copy':
       case 'delete':
         this.#propagate(path, verdict.from, now, plan);
-        return undefined;
+        return;
       case 'delete-edit':
         this.#report.conflict({ kind: 'delete-edit', path: path.text, side: SIDE_NAMES[other(verdict.kept)] });
         this.#propagate(path, verdict.kept, now, plan);
-        return undefined;
+        return;
       case 'conflict':
-        return this.#keepBoth(path, verdict.loser, now, plan);
+        this.#keepBoth(path, verdict.loser, now, plan);
     }
   }
 
@@ -519,27 +509,30 @@ export class TwoWaySync {
     plan.replacing[to].set(path.key, now[to]);
   }
 
-  /** Both sides changed `path` differently: `loser`'s version is renamed to a conflict name on its side, and both names are synced. */
-  #keepBoth(path: RelPath, loser: SideIndex, now: SidePair, plan: Plan): RelPath | undefined {
+  /**
+   * Both sides changed `path` differently: `loser`'s version is renamed to a
+   * conflict name on its side, and both names are synced. The loser is never
+   * a directory (two directories are no conflict; a directory beats a file).
+   */
+  #keepBoth(path: RelPath, loser: SideIndex, now: SidePair, plan: Plan): void {
     const winner = other(loser);
     const aside = conflictPath(path, this.#labels[loser], this.#roots);
     try {
       fs.renameSync(path.under(this.#roots[loser]), aside.under(this.#roots[loser]));
     } catch (error) {
       this.#report.warning(error as Error); // it changed again meanwhile: its event brings it back here
-      return undefined;
+      return;
     }
     const store = this.#store as StateStore;
     store.delete(path.key);
     this.#report.conflict({ kind: 'both-changed', path: path.text, conflictPath: aside.text, side: SIDE_NAMES[loser] });
     const lost = now[loser] as Entry;
-    (lost.kind === 'dir' ? plan.deepCopies[winner] : plan.copies[winner]).set(aside.key, aside);
+    plan.copies[winner].set(aside.key, aside);
     plan.replacing[winner].set(aside.key, undefined);
     plan.seen[loser].set(aside.key, lost);
     plan.seen[loser].delete(path.key);
     plan.copies[loser].set(path.key, path);
     plan.replacing[loser].set(path.key, undefined);
-    return lost.kind === 'dir' ? path : undefined;
   }
 
   /** Deletes what the plan says, deepest first, each only if it is still what was seen. */
@@ -575,15 +568,10 @@ export class TwoWaySync {
    * copied from too when it still holds the same (else it changed meanwhile
    * and stays "changed" for the next pass).
    */
-  #recordCopies(from: SideIndex, sent: readonly RelPath[], deep: boolean, seen: Map<string, Entry | undefined>): void {
+  #recordCopies(from: SideIndex, sent: readonly RelPath[], seen: Map<string, Entry | undefined>): void {
     const store = this.#store as StateStore;
     const to = other(from);
-    const paths = new Map<string, RelPath>();
     for (const path of sent) {
-      if (deep) walkTree(this.#roots[to], path, this.#settings.excluded[to], paths);
-      else paths.set(path.key, path);
-    }
-    for (const path of paths.values()) {
       const atFrom = path.under(this.#roots[from]);
       const atTo = path.under(this.#roots[to]);
       const source = readEntry(atFrom);
