@@ -263,8 +263,10 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       retryDelay: this.#retryDelay, maxRetryDelay: this.#maxRetryDelay,
     }, {
       sync: (change) => {
-        if (change.type === 'send') this.stats.files += change.files;
-        else if (change.type === 'rename') this.stats.renames += 1;
+        if (change.type === 'send') {
+          this.stats.rsyncRuns += 1;
+          this.stats.files += change.files;
+        } else if (change.type === 'rename') this.stats.renames += 1;
         else this.stats.deletes += 1;
         this.emit('sync', change);
       },
