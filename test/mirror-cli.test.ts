@@ -83,15 +83,51 @@ describe('inotify-mirror', () => {
     expect(fs.existsSync(dst)).toBe(false);
   });
 
-  it('exits 2 with a clear message for command-line mistakes, --two-way included', async () => {
+  it('--two-way --once: merges both ways, reports the conflict as a JSON line, exit 0', async () => {
     const { src, dst } = roots();
-    for (const args of [['--two-way', src, dst], [src], ['--exclude', '*.{a,b}', src, dst], ['--bogus', src, dst]]) {
+    fs.mkdirSync(dst);
+    fs.writeFileSync(path.join(dst, 'only-dst'), 'd');
+    fs.writeFileSync(path.join(src, 'both.txt'), 'src version');
+    fs.writeFileSync(path.join(dst, 'both.txt'), 'dst version!');
+    const state = path.join(path.dirname(src), 'state');
+    const result = await spawnNode([CLI, '--two-way', '--once', '--json', '--state', state, src, dst]).waitForExit();
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as JsonLine);
+    const conflict = lines.find((l) => l.event === 'conflict');
+    expect(conflict).toMatchObject({ kind: 'both-changed', path: 'both.txt', conflictPath: expect.stringMatching(/^both\.conflict-(src|dst)-\d{8}-\d{6}\.txt$/) as string });
+    expect(treeDiff(src, dst)).toBe('');
+    expect(fs.readFileSync(path.join(src, 'only-dst'), 'utf8')).toBe('d');
+    expect(fs.existsSync(path.join(state, 'two-way.lock'))).toBe(false);
+    // --status: what the next sync will do, from the state; a conflict to come included.
+    fs.writeFileSync(path.join(src, 'sub', 'f1'), 'edited on src');
+    fs.writeFileSync(path.join(dst, 'only-dst'), 'edited on dst');
+    fs.writeFileSync(path.join(src, 'only-dst'), 'edited on src too');
+    const status = await spawnNode([CLI, '--two-way', '--status', '--json', '--state', state, src, dst]).waitForExit();
+    expect(status.code).toBe(0);
+    const report = status.stdout.trim().split('\n').map((line) => JSON.parse(line) as JsonLine);
+    expect(report).toEqual([
+      { event: 'pending', path: 'only-dst', action: 'conflict', renamed: expect.stringMatching(/^(source|destination)$/) as string },
+      { event: 'pending', path: 'sub/f1', action: 'copy', from: 'source', to: 'destination' },
+      { event: 'status', state, synced: 24, pending: 2 },
+    ]);
+    const plain = await spawnNode([CLI, '--two-way', '--status', '--state', state, src, dst]).waitForExit();
+    expect(plain.stdout).toContain('copy "sub/f1" source -> destination\n2 paths pending, 24 synced');
+  });
+
+  it('exits 2 with a clear message for command-line mistakes, --two-way ones included', async () => {
+    const { src, dst } = roots();
+    const mistakes = [
+      ['--two-way', src, 'host:/x'], ['--two-way', '--delete', src, dst], ['--two-way', '-n', src, dst], ['--state', dst, src, dst], ['--status', src, dst],
+      [src], ['--exclude', '*.{a,b}', src, dst], ['--bogus', src, dst],
+    ];
+    for (const args of mistakes) {
       const result = await spawnNode([CLI, ...args]).waitForExit();
       expect(result.code, args.join(' ')).toBe(2);
       expect(result.stderr).toMatch(/^inotify-mirror: /);
     }
-    const twoWay = await spawnNode([CLI, '--two-way', src, dst]).waitForExit();
-    expect(twoWay.stderr).toContain('not available yet');
+    const remote = await spawnNode([CLI, '--two-way', src, 'host:/x']).waitForExit();
+    expect(remote.stderr).toContain('not available yet');
     const missing = await spawnNode([CLI, '--once', path.join(src, 'missing'), dst]).waitForExit();
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/ENOENT/);

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { onTestFinished } from 'vitest';
-import { Mirror, type MirrorOptions, type MirrorProgress, type MirrorReconcile, type MirrorSync } from '../src/index.js';
+import { Mirror, type MirrorConflict, type MirrorOptions, type MirrorProgress, type MirrorReconcile, type MirrorSync } from '../src/index.js';
 import { tempDir } from './helpers/index.js';
 import { waitUntil } from './helpers/wait.js';
 
@@ -21,6 +21,7 @@ export class MirrorLog {
   readonly progress: MirrorProgress[] = [];
   readonly warnings: Error[] = [];
   readonly errors: Error[] = [];
+  readonly conflicts: MirrorConflict[] = [];
   offlines = 0;
   onlines = 0;
   readonly #waiters = new Set<() => void>();
@@ -34,9 +35,10 @@ export class MirrorLog {
     mirror.on('progress', (progress) => this.progress.push(progress));
     mirror.on('warning', (error) => this.warnings.push(error));
     mirror.on('error', (error) => this.errors.push(error));
+    mirror.on('conflict', (conflict) => this.conflicts.push(conflict));
     mirror.on('offline', () => (this.offlines += 1));
     mirror.on('online', () => (this.onlines += 1));
-    for (const name of ['sync', 'reconcile', 'warning', 'error', 'offline', 'online'] as const) mirror.on(name, wake);
+    for (const name of ['sync', 'conflict', 'reconcile', 'warning', 'error', 'offline', 'online'] as const) mirror.on(name, wake);
     // File-system conditions change without a mirror event (a writer in the test): re-check them too.
     const timer = setInterval(wake, 50);
     onTestFinished(() => clearInterval(timer));

@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 /**
  * The `inotify-mirror` command: keeps DST equal to SRC, locally or over ssh,
- * driven by events. See docs/mirror.md.
+ * or (--two-way) two local directories equal to each other, driven by
+ * events. See docs/mirror.md.
  *
  * Exit status: 0 after SIGINT/SIGTERM (or a finished --once), 1 when the
- * mirror cannot run (source missing, watches exhausted, rsync missing; with
- * --once, an unreachable destination), 2 for a command-line mistake.
+ * mirror cannot run (source missing, watches exhausted, rsync missing, a
+ * --two-way state in use; with --once, an unreachable destination), 2 for a
+ * command-line mistake.
  */
 import { parseArgs } from 'node:util';
-import { Mirror, type MirrorOptions, type MirrorProgress, type MirrorReconcile, type MirrorSync } from '../mirror/index.js';
+import { Mirror, twoWayStatus, type MirrorConflict, type TwoWayPendingPath, type MirrorOptions, type MirrorProgress, type MirrorReconcile, type MirrorSync } from '../mirror/index.js';
 import { formatProgress } from '../mirror/progress.js';
 import { packageVersion } from './args.js';
 import { LineOutput } from './output.js';
@@ -16,6 +18,8 @@ import { LineOutput } from './output.js';
 const PROGRAM = 'inotify-mirror';
 
 const HELP = `Usage: ${PROGRAM} [options] SRC DST
+       ${PROGRAM} --two-way [--state DIR] [options] A B
+       ${PROGRAM} --two-way --status [--json] [--state DIR] A B
 
 Mirrors the directory SRC onto DST, one way: a reconcile first (rsync -a),
 then each change as it happens: a file once it is complete (rsync, a burst
@@ -25,19 +29,33 @@ or directory move as a rename, a delete as a delete. DST is a local path or
 installed on both ends). Changes wait while DST is unreachable and are
 retried with backoff.
 
+With --two-way, A and B (both local) are kept equal to each other: each
+side's changes go to the other. A file changed on both sides since the last
+sync keeps both versions: the older one is renamed to
+NAME.conflict-<side>-<YYYYMMDD-HHMMSS>.EXT (UTC) on both sides, and a
+conflict is reported. An edit wins over a delete. The last synced state is
+kept in --state DIR (default: under $XDG_STATE_HOME/inotify-mirror/).
+
 Options:
       --exclude PATTERN  neither send nor delete matching paths (repeatable):
                          'name' or '*.tmp' at any depth, 'dir/sub' relative
                          to SRC (docs/patterns.md; no {a,b} alternatives)
       --delete           let the initial reconcile delete what SRC lacks on DST
                          (deletes seen while following are always replayed)
-      --once             reconcile, then exit (1 if DST cannot be reached)
+      --once             reconcile (--two-way: merge), then exit (1 if DST
+                         cannot be reached)
   -n, --dry-run          show what would be sent, renamed, deleted; change nothing
       --json             one JSON object per line on stdout (progress included)
   -e, --rsh COMMAND      the ssh command, split at spaces (default "ssh"),
                          e.g. "ssh -p 2222 -i ~/.ssh/mirror_key"
-      --two-way          not available yet (see docs/mirror.md)
-      --state DIR        for --two-way (not available yet)
+      --two-way          sync both ways (two local directories; a host:path
+                         side is not available yet)
+      --state DIR        where --two-way keeps its state (not inside A or B
+                         unless excluded)
+      --status           with --two-way: list what is not in sync (what the
+                         next sync will copy, delete or keep twice), reading
+                         the state; changes nothing, works beside a running
+                         mirror
   -v, --version          print the version
   -h, --help             print this help
 
@@ -54,6 +72,7 @@ interface Parsed {
   readonly options: MirrorOptions;
   readonly json: boolean;
   readonly once: boolean;
+  readonly status: boolean;
 }
 
 function parse(argv: string[]): Parsed | 'help' | 'version' {
@@ -72,6 +91,7 @@ function parse(argv: string[]): Parsed | 'help' | 'version' {
         rsh: { type: 'string', short: 'e' },
         'two-way': { type: 'boolean' },
         state: { type: 'string' },
+        status: { type: 'boolean' },
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -82,9 +102,11 @@ function parse(argv: string[]): Parsed | 'help' | 'version' {
   const { values, positionals } = parsed;
   if (values.help === true) return 'help';
   if (values.version === true) return 'version';
-  if (values['two-way'] === true || values.state !== undefined) {
-    throw new UsageError('--two-way (and its --state) is not available yet: this version mirrors one way (see docs/mirror.md)');
-  }
+  const twoWay = values['two-way'] === true;
+  if (values.state !== undefined && !twoWay) throw new UsageError('--state is for --two-way');
+  if (twoWay && values.delete === true) throw new UsageError('--delete does not apply to --two-way: deletes follow the sync state');
+  if (twoWay && values['dry-run'] === true) throw new UsageError('--dry-run is not available with --two-way (--status lists what is pending)');
+  if (values.status === true && !twoWay) throw new UsageError('--status is for --two-way (a one-way mirror keeps no state: --dry-run shows what a reconcile would send)');
   if (positionals.length !== 2) throw new UsageError(`expected SRC and DST, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}\nTry '${PROGRAM} --help'.`);
   const ssh = values.rsh?.split(' ').filter((word) => word !== '');
   if (ssh?.length === 0) throw new UsageError('--rsh needs a command');
@@ -94,15 +116,31 @@ function parse(argv: string[]): Parsed | 'help' | 'version' {
     destination,
     json: values.json === true,
     once: values.once === true,
-    options: { exclude: values.exclude, delete: values.delete === true, dryRun: values['dry-run'] === true, ssh },
+    status: values.status === true,
+    options: {
+      exclude: values.exclude, delete: values.delete === true, dryRun: values['dry-run'] === true, ssh,
+      ...(twoWay ? { twoWay, state: values.state } : {}),
+    },
   };
 }
 
 /** How often (ms) a plain (not a terminal) progress line is printed. */
 const PLAIN_PROGRESS_INTERVAL = 5000;
 
+function describeConflict(conflict: MirrorConflict): string {
+  const path = JSON.stringify(conflict.path);
+  if (conflict.kind === 'delete-edit') return `conflict: ${path} deleted on the ${conflict.side} side but changed on the other: the change is kept`;
+  const why = conflict.kind === 'both-changed' ? 'changed on both sides' : 'written while the mirror replaced it';
+  return `conflict: ${path} ${why}: the ${conflict.side} side's version is kept as ${JSON.stringify(conflict.conflictPath)}`;
+}
+
 function describeSync(change: MirrorSync, dryRun: boolean): string {
   const would = dryRun ? 'would ' : '';
+  const onto = change.target === undefined ? '' : ` (to ${change.target})`;
+  return `${describeChange(change, would)}${onto}`;
+}
+
+function describeChange(change: MirrorSync, would: string): string {
   const show = (p: string): string => JSON.stringify(p);
   if (change.type === 'rename') return `${would}rename ${show(change.from)} -> ${show(change.to)}`;
   if (change.type === 'delete') return `${would}delete ${show(change.path)}`;
@@ -115,6 +153,34 @@ function describeReconcile(result: MirrorReconcile, dryRun: boolean): string[] {
   return [head, ...result.changes.map((line) => `  ${line}`)];
 }
 
+function describePending(item: TwoWayPendingPath): string {
+  const path = JSON.stringify(item.path);
+  switch (item.action) {
+    case 'copy': return `copy ${path} ${item.from} -> ${item.to}`;
+    case 'delete': return `delete ${path} on ${item.to} (deleted on ${item.from})`;
+    case 'delete-edit': return `restore ${path} ${item.from} -> ${item.to} (deleted on ${item.to}, changed on ${item.from}: the change wins)`;
+    case 'conflict': return `conflict ${path}: changed on both sides; the ${item.renamed}'s version will be kept under a conflict name`;
+    case 'record': return `record ${path} (the same change on both sides)`;
+  }
+}
+
+/** --status: what is not in sync, from the state; exit 0. */
+function printStatus(parsed: Parsed): number {
+  let status;
+  try {
+    status = twoWayStatus(parsed.source, parsed.destination, { state: parsed.options.state, exclude: parsed.options.exclude });
+  } catch (error) {
+    throw (error as { code?: string }).code?.startsWith('ERR_') === true ? new UsageError((error as Error).message) : error;
+  }
+  const lines = parsed.json
+    ? [...status.pending.map((item) => JSON.stringify({ event: 'pending', ...item })),
+      JSON.stringify({ event: 'status', state: status.state, synced: status.synced, pending: status.pending.length })]
+    : [...status.pending.map(describePending),
+      `${status.pending.length} path${status.pending.length === 1 ? '' : 's'} pending, ${status.synced} synced (state ${status.state})`];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const parsed = parse(argv);
   if (parsed === 'help') {
@@ -125,6 +191,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${PROGRAM} ${packageVersion()}\n`);
     return 0;
   }
+  if (parsed.status) return printStatus(parsed);
   let mirror: Mirror;
   try {
     mirror = new Mirror(parsed.source, parsed.destination, parsed.options);
@@ -170,13 +237,17 @@ async function main(argv: string[]): Promise<number> {
     if (parsed.json) out.line(JSON.stringify({ event: 'sync', ...change }));
     else line(describeSync(change, dryRun));
   });
+  mirror.on('conflict', (conflict) => {
+    if (parsed.json) out.line(JSON.stringify({ event: 'conflict', ...conflict }));
+    else line(describeConflict(conflict));
+  });
   mirror.on('offline', (error, retryIn) => {
     if (parsed.json) out.line(JSON.stringify({ event: 'offline', message: error.message, retryIn, pending: mirror.pending }));
-    else line(`destination unreachable (${error.message}); ${mirror.pending} change(s) waiting, retry in ${Math.round(retryIn / 1000)} s`);
+    else line(`${parsed.options.twoWay === true ? 'a side is' : 'destination'} unreachable (${error.message}); ${mirror.pending} change(s) waiting, retry in ${Math.round(retryIn / 1000)} s`);
   });
   mirror.on('online', () => {
     if (parsed.json) out.line(JSON.stringify({ event: 'online' }));
-    else line('destination reachable again');
+    else line(parsed.options.twoWay === true ? 'both sides reachable again: merging' : 'destination reachable again');
   });
   mirror.on('warning', (error) => {
     clearLine();

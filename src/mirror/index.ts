@@ -1,5 +1,9 @@
-/** The mirror: one-way sync of a directory to a local or ssh destination, driven by events. See docs/mirror.md. */
+/** The mirror: one-way sync of a directory to a local or ssh destination, or two-way sync of two directories, driven by events. See docs/mirror.md. */
 export { parseDestination, type Destination } from './destination.js';
 export { Mirror, type MirrorEvents, type MirrorOptions, type MirrorReconcile, type MirrorStats, type MirrorSync } from './mirror.js';
 export { formatProgress, type MirrorProgress } from './progress.js';
 export type { ReconcileReason } from './reconcile.js';
+export { defaultStateDir } from './state-dir.js';
+export { StateStore } from './state-store.js';
+export type { MirrorConflict } from './two-way.js';
+export { twoWayStatus, type TwoWayPendingPath, type TwoWayStatus, type TwoWayStatusOptions } from './status.js';

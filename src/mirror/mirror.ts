@@ -1,6 +1,7 @@
 /**
  * Mirror: keeps a destination (a local directory, or `[user@]host:path` over
- * ssh) equal to a source directory. It watches the source first, then
+ * ssh) equal to a source directory, or, with `twoWay`, two local directories
+ * equal to each other (two-way.ts). It watches the source first, then
  * reconciles the whole tree with rsync, then replays each change as it
  * happens: complete files by rsync (a burst in one run), renames as renames,
  * deletes as deletes. When the destination cannot be reached, changes wait
@@ -10,7 +11,7 @@ import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import { invalidArgType, isCodedError, outOfRange, systemError, type CodedError } from '../errors.js';
+import { invalidArgType, invalidArgValue, isCodedError, outOfRange, systemError, type CodedError } from '../errors.js';
 import { Notifier } from '../notifier.js';
 import { TRANSFER_EVENTS } from '../transfer/types.js';
 import { validateOptions } from '../validate.js';
@@ -24,6 +25,8 @@ import { ChangeFollower } from './follow.js';
 import type { MirrorProgress } from './progress.js';
 import { reconcile, type ReconcileReason } from './reconcile.js';
 import type { RelPath } from './rel-path.js';
+import { checkStateDir, defaultStateDir } from './state-dir.js';
+import { TwoWaySync, type MirrorConflict } from './two-way.js';
 
 /** Options of {@link Mirror}. */
 export interface MirrorOptions {
@@ -55,10 +58,21 @@ export interface MirrorOptions {
   settleTime?: number;
   /** Keep the process alive while mirroring (default true). */
   ref?: boolean;
+  /**
+   * Sync both ways: each side's changes go to the other, conflicts keep both
+   * versions (see docs/mirror.md, "Two-way"). Both roots must be local.
+   * Default false.
+   */
+  twoWay?: boolean;
+  /**
+   * With `twoWay`: the directory of the sync state (default: one per pair of
+   * roots under `$XDG_STATE_HOME/inotify-mirror/`, see defaultStateDir).
+   */
+  state?: string;
 }
 
-/** One change applied to the destination (or, with dryRun, that would be). */
-export type MirrorSync =
+/** One change applied to the destination (or, with dryRun, that would be); two-way: to the side `target`. */
+export type MirrorSync = (
   | {
     readonly type: 'send';
     /** The paths of the batch, relative to the roots (UTF-8 rendering). */
@@ -69,7 +83,11 @@ export type MirrorSync =
     readonly bytes: number;
   }
   | { readonly type: 'rename'; readonly from: string; readonly to: string }
-  | { readonly type: 'delete'; readonly path: string };
+  | { readonly type: 'delete'; readonly path: string }
+) & {
+  /** Two-way only: the side the change was applied to. */
+  readonly target?: 'source' | 'destination';
+};
 
 /** What a reconcile did. */
 export interface MirrorReconcile {
@@ -94,6 +112,8 @@ export interface MirrorEvents {
   ready: [];
   /** A change reached the destination. */
   sync: [change: MirrorSync];
+  /** Two-way: a conflict was resolved keeping both versions (or the edit over a delete). */
+  conflict: [conflict: MirrorConflict];
   /** The destination cannot be reached: changes wait; the next try is in `retryIn` ms. */
   offline: [error: Error, retryIn: number];
   /** The destination is reachable again (waiting changes are being sent). */
@@ -114,6 +134,10 @@ export interface MirrorStats {
   renames: number;
   deletes: number;
   reconciles: number;
+  /** Two-way: conflicts resolved. */
+  conflicts: number;
+  /** Two-way: paths examined (after an event or in a reconcile) and found in sync, the echoes of its own writes among them. */
+  inSync: number;
 }
 
 /** At most this many vanished paths are remembered (see Mirror.#vanished). */
@@ -143,7 +167,9 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   /** The destination as given (`/path` or `host:path`). */
   readonly destination: string;
   /** The counts so far. */
-  readonly stats: MirrorStats = { rsyncRuns: 0, files: 0, renames: 0, deletes: 0, reconciles: 0 };
+  readonly stats: MirrorStats = { rsyncRuns: 0, files: 0, renames: 0, deletes: 0, reconciles: 0, conflicts: 0, inSync: 0 };
+  /** With `twoWay`: the directory of the sync state. */
+  readonly stateDir: string | undefined;
   readonly #ctx: MirrorContext;
   readonly #options: MirrorOptions;
   readonly #excluded: ((pathname: string) => boolean) | undefined;
@@ -160,6 +186,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   #failures = 0;
   #ready = false;
   #closed = false;
+  #started = false;
   readonly #idleWaiters = new Set<() => void>();
   /**
    * Paths a batch listed that were gone from the source by the time rsync
@@ -172,6 +199,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   /** Stops a running rsync on close (a long reconcile must not hold Ctrl-C). */
   readonly #abort = new AbortController();
   readonly #readyWaiters = new Set<{ resolve: () => void; reject: (error: Error) => void }>();
+  readonly #twoWay: TwoWaySync | undefined;
 
   /**
    * Checks the arguments; nothing runs before {@link start}. Throws
@@ -205,16 +233,66 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     this.#batchDelay = positive('batchDelay', opts.batchDelay, 200);
     this.#retryDelay = positive('retryDelay', opts.retryDelay, 1000);
     this.#maxRetryDelay = positive('maxRetryDelay', opts.maxRetryDelay, 30_000);
+    if (opts.twoWay !== undefined && typeof opts.twoWay !== 'boolean') throw invalidArgType('options.twoWay', 'of type boolean', opts.twoWay);
+    if (opts.state !== undefined && (typeof opts.state !== 'string' || opts.state === '')) throw invalidArgType('options.state', 'a non-empty string', opts.state);
+    if (opts.twoWay === true) {
+      this.#twoWay = this.#twoWaySync(dest, excludes.rsyncArgs);
+      this.stateDir = this.#twoWay === undefined ? undefined : nodePath.resolve(opts.state ?? defaultStateDir(this.source, dest.root));
+    } else if (opts.state !== undefined) {
+      throw invalidArgValue('options.state', opts.state, 'is for twoWay only');
+    }
+  }
+
+  #twoWaySync(dest: ReturnType<typeof parseDestination>, rsyncExcludes: readonly string[]): TwoWaySync {
+    const opts = this.#options;
+    if (dest.kind !== 'local') {
+      throw invalidArgValue('destination', this.destination, 'two-way sync needs two local directories (a host:path side is not available yet)');
+    }
+    if (opts.dryRun === true) throw invalidArgValue('options.dryRun', true, 'is not available with twoWay');
+    if (opts.delete === true) throw invalidArgValue('options.delete', true, 'does not apply to twoWay (deletes follow the sync state)');
+    const excluded = [
+      compileMirrorExcludes(opts.exclude, this.source).matches ?? ((): boolean => false),
+      compileMirrorExcludes(opts.exclude, dest.root).matches ?? ((): boolean => false),
+    ] as const;
+    const stateDir = nodePath.resolve(opts.state ?? defaultStateDir(this.source, dest.root));
+    checkStateDir(stateDir, [this.source, dest.root], excluded);
+    return new TwoWaySync({
+      roots: [this.source, dest.root], stateDir, exclude: opts.exclude, excluded, rsyncExcludes,
+      rsync: this.#ctx.rsync, maxPending: positive('maxPending', opts.maxPending, 100_000), batchDelay: this.#batchDelay,
+      quietPeriod: opts.quietPeriod, settleTime: opts.settleTime, ref: opts.ref !== false,
+      retryDelay: this.#retryDelay, maxRetryDelay: this.#maxRetryDelay,
+    }, {
+      sync: (change) => {
+        if (change.type === 'send') {
+          this.stats.rsyncRuns += 1;
+          this.stats.files += change.files;
+        } else if (change.type === 'rename') this.stats.renames += 1;
+        else this.stats.deletes += 1;
+        this.emit('sync', change);
+      },
+      conflict: (conflict) => {
+        this.stats.conflicts += 1;
+        this.emit('conflict', conflict);
+      },
+      reconcile: (reason, files, bytes) => {
+        this.stats.reconciles += 1;
+        this.emit('reconcile', { reason, files, bytes, literalBytes: bytes, changes: [] });
+      },
+      offline: (error, retryIn) => this.emit('offline', error, retryIn),
+      online: () => this.emit('online'),
+      warning: (error) => this.emit('warning', error),
+      fail: (error) => this.#fail(error),
+    }, this.stats);
   }
 
   /** Changes waiting to be applied. */
   get pending(): number {
-    return this.#queue.size;
+    return this.#twoWay?.pending ?? this.#queue.size;
   }
 
   /** True while the destination is unreachable. */
   get offline(): boolean {
-    return this.#offlineSince !== undefined;
+    return this.#twoWay?.offline ?? this.#offlineSince !== undefined;
   }
 
   /**
@@ -233,7 +311,9 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   }
 
   #start(): Promise<void> {
-    if (this.#follower !== undefined || this.#closed) throw systemError('EINVAL', 'start', this.source, 'a mirror starts once');
+    if (this.#follower !== undefined || this.#closed || this.#started) throw systemError('EINVAL', 'start', this.source, 'a mirror starts once');
+    this.#started = true;
+    if (this.#twoWay !== undefined) return this.#startTwoWay(this.#twoWay);
     const stat = fs.statSync(this.source, { throwIfNoEntry: false });
     if (stat === undefined) throw systemError('ENOENT', 'stat', this.source);
     if (!stat.isDirectory()) throw systemError('ENOTDIR', 'mirror', this.source);
@@ -271,8 +351,23 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     return ready;
   }
 
+  #startTwoWay(sync: TwoWaySync): Promise<void> {
+    const started = sync.start(); // throws for a bad root or a state in use: start() rejects with it
+    const ready = new Promise<void>((resolve, reject) => {
+      this.#readyWaiters.add({ resolve, reject });
+    });
+    started.then(() => {
+      this.#ready = true;
+      this.emit('ready');
+      for (const waiter of this.#readyWaiters) waiter.resolve();
+      this.#readyWaiters.clear();
+    }, (error: Error) => this.#fail(error));
+    return ready;
+  }
+
   /** Resolves when no change waits and none is being applied (e.g. to exit after a burst). */
   idle(): Promise<void> {
+    if (this.#twoWay !== undefined) return this.#twoWay.idle();
     if (this.#isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.add(resolve));
   }
@@ -289,6 +384,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     clearTimeout(this.#timer);
     this.#abort.abort();
     this.#follower?.stopWaiting();
+    await this.#twoWay?.close();
     await this.#notifier?.close();
     await this.#follower?.close();
     await this.#running;

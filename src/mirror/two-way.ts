@@ -1,0 +1,659 @@
+/**
+ * Two-way sync of two local directories. Both are watched; each change (a
+ * complete file, a rename, a delete) queues its path, and a path is synced
+ * by comparing each side now with what the state recorded at the last sync:
+ *
+ * - changed on one side only: that side's version goes to the other (rsync
+ *   for data, a rename replayed as a rename, a delete as a delete);
+ * - changed on both, to the same content: nothing to copy;
+ * - deleted on one, changed on the other: the edit wins (restored where it
+ *   was deleted), reported as a 'delete-edit' conflict;
+ * - changed on both, differently: both kept: the older version is renamed
+ *   to `name.conflict-<label>-<time>.ext` on its side, then both names are
+ *   synced, reported as a 'both-changed' conflict.
+ *
+ * No echo: what the mirror writes is recorded in the state as soon as it is
+ * written, so the events of its own writes find the path in sync. No lost
+ * write: rsync moves every file it replaces into a parking directory, and a
+ * parked file that is not the version the decision saw (a user wrote it
+ * meanwhile) is kept under a conflict name. See docs/mirror.md.
+ */
+import { Buffer } from 'node:buffer';
+import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
+import { debuglog } from 'node:util';
+import { systemError, type CodedError } from '../errors.js';
+import { Notifier } from '../notifier.js';
+import { TRANSFER_EVENTS } from '../transfer/types.js';
+import { watchTree } from '../watch-tree.js';
+import { sendPaths } from './apply.js';
+import { ChangeQueue, type Work } from './change-queue.js';
+import { conflictLabel, conflictPath } from './conflict-name.js';
+import type { MirrorContext } from './context.js';
+import { ensureHash, readEntry, sameContent, unchanged, type Entry } from './entry.js';
+import { ChangeFollower, type ChangeSink } from './follow.js';
+import type { ReconcileReason } from './reconcile.js';
+import { RelPath } from './rel-path.js';
+import { StateStore } from './state-store.js';
+import { decide, decodeRecord, encodeRecord, other, type SideIndex, type SidePair } from './verdict.js';
+import { REPLACED_DIR, walkTree } from './walk.js';
+
+const debug = debuglog('inotify-mirror');
+
+/** The side names used in events. */
+export const SIDE_NAMES = ['source', 'destination'] as const;
+
+/** A conflict two-way sync resolved (data is never dropped: this says where it went). */
+export interface MirrorConflict {
+  /**
+   * 'both-changed': both sides changed the path differently; the older version lost its name.
+   * 'delete-edit': one side deleted what the other changed; the edit was kept (restored on the deleting side).
+   * 'overwritten': a write on a side raced the mirror's own write there; that write was kept under a conflict name.
+   */
+  readonly kind: 'both-changed' | 'delete-edit' | 'overwritten';
+  /** The path (UTF-8 rendering). */
+  readonly path: string;
+  /** Where the losing version now is (on both sides once synced), for 'both-changed' and 'overwritten'. */
+  readonly conflictPath?: string;
+  /** The side whose version lost its name ('both-changed', 'overwritten') or that deleted ('delete-edit'). */
+  readonly side: 'source' | 'destination';
+}
+
+/** What two-way sync reports to the Mirror that owns it. */
+export interface TwoWayReporter {
+  sync(change: { type: 'send'; paths: string[]; files: number; bytes: number; target: 'source' | 'destination' }
+    | { type: 'rename'; from: string; to: string; target: 'source' | 'destination' }
+    | { type: 'delete'; path: string; target: 'source' | 'destination' }): void;
+  conflict(conflict: MirrorConflict): void;
+  reconcile(reason: ReconcileReason, files: number, bytes: number): void;
+  /** A root is gone or is not the directory it was (unmounted, replaced): changes wait; retry in `retryIn` ms. */
+  offline(error: Error, retryIn: number): void;
+  online(): void;
+  warning(error: Error): void;
+  fail(error: Error): void;
+}
+
+/** Settings of {@link TwoWaySync}. */
+export interface TwoWaySettings {
+  readonly roots: readonly [string, string];
+  readonly stateDir: string;
+  readonly exclude: readonly string[] | undefined;
+  /** One excluded-path predicate per root (absolute pathnames). */
+  readonly excluded: readonly [(pathname: string) => boolean, (pathname: string) => boolean];
+  /** rsync --exclude arguments. */
+  readonly rsyncExcludes: readonly string[];
+  readonly rsync: string;
+  readonly maxPending: number;
+  readonly batchDelay: number;
+  readonly quietPeriod: number | undefined;
+  readonly settleTime: number | undefined;
+  readonly ref: boolean;
+  /** The first wait (ms) before checking an unreachable root again; doubled each time up to maxRetryDelay. */
+  readonly retryDelay: number;
+  readonly maxRetryDelay: number;
+}
+
+/** The count two-way work keeps in the Mirror's stats. */
+export interface TwoWayStats {
+  /** Paths examined and found in sync (the echoes of the mirror's own writes among them). */
+  inSync: number;
+}
+
+/** What one pass decided for one path. */
+interface Plan {
+  readonly copies: [Map<string, RelPath>, Map<string, RelPath>];
+  /** Deletes per side, with the entry seen (a changed one is left alone). */
+  readonly deletes: [Map<string, [RelPath, Entry]>, Map<string, [RelPath, Entry]>];
+  /** Per side: what a copy into it may replace, as seen by the decision (for the overwrite check). */
+  readonly replacing: [Map<string, Entry | undefined>, Map<string, Entry | undefined>];
+  /** Entries read by the decision, to reuse their hashes. */
+  readonly seen: [Map<string, Entry | undefined>, Map<string, Entry | undefined>];
+}
+
+function emptyPlan(): Plan {
+  return {
+    copies: [new Map(), new Map()], deletes: [new Map(), new Map()],
+    replacing: [new Map(), new Map()], seen: [new Map(), new Map()],
+  };
+}
+
+/** The engine behind `new Mirror(a, b, { twoWay: true })` (see the file comment). */
+export class TwoWaySync {
+  readonly #stats: TwoWayStats;
+  readonly #settings: TwoWaySettings;
+  readonly #report: TwoWayReporter;
+  readonly #roots: readonly [Buffer, Buffer];
+  readonly #labels: readonly [string, string];
+  readonly #queues: readonly [ChangeQueue, ChangeQueue];
+  readonly #ctx: readonly [MirrorContext, MirrorContext];
+  readonly #notifiers: (Notifier | undefined)[] = [undefined, undefined];
+  readonly #followers: (ChangeFollower | undefined)[] = [undefined, undefined];
+  /** Each root's device and inode when the mirror started: a root that is not that directory any more is unreachable. */
+  readonly #identities: (string | undefined)[] = [undefined, undefined];
+  /** While a root is unreachable: since when, how many checks failed, and which sides must be watched anew. */
+  #offline: { failures: number; rewatch: Set<SideIndex> } | undefined;
+  #store: StateStore | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #turn: SideIndex = 0;
+  #closed = false;
+  readonly #abort = new AbortController();
+  readonly #idleWaiters = new Set<() => void>();
+  #onReady: (() => void) | undefined;
+
+  constructor(settings: TwoWaySettings, report: TwoWayReporter, stats: TwoWayStats) {
+    this.#settings = settings;
+    this.#stats = stats;
+    this.#report = report;
+    this.#roots = [Buffer.from(settings.roots[0]), Buffer.from(settings.roots[1])];
+    const names = settings.roots.map((root) => conflictLabel(nodePath.basename(root)));
+    this.#labels = names[0] === names[1] ? [`${names[0]}-1`, `${names[1]}-2`] : [names[0] as string, names[1] as string];
+    this.#queues = [new ChangeQueue(settings.maxPending), new ChangeQueue(settings.maxPending)];
+    const context = (from: SideIndex): MirrorContext => {
+      const to = settings.roots[other(from)];
+      return {
+        source: settings.roots[from],
+        destination: { kind: 'local', root: to },
+        endpoints: [`${settings.roots[from]}/`, `${to}/`],
+        // Every file rsync replaces is parked, for the overwrite check (see #checkReplaced).
+        rsyncArgs: [`--exclude=/${REPLACED_DIR}`, ...settings.rsyncExcludes, '--backup', `--backup-dir=${to}/${REPLACED_DIR}`, '--suffix='],
+        rsync: settings.rsync,
+        delete: false,
+        dryRun: false,
+      };
+    };
+    this.#ctx = [context(0), context(1)];
+  }
+
+  /** Changes waiting on both sides. */
+  get pending(): number {
+    return this.#queues[0].size + this.#queues[1].size;
+  }
+
+  /** True while a root is unreachable. */
+  get offline(): boolean {
+    return this.#offline !== undefined;
+  }
+
+  /**
+   * Opens the state, watches both roots, then merges them; resolves once
+   * merged. Throws ENOENT / ENOTDIR for a root that is not a directory,
+   * EBUSY when another mirror uses the state, and ENOENT for a root that is
+   * empty while the state says it held files (an unmounted disk must not
+   * read as "everything was deleted").
+   */
+  start(): Promise<void> {
+    for (const [side, root] of this.#settings.roots.entries()) {
+      const stat = fs.statSync(root, { throwIfNoEntry: false });
+      if (stat === undefined) throw systemError('ENOENT', 'stat', root);
+      if (!stat.isDirectory()) throw systemError('ENOTDIR', 'mirror', root);
+      this.#identities[side] = `${stat.dev}:${stat.ino}`;
+    }
+    const store = new StateStore(this.#settings.stateDir, 'two-way');
+    try {
+      for (const side of [0, 1] as const) this.#checkNotEmptied(side, store);
+    } catch (error) {
+      store.close();
+      throw error;
+    }
+    this.#store = store;
+    fs.writeFileSync(nodePath.join(this.#settings.stateDir, 'roots.json'), `${JSON.stringify({ roots: this.#settings.roots })}\n`);
+    for (const side of [0, 1] as const) this.#watch(side);
+    const ready = new Promise<void>((resolve) => {
+      this.#onReady = resolve;
+    });
+    this.#queues[0].reconcile('initial');
+    this.#schedule(0);
+    return ready;
+  }
+
+  /** Resolves when nothing waits and nothing runs. */
+  idle(): Promise<void> {
+    if (this.#isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.add(resolve));
+  }
+
+  /** Stops watching, lets a running step finish its bookkeeping, saves the state. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#abort.abort();
+    for (const follower of this.#followers) follower?.stopWaiting();
+    await Promise.all(this.#notifiers.map((notifier) => notifier?.close()));
+    await Promise.all(this.#followers.map((follower) => follower?.close()));
+    await this.#running;
+    this.#store?.close();
+    for (const resolve of this.#idleWaiters) resolve();
+    this.#idleWaiters.clear();
+  }
+
+  /** Throws when side `side`'s root has no entries but the state records some there. */
+  #checkNotEmptied(side: SideIndex, store: StateStore): void {
+    const root = this.#settings.roots[side];
+    if (fs.readdirSync(root).some((name) => name !== REPLACED_DIR)) return;
+    let recorded = 0;
+    for (const key of store.keys()) if (decodeRecord(store.get(key))[side] !== undefined) recorded += 1;
+    if (recorded === 0) return;
+    throw systemError('ENOENT', 'mirror', root, `${root} is empty but held ${recorded} synced path(s): is it mounted? `
+      + `(to sync it as emptied, remove the state ${this.#settings.stateDir})`);
+  }
+
+  /** The first root that is missing or is not the directory the mirror started with (unmounted, replaced), with why. */
+  #unreachable(): { side: SideIndex; error: CodedError } | undefined {
+    for (const side of [0, 1] as const) {
+      const root = this.#settings.roots[side];
+      const stat = fs.statSync(root, { throwIfNoEntry: false });
+      if (stat?.isDirectory() === true && `${stat.dev}:${stat.ino}` === this.#identities[side]) continue;
+      return { side, error: systemError(stat === undefined ? 'ENOENT' : 'ESTALE', 'mirror', root, stat === undefined
+        ? 'the directory is gone: changes wait until it is back'
+        : 'not the directory the mirror started with (unmounted or replaced): changes wait until it is back') };
+    }
+    return undefined;
+  }
+
+  async #goOnline(): Promise<void> {
+    const { rewatch } = this.#offline as { rewatch: Set<SideIndex> };
+    this.#offline = undefined;
+    for (const side of rewatch) {
+      // Its watches may have died with the mount: watch it anew.
+      this.#followers[side]?.stopWaiting();
+      await this.#notifiers[side]?.close();
+      await this.#followers[side]?.close();
+      this.#watch(side);
+    }
+    // What happened meanwhile is not all in the queues (a side away has no events): merge everything.
+    this.#queues[0].reconcile('backlog');
+    this.#report.online();
+  }
+
+  #watch(side: SideIndex): void {
+    const queue = this.#queues[side];
+    const sink: ChangeSink = {
+      send: (path, deep) => this.#enqueue(() => queue.send(path, deep), this.#settings.batchDelay),
+      delete: (path) => this.#enqueue(() => queue.delete(path), 0),
+      movedFrom: (cookie, path) => this.#enqueue(() => queue.movedFrom(cookie, path), 0),
+      movedTo: (cookie, path) => {
+        const paired = queue.movedTo(cookie, path);
+        if (paired) this.#schedule(0);
+        return paired;
+      },
+      movedAway: (cookie) => this.#enqueue(() => queue.movedAway(cookie), 0),
+      overflow: () => this.#enqueue(() => queue.reconcile('overflow'), 0),
+    };
+    const root = this.#settings.roots[side];
+    const excluded = this.#settings.excluded[side];
+    const replaced = `${root}/${REPLACED_DIR}`;
+    const follower = new ChangeFollower(root, sink, (p) => p === replaced || p.startsWith(`${replaced}/`) || excluded(p), {
+      quietPeriod: this.#settings.quietPeriod, settleTime: this.#settings.settleTime,
+    });
+    follower.on('warning', (error) => this.#report.warning(error));
+    follower.on('error', (error) => this.#report.fail(error));
+    const wm = watchTree(root, TRANSFER_EVENTS, {
+      recursive: true, exclude: [...(this.#settings.exclude ?? []), replaced], followSymlinks: false,
+    });
+    const notifier = new Notifier(wm, follower, { ref: this.#settings.ref });
+    notifier.on('error', (error) => this.#report.fail(error));
+    this.#followers[side] = follower;
+    this.#notifiers[side] = notifier;
+  }
+
+  #isIdle(): boolean {
+    return this.#queues[0].empty && this.#queues[1].empty && this.#running === undefined && this.#timer === undefined;
+  }
+
+  #enqueue(change: () => void, delay: number): void {
+    if (this.#closed) return;
+    change();
+    this.#schedule(delay);
+  }
+
+  #schedule(delay: number): void {
+    if (this.#closed || this.#running !== undefined || this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#running = this.#drain().finally(() => {
+        this.#running = undefined;
+        if (this.#offline !== undefined) this.#schedule(this.#retryIn());
+        if (this.#isIdle()) {
+          for (const resolve of this.#idleWaiters) resolve();
+          this.#idleWaiters.clear();
+        }
+      });
+    }, delay);
+    if (!this.#settings.ref) this.#timer.unref();
+  }
+
+  /** The backoff before the next check of an unreachable root. */
+  #retryIn(): number {
+    const failures = this.#offline?.failures ?? 0;
+    return Math.min(this.#settings.maxRetryDelay, this.#settings.retryDelay * 2 ** Math.min(failures - 1, 30));
+  }
+
+  async #drain(): Promise<void> {
+    for (;;) {
+      if (this.#closed) return;
+      const down = this.#unreachable();
+      if (down !== undefined) {
+        this.#offline ??= { failures: 0, rewatch: new Set() };
+        this.#offline.failures += 1;
+        this.#offline.rewatch.add(down.side);
+        this.#report.offline(down.error, this.#retryIn());
+        return;
+      }
+      if (this.#offline !== undefined) await this.#goOnline();
+      // Take turns, so that a busy side does not starve the other.
+      const first = this.#turn;
+      this.#turn = other(first);
+      const work = this.#queues[first].take() ?? this.#queues[other(first)].take();
+      if (work === undefined) return;
+      debug('work %s', work.kind === 'send' ? [...work.shallow.values(), ...work.deep.values()].map((p) => p.text).join(' ') : work.kind);
+      try {
+        await this.#apply(work);
+      } catch (error) {
+        this.#report.fail(error as Error);
+        return;
+      }
+    }
+  }
+
+  async #apply(work: Work): Promise<void> {
+    const paths = new Map<string, RelPath>();
+    if (work.kind === 'reconcile') {
+      if (work.reason === 'initial') this.#cleanReplaced();
+      for (const side of [0, 1] as const) walkTree(this.#roots[side], undefined, this.#settings.excluded[side], paths);
+      for (const key of (this.#store as StateStore).keys()) if (!paths.has(key)) paths.set(key, RelPath.from(Buffer.from(key, 'latin1')));
+      const done = await this.#syncPaths(paths);
+      this.#report.reconcile(work.reason, done.files, done.bytes);
+      if (work.reason === 'initial') {
+        this.#onReady?.();
+        this.#onReady = undefined;
+      }
+      return;
+    }
+    if (work.kind === 'send') {
+      for (const path of work.shallow.values()) paths.set(path.key, path);
+      for (const path of work.deep.values()) this.#addTree(path, paths);
+    } else {
+      // The side the ops were seen on is whichever queue they came from; a rename is tried as a rename on either.
+      for (const op of work.ops) {
+        if (op.type === 'rename' && this.#tryRename(op.from, op.to)) {
+          this.#addTree(op.to, paths);
+          continue;
+        }
+        if (op.type === 'rename') {
+          this.#addTree(op.from, paths);
+          this.#addTree(op.to, paths);
+        } else {
+          this.#addTree(op.path, paths);
+        }
+      }
+    }
+    await this.#syncPaths(paths);
+  }
+
+  /** Adds `path` and everything under it on either side or in the state. */
+  #addTree(path: RelPath, into: Map<string, RelPath>): void {
+    into.set(path.key, path);
+    for (const side of [0, 1] as const) walkTree(this.#roots[side], path, this.#settings.excluded[side], into);
+    for (const key of (this.#store as StateStore).keysUnder(path.key)) if (!into.has(key)) into.set(key, RelPath.from(Buffer.from(key, 'latin1')));
+  }
+
+  /**
+   * A rename seen on one side, replayed as a rename on the other when that is
+   * exactly the move: the old name is gone here and there it is still what was
+   * last synced, and the new name is free there. Otherwise false: both names
+   * are synced path by path. The state's records move with the names.
+   */
+  #tryRename(from: RelPath, to: RelPath): boolean {
+    const store = this.#store as StateStore;
+    const record = decodeRecord(store.get(from.key));
+    const here = [readEntry(from.under(this.#roots[0])), readEntry(from.under(this.#roots[1]))] as const;
+    // The side that renamed has lost `from`; the other still has it as recorded.
+    const side: SideIndex | undefined = here[0] === undefined && here[1] !== undefined ? 1 : here[1] === undefined && here[0] !== undefined ? 0 : undefined;
+    if (side === undefined) return false;
+    const root = this.#roots[side];
+    if (!unchanged(from.under(root), here[side], record[side])) return false;
+    if (readEntry(to.under(root)) !== undefined) return false;
+    const parent = to.parent();
+    if (parent !== undefined && readEntry(parent.under(root))?.kind !== 'dir') {
+      try {
+        fs.mkdirSync(parent.under(root), { recursive: true });
+      } catch {
+        return false;
+      }
+    }
+    try {
+      fs.renameSync(from.under(root), to.under(root));
+    } catch {
+      return false;
+    }
+    for (const key of store.keysUnder(from.key)) {
+      const moved = Buffer.concat([to.bytes, Buffer.from(key, 'latin1').subarray(from.bytes.length)]);
+      store.set(moved.toString('latin1'), store.get(key) as string);
+      store.delete(key);
+    }
+    store.flush();
+    this.#report.sync({ type: 'rename', from: from.text, to: to.text, target: SIDE_NAMES[side] });
+    return true;
+  }
+
+  /** Syncs each path (see the file comment); returns the files and bytes copied. */
+  async #syncPaths(paths: Map<string, RelPath>): Promise<{ files: number; bytes: number }> {
+    const store = this.#store as StateStore;
+    const plan = emptyPlan();
+    // Parents first: a file that loses its name to a directory in a conflict is renamed away before what goes in it.
+    for (const path of [...paths.values()].sort((x, y) => Buffer.compare(x.bytes, y.bytes))) this.#decide(path, plan);
+    this.#runDeletes(plan);
+    let files = 0;
+    let bytes = 0;
+    for (const to of [0, 1] as const) {
+      const from = other(to);
+      if (plan.copies[to].size === 0 || this.#closed) continue;
+      const sent = [...plan.copies[to].values()];
+      const result = await sendPaths(this.#ctx[from], sent, false, this.#abort.signal);
+      this.#checkReplaced(to, plan.replacing[to]);
+      if (result.outcome !== 'ok') {
+        this.#report.warning(systemError('EIO', 'rsync', this.#settings.roots[to], result.stderr.trim().split('\n').slice(-3).join('; ')));
+      }
+      files += result.stats.files;
+      bytes += result.stats.literalBytes;
+      this.#recordCopies(from, sent, plan.seen[from]);
+      store.flush();
+      this.#report.sync({ type: 'send', paths: sent.map((p) => p.text), files: result.stats.files, bytes: result.stats.literalBytes, target: SIDE_NAMES[to] });
+    }
+    store.flush();
+    return { files, bytes };
+  }
+
+  /** Decides one path into `plan` (a conflict's rename is done at once). */
+  #decide(path: RelPath, plan: Plan): void {
+    const store = this.#store as StateStore;
+    const at = [path.under(this.#roots[0]), path.under(this.#roots[1])] as const;
+    const now: SidePair = [readEntry(at[0]), readEntry(at[1])];
+    plan.seen[0].set(path.key, now[0]);
+    plan.seen[1].set(path.key, now[1]);
+    const verdict = decide(at, now, decodeRecord(store.get(path.key)));
+    debug('%s: %o', path.text, verdict);
+    switch (verdict.action) {
+      case 'in-sync':
+        this.#stats.inSync += 1;
+        return;
+      case 'record':
+        if (now[0] === undefined) store.delete(path.key);
+        else store.set(path.key, encodeRecord(now));
+        this.#stats.inSync += 1;
+        return;
+      case 'copy':
+      case 'delete':
+        this.#propagate(path, verdict.from, now, plan);
+        return;
+      case 'delete-edit':
+        this.#report.conflict({ kind: 'delete-edit', path: path.text, side: SIDE_NAMES[other(verdict.kept)] });
+        this.#propagate(path, verdict.kept, now, plan);
+        return;
+      case 'conflict':
+        this.#keepBoth(path, verdict.loser, now, plan);
+    }
+  }
+
+
+  /** Plans `from`'s version of `path` onto the other side: a copy, or a delete when it is gone from `from`. */
+  #propagate(path: RelPath, from: SideIndex, now: SidePair, plan: Plan): void {
+    const to = other(from);
+    if (now[from] === undefined) {
+      if (now[to] !== undefined) plan.deletes[to].set(path.key, [path, now[to] as Entry]);
+      return;
+    }
+    plan.copies[to].set(path.key, path);
+    plan.replacing[to].set(path.key, now[to]);
+  }
+
+  /**
+   * Both sides changed `path` differently: `loser`'s version is renamed to a
+   * conflict name on its side, and both names are synced. The loser is never
+   * a directory (two directories are no conflict; a directory beats a file).
+   */
+  #keepBoth(path: RelPath, loser: SideIndex, now: SidePair, plan: Plan): void {
+    const winner = other(loser);
+    const aside = conflictPath(path, this.#labels[loser], this.#roots);
+    try {
+      fs.renameSync(path.under(this.#roots[loser]), aside.under(this.#roots[loser]));
+    } catch (error) {
+      this.#report.warning(error as Error); // it changed again meanwhile: its event brings it back here
+      return;
+    }
+    const store = this.#store as StateStore;
+    store.delete(path.key);
+    this.#report.conflict({ kind: 'both-changed', path: path.text, conflictPath: aside.text, side: SIDE_NAMES[loser] });
+    const lost = now[loser] as Entry;
+    plan.copies[winner].set(aside.key, aside);
+    plan.replacing[winner].set(aside.key, undefined);
+    plan.seen[loser].set(aside.key, lost);
+    plan.seen[loser].delete(path.key);
+    plan.copies[loser].set(path.key, path);
+    plan.replacing[loser].set(path.key, undefined);
+  }
+
+  /** Deletes what the plan says, deepest first, each only if it is still what was seen. */
+  #runDeletes(plan: Plan): void {
+    const store = this.#store as StateStore;
+    for (const side of [0, 1] as const) {
+      const list = [...plan.deletes[side].values()].sort((x, y) => Buffer.compare(y[0].bytes, x[0].bytes));
+      for (const [path, seen] of list) {
+        const at = path.under(this.#roots[side]);
+        const current = readEntry(at);
+        if (current === undefined) {
+          store.delete(path.key);
+          continue;
+        }
+        if (current.kind !== seen.kind || current.size !== seen.size || current.mtime !== seen.mtime) continue; // changed since: its event follows
+        try {
+          if (current.kind === 'dir') fs.rmdirSync(at);
+          else fs.unlinkSync(at);
+        } catch (error) {
+          // A directory that is not empty holds something new (or excluded): it stays, and so does its record.
+          if ((error as NodeJS.ErrnoException).code !== 'ENOTEMPTY' && (error as NodeJS.ErrnoException).code !== 'ENOENT') this.#report.warning(error as Error);
+          continue;
+        }
+        store.delete(path.key);
+        this.#report.sync({ type: 'delete', path: path.text, target: SIDE_NAMES[side] });
+      }
+    }
+    store.flush();
+  }
+
+  /**
+   * Records what a copy left: the side written to as it is now, and the side
+   * copied from too when it still holds the same (else it changed meanwhile
+   * and stays "changed" for the next pass).
+   */
+  #recordCopies(from: SideIndex, sent: readonly RelPath[], seen: Map<string, Entry | undefined>): void {
+    const store = this.#store as StateStore;
+    const to = other(from);
+    for (const path of sent) {
+      const atFrom = path.under(this.#roots[from]);
+      const atTo = path.under(this.#roots[to]);
+      const source = readEntry(atFrom);
+      const copy = readEntry(atTo);
+      if (copy === undefined) continue;
+      const before = seen.get(path.key);
+      if (source !== undefined && before?.hash !== undefined && unchanged(atFrom, source, before)) source.hash = before.hash;
+      // rsync -a keeps size and mtime: a copy that matches its source's, whose hash is known, has that hash.
+      if (copy.kind === 'file' && source?.kind === 'file' && source.hash !== undefined && copy.size === source.size && copy.mtime === source.mtime) {
+        copy.hash = source.hash;
+      } else if (copy.kind === 'file' && !ensureHash(atTo, copy)) {
+        continue;
+      }
+      const record = decodeRecord(store.get(path.key));
+      record[to] = copy;
+      if (source !== undefined && sameContent(source, atFrom, copy, atTo)) {
+        record[from] = source;
+      } else if (before !== undefined && before.kind === copy.kind && before.size === copy.size && before.mtime === copy.mtime
+        && (copy.kind !== 'symlink' || before.hash === copy.hash)) {
+        // The source was renamed, deleted or changed while rsync copied it: what was synced is the version
+        // copied, so that is its record there, and the source side now counts as changed since (its own
+        // events say how), rather than as never having had it (which would bring the copy back as an edit).
+        record[from] = { ...before, hash: copy.hash };
+      }
+      store.set(path.key, encodeRecord(record));
+    }
+  }
+
+  /**
+   * rsync parked every file it replaced on side `to` in REPLACED_DIR. One that
+   * is what the decision saw there is dropped; anything else was written by
+   * someone while rsync ran: it is kept under a conflict name and reported.
+   */
+  #checkReplaced(to: SideIndex, replacing: Map<string, Entry | undefined>): void {
+    const parked = Buffer.concat([this.#roots[to], Buffer.from(`/${REPLACED_DIR}`)]);
+    if (!fs.existsSync(parked)) return;
+    const found = new Map<string, RelPath>();
+    walkTree(parked, undefined, () => false, found);
+    for (const path of found.values()) {
+      const at = path.under(parked);
+      const entry = readEntry(at);
+      if (entry === undefined || entry.kind === 'dir') continue;
+      const expected = replacing.get(path.key);
+      if (expected !== undefined && expected.kind === entry.kind && expected.size === entry.size && expected.mtime === entry.mtime
+        && (entry.kind !== 'symlink' || expected.hash === entry.hash)) {
+        fs.rmSync(at, { force: true });
+        continue;
+      }
+      this.#keepParked(to, path, at);
+    }
+    fs.rmSync(parked, { recursive: true, force: true });
+  }
+
+  /** Moves a parked file to a conflict name next to its path on side `to` (its event syncs it to the other side). */
+  #keepParked(to: SideIndex, path: RelPath, at: Buffer): void {
+    const aside = conflictPath(path, this.#labels[to], this.#roots);
+    try {
+      fs.mkdirSync(aside.parent()?.under(this.#roots[to]) ?? this.#roots[to], { recursive: true });
+      fs.renameSync(at, aside.under(this.#roots[to]));
+    } catch (error) {
+      this.#report.warning(error as Error);
+      return;
+    }
+    this.#report.conflict({ kind: 'overwritten', path: path.text, conflictPath: aside.text, side: SIDE_NAMES[to] });
+    this.#queues[to].send(aside);
+  }
+
+  /**
+   * After a crash, files rsync parked but nobody checked: the ones that are
+   * what the state last recorded there are dropped, the others kept under
+   * conflict names.
+   */
+  #cleanReplaced(): void {
+    const store = this.#store as StateStore;
+    for (const side of [0, 1] as const) {
+      const parked = Buffer.concat([this.#roots[side], Buffer.from(`/${REPLACED_DIR}`)]);
+      if (!fs.existsSync(parked)) continue;
+      const found = new Map<string, RelPath>();
+      walkTree(parked, undefined, () => false, found);
+      const expected = new Map<string, Entry | undefined>();
+      for (const key of found.keys()) expected.set(key, decodeRecord(store.get(key))[side]);
+      this.#checkReplaced(side, expected);
+    }
+  }
+}
