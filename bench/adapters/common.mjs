@@ -78,10 +78,12 @@ export function runAdapter({ start }) {
   process.on('unhandledRejection', fail);
 
   const tStart = nowNs();
+  const cpuStart = process.cpuUsage();
   Promise.resolve()
     .then(() => start(ctx))
     .then((handle) => {
       const t = nowNs();
+      const cpu = process.cpuUsage(cpuStart);
       // Measure the heap the watch keeps alive, not garbage from setting it up.
       if (typeof globalThis.gc === 'function') globalThis.gc();
       const mem = process.memoryUsage();
@@ -90,6 +92,7 @@ export function runAdapter({ start }) {
           JSON.stringify({
             t,
             tStart,
+            cpuUs: cpu.user + cpu.system,
             heapUsed: mem.heapUsed,
             external: mem.external,
             arrayBuffers: mem.arrayBuffers,
