@@ -77,7 +77,11 @@ export class WatchManager {
     const opts = validateOptions<WatchManagerOptions>(options);
     this.#exclude = toExcludePredicate(opts.excludeFilter);
     this.inotify = opts.inotify ?? new Inotify();
-    this.#table = { arm: (...args) => this.#arm(...args), remove: (watch) => this.#remove(watch) };
+    // Explicit parameters, not (...args): the walk calls arm() once per directory.
+    this.#table = {
+      arm: (path, bytes, mask, settings, root, knownDir) => this.#arm(path, bytes, mask, settings, root, knownDir),
+      remove: (watch) => this.#remove(watch),
+    };
     this.#scanner = new Scanner(this.inotify, this.#watches, this.#table);
     if (opts.trackEntries === true) this.#startRescan();
   }
@@ -391,7 +395,8 @@ export class WatchManager {
       draft.dir = dir;
       kernelMask = (kernelMaskFor(draft, !root, track) | (flags & (IN_MASK_ADD | IN_MASK_CREATE))) >>> 0;
     }
-    const wd = this.inotify.addWatch(bytes ?? path, kernelMask);
+    // Paths made here are checked already (a validated root joined with names the kernel listed).
+    const wd = this.inotify._addWatchChecked(bytes ?? path, kernelMask);
     // The kernel hands out wds in increasing order (cyclically), so a wd
     // above every one seen is a new watch: a walk skips one Map look-up per
     // directory. After a wrap-around the look-up decides, as before.

@@ -50,10 +50,14 @@ export async function scaleCurve({ adapters, bins, work, sizes, filesPerDir, run
   const limit = Number(readFileSync(WATCHES_SYSCTL, 'utf8'));
   // Room for the largest tree (+1 root per √N top-level dir and some slack) beyond what others hold.
   const restore = raiseWatchLimit(Math.ceil(maxDirs * 1.1) + 1000);
-  if (restore === null && maxDirs * 1.1 > limit * 0.8) {
-    throw new Error(`the scale curve needs ${maxDirs} watches and cannot raise fs.inotify.max_user_watches (${limit}): run as root`);
-  }
   onRestore?.(restore ?? (() => {}));
+  if (restore === null) {
+    // Not root: only the sizes that leave other inotify users on this machine their room.
+    const fits = sizes.filter((n) => n * 1.1 <= limit * 0.8);
+    if (fits.length < sizes.length) log(`scale curve: cannot raise fs.inotify.max_user_watches (${limit}); sizes above ${Math.floor((limit * 0.8) / 1.1)} dirs skipped`);
+    if (fits.length === 0) throw new Error(`fs.inotify.max_user_watches (${limit}) is too low for any size and cannot be raised (run as root)`);
+    sizes = fits;
+  }
   const rows = [];
   try {
     for (const dirs of sizes) {
