@@ -7,13 +7,14 @@
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { compileC, ensureTools, installPeers, machineInfo, mountTmpfs, rmrf, unmount } from './harness/prepare.mjs';
 import { live, nowNs } from './harness/proc.mjs';
 import { aggregate, markdown } from './harness/report.mjs';
 import * as S from './harness/scenarios.mjs';
+import { curveMarkdown, curveSvg, scaleCurve } from './harness/scale-curve.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(BENCH, '..');
@@ -30,17 +31,22 @@ const { values: opt } = parseArgs({
     out: { type: 'string' },
     json: { type: 'string' },
     size: { type: 'string' },
+    'curve-sizes': { type: 'string' },
+    svg: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
-const ALL_SCENARIOS = ['setup', 'scale', 'throughput', 'latency', 'race', 'rsync'];
+const ALL_SCENARIOS = ['setup', 'scale', 'throughput', 'latency', 'race', 'rsync', 'scale-curve'];
 const SCENARIO_KEY = { setup: 'setup', scale: 'scale', throughput: 'tp', latency: 'lat', race: 'race', rsync: 'rsync' };
 
 if (opt.help) {
   console.log(`usage: node bench/run.mjs [--quick] [--runs N] [--adapters a,b] [--scenarios ${ALL_SCENARIOS.join(',')}]
                         [--out FILE.md] [--json FILE.json] [--size key=value,...]
-size keys: setupDirs, scaleDirs (0 skips), filesPerDir, throughputFiles, backlogFiles, latencyWrites, raceDirs`);
+                        [--curve-sizes 5000,50000,...] [--svg FILE.svg]
+size keys: setupDirs, scaleDirs (0 skips), filesPerDir, throughputFiles, backlogFiles, latencyWrites, raceDirs, curveFilesPerDir
+scale-curve: directories per tree (default 5000,50000,200000,500000; quick 5000,50000); the chart goes to --svg
+(default bench/scale-curve.svg in full mode, bench/.work/scale-curve.svg with --quick or --curve-sizes)`);
   process.exit(0);
 }
 
@@ -49,8 +55,9 @@ const cfg = {
   quick,
   runs: Number(opt.runs ?? (quick ? 1 : 3)),
   sizes: quick
-    ? { setupDirs: 1000, scaleDirs: 0, filesPerDir: 10, throughputFiles: 10_000, backlogFiles: 5000, latencyWrites: 100, raceDirs: 200 }
-    : { setupDirs: 5000, scaleDirs: 50_000, filesPerDir: 10, throughputFiles: 50_000, backlogFiles: 5000, latencyWrites: 500, raceDirs: 200 },
+    ? { setupDirs: 1000, scaleDirs: 0, filesPerDir: 10, throughputFiles: 10_000, backlogFiles: 5000, latencyWrites: 100, raceDirs: 200, curveFilesPerDir: 4 }
+    : { setupDirs: 5000, scaleDirs: 50_000, filesPerDir: 10, throughputFiles: 50_000, backlogFiles: 5000, latencyWrites: 500, raceDirs: 200, curveFilesPerDir: 4 },
+  curveSizes: opt['curve-sizes'] ? opt['curve-sizes'].split(',').map(Number) : quick ? [5000, 50_000] : [5000, 50_000, 200_000, 500_000],
   latencyIntervalUs: 5000,
   backlogRounds: quick ? 3 : 5,
   quietMs: quick ? 300 : 500,
@@ -64,6 +71,9 @@ for (const kv of (opt.size ?? '').split(',').filter(Boolean)) {
   cfg.sizes[k] = Number(v);
 }
 if (!(cfg.runs >= 1)) throw new Error('--runs must be >= 1');
+if (!cfg.curveSizes.every((n) => Number.isInteger(n) && n >= 1)) throw new Error(`bad --curve-sizes ${opt['curve-sizes']}`);
+// A full run's chart is the one shown in RESULTS.md and the README; smaller runs write theirs aside.
+const svgPath = opt.svg ?? (quick || opt['curve-sizes'] ? join(WORK, 'scale-curve.svg') : join(BENCH, 'scale-curve.svg'));
 
 const log = (...a) => console.error('[bench]', ...a);
 
@@ -78,13 +88,14 @@ const ADAPTERS = [
   { name: 'c-raw', label: 'c-raw: C reader (baseline)', heap: false, c: true },
   { name: 'ours-raw', label: 'ours-raw: Inotify batches', heap: true, ours: ['Inotify'], file: 'ours-raw.mjs' },
   { name: 'ours-notifier', label: 'ours-notifier: Notifier events', heap: true, ours: ['WatchManager', 'Notifier'], file: 'ours-notifier.mjs' },
+  { name: 'ours-watch', label: 'ours-watch: watch() listener', heap: true, ours: ['watch'], only: ['scale-curve'], file: 'ours-watch.mjs' },
   { name: 'ours-processevent', label: 'ours-processevent: ProcessEvent', heap: true, ours: ['WatchManager', 'Notifier', 'ProcessEvent'], file: 'ours-processevent.mjs' },
   { name: 'parcel', label: '@parcel/watcher', heap: true, peer: '@parcel/watcher', file: 'parcel.mjs' },
   { name: 'chokidar', label: 'chokidar', heap: true, peer: 'chokidar', perFileWatches: true, file: 'chokidar.mjs' },
   { name: 'fswatch', label: `fs.watch recursive (node ${process.version})`, heap: true, perFileWatches: true, file: 'fswatch.mjs' },
   { name: 'inotifywait', label: 'inotifywait -m -r', heap: false, tool: 'inotifywait', file: 'inotifywait.mjs' },
   { name: 'inotify-npm', label: 'inotify (npm)', heap: true, peer: 'inotify', file: 'inotify-npm.mjs' },
-  { name: 'node-empty', label: 'node, no watcher', heap: true, noProbe: true, only: ['setup', 'scale'], file: 'node-empty.mjs' },
+  { name: 'node-empty', label: 'node, no watcher', heap: true, noProbe: true, only: ['setup', 'scale', 'scale-curve'], file: 'node-empty.mjs' },
 ];
 
 const wantAdapters = opt.adapters ? opt.adapters.split(',') : ADAPTERS.map((a) => a.name);
@@ -110,9 +121,11 @@ const kindName = (k) => {
 const tmpfsDir = join(WORK, 'tmpfs');
 let mounted = false;
 let exitCode = 0;
+let restoreWatchLimit = () => {};
 
 function cleanup() {
   for (const p of live) p.kill();
+  restoreWatchLimit();
   if (mounted) unmount(tmpfsDir);
   mounted = false;
 }
@@ -222,6 +235,7 @@ try {
   const results = [];
   for (let run = 1; run <= cfg.runs; run++) {
     for (const scenario of scenarios) {
+      if (scenario === 'scale-curve') continue; // its own loop, below
       for (const a of adapters) {
         if (a.unavailable) continue;
         if (a.only && !a.only.includes(scenario)) continue;
@@ -263,8 +277,28 @@ try {
     }
   }
 
+  let curve = null;
+  if (scenarios.includes('scale-curve')) {
+    try {
+      const rows = await scaleCurve({
+        adapters: adapters.filter((a) => a.spawnSpec),
+        bins, work, sizes: cfg.curveSizes, filesPerDir: cfg.sizes.curveFilesPerDir, runs: cfg.runs, log,
+        onRestore: (restore) => (restoreWatchLimit = restore),
+      });
+      const svgRel = relative(opt.out ? dirname(resolve(opt.out)) : process.cwd(), svgPath);
+      writeFileSync(svgPath, curveSvg(rows, { title: `Recursive watch setup against tree size (${cfg.sizes.curveFilesPerDir} files per directory, tmpfs)` }));
+      curve = { rows, md: curveMarkdown(rows, { runs: cfg.runs, filesPerDir: cfg.sizes.curveFilesPerDir, loadavg: machineInfo().loadavg, svg: svgRel }) };
+      log(`scale curve chart: ${svgPath}`);
+    } catch (err) {
+      curve = { rows: [], md: `### Scale curve\n\nfailed: ${err.message}` };
+      exitCode = 1;
+    }
+  }
+
   const durationS = (nowNs() - t0) / 1e9;
-  const agg = aggregate(results, adapters, cfg);
+  // Adapters only the scale curve runs have rows in its own table, not in the scenario tables.
+  const tabled = adapters.filter((a) => !(a.only?.length === 1 && a.only[0] === 'scale-curve'));
+  const agg = aggregate(results, tabled, cfg);
   const meta = {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     argv: process.argv.slice(2),
@@ -273,12 +307,15 @@ try {
     versions,
     fs: fsName,
   };
-  const md = markdown({ meta, cfg, adapters, agg, results, durationS });
+  let md = results.length !== 0 ? markdown({ meta, cfg, adapters: tabled, agg, results, durationS })
+    : `# inotify-native benchmark\n\nGenerated ${meta.date} by \`node bench/run.mjs ${meta.argv.join(' ')}\` in ${durationS.toFixed(0)} s on ` +
+      `nproc ${machine.nproc} (${machine.model}), kernel ${machine.kernel}, node ${machine.node}, watched dirs on ${fsName}.`;
+  if (curve) md += `\n\n${curve.md}`;
   console.log(md);
   if (opt.out) writeFileSync(opt.out, md + '\n');
   if (opt.json) {
     const strip = adapters.map(({ spawnSpec, ...rest }) => rest);
-    writeFileSync(opt.json, JSON.stringify({ meta, cfg, adapters: strip, results, aggregate: agg }, null, 1) + '\n');
+    writeFileSync(opt.json, JSON.stringify({ meta, cfg, adapters: strip, results, aggregate: agg, scaleCurve: curve?.rows }, null, 1) + '\n');
   }
   log(`done in ${durationS.toFixed(1)} s${exitCode ? ' (with harness failures)' : ''}`);
 } catch (err) {

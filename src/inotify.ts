@@ -201,6 +201,14 @@ export class Inotify extends EventEmitter<InotifyEvents> {
     return this.#native.addWatch(validatePath(path), validateMask(mask));
   }
 
+  /**
+   * @internal {@link Inotify.addWatch} for a path and mask the caller has
+   * validated already (the WatchManager's walk: once per directory).
+   */
+  _addWatchChecked(path: string | Buffer, mask: number): number {
+    return this.#native.addWatch(path, mask >>> 0);
+  }
+
   /** inotify_rm_watch(2). The kernel then queues IN_IGNORED for `wd`. Throws EINVAL for an unknown wd. */
   rmWatch(wd: number): void {
     this.#native.rmWatch(validateWd(wd));

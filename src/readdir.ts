@@ -24,6 +24,12 @@ export interface Listing {
   readonly types: string;
   /** The exact bytes of `names[i]` when it is not valid UTF-8; undefined when every name is. */
   readonly bytes: ReadonlyArray<Buffer | undefined> | undefined;
+  /**
+   * The whole listing as one string, `"a\0b\0" + types` (see {@link parsePacked}),
+   * when every name is valid UTF-8: a listing kept for long is kept in this
+   * form, one flat string instead of a Map entry and a string per name.
+   */
+  readonly packed?: string;
 }
 
 /** @internal Options of {@link readDirectory}. */
@@ -34,7 +40,7 @@ export interface ReadDirectoryOptions {
   readonly directoriesOnly?: boolean;
 }
 
-const EMPTY: Listing = { names: [], types: '', bytes: undefined };
+const EMPTY: Listing = { names: [], types: '', bytes: undefined, packed: '' };
 
 /**
  * @internal Lists the directory at `path` (without `.` and `..`). Throws
@@ -49,9 +55,16 @@ export function readDirectory(path: string | Buffer, options: ReadDirectoryOptio
 // "a\0b\0" + "fd": the last part is the type codes.
 function fromString(raw: string): Listing {
   if (raw === '') return EMPTY;
-  const names = raw.split('\0');
+  const { names, types } = parsePacked(raw);
+  return { names, types, bytes: undefined, packed: raw };
+}
+
+/** @internal The names and type codes of a packed listing (`Listing.packed`). */
+export function parsePacked(packed: string): { names: string[]; types: string } {
+  if (packed === '') return { names: [], types: '' };
+  const names = packed.split('\0');
   const types = names.pop() ?? '';
-  return { names, types, bytes: undefined };
+  return { names, types };
 }
 
 // The same layout as bytes, when some name is not UTF-8.

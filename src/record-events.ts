@@ -39,6 +39,8 @@ const MAX_UNARMED = 65_536;
 /** Records that change a directory's path: its own, or an entry's in its parent. */
 const SELF_CHANGES = (IN_MOVE_SELF | IN_DELETE_SELF) >>> 0;
 const REMOVALS = (SELF_CHANGES | IN_DELETE | IN_MOVED_FROM) >>> 0;
+/** Records the watch table acts on whatever the user's mask: moves, a watch's own end, directories. */
+const BOOKKEEPING = (IN_MOVED_FROM | IN_MOVED_TO | SELF_CHANGES | IN_ISDIR) >>> 0;
 
 interface Hold {
   readonly cookie: number;
@@ -189,6 +191,9 @@ export class RecordEvents {
     }
     // A directory armed but not yet listed: what the kernel reports through it is not synthesized later.
     if (watch.unlisted !== undefined && mask & (IN_CREATE | IN_MOVED_TO)) watch.unlisted.add(record.name);
+    // A record only the library asked for (IN_CREATE of a file under autoAdd, say), that changes no
+    // watch: nothing to join, nothing to allocate.
+    if (!(mask & (watch.mask | ALWAYS | BOOKKEEPING)) && !(this.#unarmed.size !== 0 && mask & IN_DELETE)) return;
     const pathname = this.#paths.join(watch.path, record.name);
 
     // Allocated only where a watch may be armed: this runs for every event.

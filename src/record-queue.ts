@@ -55,6 +55,15 @@ class ArraySegment {
 
 type Segment = ArraySegment | BatchReader;
 
+const MIN_SPARE = 4096;
+
+/** The smallest power of two, at least MIN_SPARE, that holds `length` bytes. */
+function spareSize(length: number): number {
+  let size = MIN_SPARE;
+  while (size < length) size *= 2;
+  return size;
+}
+
 export class RecordQueue {
   #segments: Array<Segment | undefined> = [];
   // Where #segments starts: a shift() of an array moves every element.
@@ -76,8 +85,9 @@ export class RecordQueue {
       copy = this.#spare as Buffer;
       own = true;
     } else if (this.#spareInUse === undefined) {
-      // Sized for the batch: the addon's buffer, so the next ones fit too.
-      this.#spare = copy = Buffer.allocUnsafeSlow(Math.max(length, bytes.length));
+      // Sized to need, doubling: a watch that sees a few records at a time
+      // keeps a few KiB, not the addon's whole buffer (256 KiB).
+      this.#spare = copy = Buffer.allocUnsafeSlow(spareSize(length));
       own = true;
     } else {
       copy = Buffer.allocUnsafeSlow(length);

@@ -77,7 +77,11 @@ export class WatchManager {
     const opts = validateOptions<WatchManagerOptions>(options);
     this.#exclude = toExcludePredicate(opts.excludeFilter);
     this.inotify = opts.inotify ?? new Inotify();
-    this.#table = { arm: (...args) => this.#arm(...args), remove: (watch) => this.#remove(watch) };
+    // Explicit parameters, not (...args): the walk calls arm() once per directory.
+    this.#table = {
+      arm: (path, bytes, mask, settings, root, knownDir) => this.#arm(path, bytes, mask, settings, root, knownDir),
+      remove: (watch) => this.#remove(watch),
+    };
     this.#scanner = new Scanner(this.inotify, this.#watches, this.#table);
     if (opts.trackEntries === true) this.#startRescan();
   }
@@ -317,9 +321,10 @@ export class WatchManager {
    * overflow can be answered by {@link WatchManager._rescan}. Directory
    * watches also ask the kernel for IN_CREATE, IN_DELETE and IN_MOVED_* (not
    * delivered unless asked for), which keep the listings exact. Watches that
-   * exist already are read once now. Memory: one Map entry per name in a
-   * watched directory, about 80-100 bytes plus the name (~100 MB for a
-   * million entries).
+   * exist already are read once now. Memory: about a byte per character of
+   * the names (see Listings), a Map entry per name, about 80-100 bytes plus
+   * the name, for a directory an event changed (a million entries: ~15 MB
+   * packed, ~100 MB as Maps).
    */
   _trackEntries(): void {
     if (this.#rescan !== undefined) return;
@@ -398,7 +403,8 @@ export class WatchManager {
       draft.dir = dir;
       kernelMask = (kernelMaskFor(draft, !root, track) | (flags & (IN_MASK_ADD | IN_MASK_CREATE))) >>> 0;
     }
-    const wd = this.inotify.addWatch(bytes ?? path, kernelMask);
+    // Paths made here are checked already (a validated root joined with names the kernel listed).
+    const wd = this.inotify._addWatchChecked(bytes ?? path, kernelMask);
     // The kernel hands out wds in increasing order (cyclically), so a wd
     // above every one seen is a new watch: a walk skips one Map look-up per
     // directory. After a wrap-around the look-up decides, as before.

@@ -40,7 +40,7 @@ function thrownBy(fn: () => unknown): NodeJS.ErrnoException {
 
 describe('readDirectory', () => {
   test('an empty directory lists nothing', () => {
-    expect(readDirectory(tempDir())).toStrictEqual({ names: [], types: '', bytes: undefined });
+    expect(readDirectory(tempDir())).toStrictEqual({ names: [], types: '', bytes: undefined, packed: '' });
     expect(binding.readdir(tempDir(), false, false)).toBe('');
   });
 
@@ -135,7 +135,7 @@ describe('readDirectory', () => {
 
     // Inside the directory whose own name is not UTF-8, reached by its bytes.
     fs.writeFileSync(join(rootBytes, overlong, Buffer.from('inner')), '');
-    expect(readDirectory(join(rootBytes, overlong))).toStrictEqual({ names: ['inner'], types: 'f', bytes: undefined });
+    expect(readDirectory(join(rootBytes, overlong))).toStrictEqual({ names: ['inner'], types: 'f', bytes: undefined, packed: 'inner\0f' });
   });
 
   test('ENOENT and ENOTDIR are thrown in the shape of fs.readdirSync errors (syscall scandir)', () => {

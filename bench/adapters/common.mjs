@@ -78,10 +78,12 @@ export function runAdapter({ start }) {
   process.on('unhandledRejection', fail);
 
   const tStart = nowNs();
+  const cpuStart = process.cpuUsage();
   Promise.resolve()
     .then(() => start(ctx))
     .then((handle) => {
       const t = nowNs();
+      const cpu = process.cpuUsage(cpuStart);
       // Measure the heap the watch keeps alive, not garbage from setting it up.
       if (typeof globalThis.gc === 'function') globalThis.gc();
       const mem = process.memoryUsage();
@@ -90,6 +92,7 @@ export function runAdapter({ start }) {
           JSON.stringify({
             t,
             tStart,
+            cpuUs: cpu.user + cpu.system,
             heapUsed: mem.heapUsed,
             external: mem.external,
             arrayBuffers: mem.arrayBuffers,
@@ -105,7 +108,7 @@ export function runAdapter({ start }) {
   function serve(handle) {
     let stopping = false;
     const progress = setInterval(() => {
-      const n = log.n;
+      const n = log.total;
       if (n !== lastCount) out(`PROGRESS ${n}`);
       lastCount = n;
     }, 1000);
@@ -140,8 +143,10 @@ export function runAdapter({ start }) {
         }
         waits.add(name);
       } else if (line === 'COUNT') {
-        const n = log.n;
-        out(`COUNT ${n} ${n ? log.times[n - 1] : 0}`);
+        out(`COUNT ${log.total} ${log.lastT}`);
+      } else if (line === 'KEEP 0' || line === 'KEEP 1') {
+        // BENCH_KEEP_ALL=1 keeps every event anyway: to measure what the log itself costs.
+        log.keeping = line === 'KEEP 1' || process.env.BENCH_KEEP_ALL === '1';
       } else if (line === 'STOP') {
         stop();
       }
@@ -177,18 +182,37 @@ export function runAdapter({ start }) {
  * copies). Measured on our Notifier's backlog drain (15,003 events, median of
  * rounds 5-20): counting only 7 ms; this layout 9-10 ms; a plain
  * [t, kind, path] array 11-14 ms; copying paths into a UTF-8 arena 4,096 at a
- * time 16-34 ms. Kinds are numbers (raw masks) or strings, interned to
- * negative codes.
+ * time 16-34 ms (and a byte-by-byte copy was slower still: the library's
+ * pathnames are cons strings, flattened by the first charCodeAt). Kinds are
+ * numbers (raw masks) or strings, interned to negative codes.
+ *
+ * While the driver measures a backlog drain it sends `KEEP 0`: events are
+ * then only counted (and matched against awaited names), nothing per event is
+ * kept, so the figure is the library's cost, not the GC's for this log.
  */
 class EventLog {
   n = 0;
+  /** Events counted but not kept (during `KEEP 0`). */
+  dropped = 0;
+  keeping = true;
+  lastT = 0;
   times = new Float64Array(1 << 16);
   kinds = new Float64Array(1 << 16);
   paths = [];
   #codes = new Map();
   #names = [];
 
+  /** Every event recorded, kept or not. */
+  get total() {
+    return this.n + this.dropped;
+  }
+
   add(t, kind, path) {
+    this.lastT = t;
+    if (!this.keeping) {
+      this.dropped++;
+      return;
+    }
     const n = this.n;
     if (n === this.times.length) this.#grow();
     this.times[n] = t;
