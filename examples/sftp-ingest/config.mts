@@ -54,6 +54,12 @@ export interface IngestSettings {
   /** Transfer tracker timing (ms): quiet time after a close, and after other events. */
   settleTime?: number;
   quietPeriod?: number;
+  /**
+   * Poll `uploads` every this many ms when it is on a network or FUSE
+   * filesystem (NFS home directories written by another machine), where
+   * inotify cannot see the writes. Default: inotify only.
+   */
+  pollInterval?: number;
 }
 
 const DEFAULT_EXTENSIONS = ['.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi'];
@@ -81,7 +87,7 @@ export function loadSettings(file: string): IngestSettings {
   } catch (error) {
     throw new SettingsError(file, 'file', 'a readable JSON file', (error as Error).message);
   }
-  const known = ['uploads', 'work', 'failed', 'done', 'users', 'mailer', 'from', 'extensions', 'maxInFlight', 'ffmpeg', 'ffprobe', 'settleTime', 'quietPeriod'];
+  const known = ['uploads', 'work', 'failed', 'done', 'users', 'mailer', 'from', 'extensions', 'maxInFlight', 'ffmpeg', 'ffprobe', 'settleTime', 'quietPeriod', 'pollInterval'];
   for (const key of Object.keys(settings)) if (!known.includes(key)) throw new SettingsError(file, key, `one of ${known.join(', ')}`, key);
   for (const key of ['uploads', 'work', 'failed', 'done', 'users']) {
     const value = settings[key];
@@ -101,6 +107,8 @@ export function loadSettings(file: string): IngestSettings {
     const value = settings[key];
     if (value !== undefined && !(Number.isInteger(value) && (value as number) >= (key === 'maxInFlight' ? 1 : 0))) throw new SettingsError(file, key, 'a whole number', value);
   }
+  const poll = settings.pollInterval;
+  if (poll !== undefined && !(Number.isInteger(poll) && (poll as number) >= 10)) throw new SettingsError(file, 'pollInterval', 'a whole number of ms, at least 10', poll);
   for (const key of ['ffmpeg', 'ffprobe']) if (settings[key] !== undefined && typeof settings[key] !== 'string') throw new SettingsError(file, key, 'a program path', settings[key]);
   return settings as unknown as IngestSettings;
 }
@@ -342,6 +350,8 @@ export function ingestConfig(settingsFile: string): ReturnType<typeof defineConf
   return defineConfig({
     watches: [{
       path: settings.uploads,
+      // Polled only where inotify cannot see other machines' writes (NFS, CIFS, FUSE); logged either way.
+      ...(settings.pollInterval === undefined ? {} : { poll: { interval: settings.pollInterval } }),
       rec: true,
       autoAdd: true,
       eventMap: { TRANSFER_COMPLETE: pipeline },

@@ -3,7 +3,7 @@
  * timeout, or functions), run in order. The first failure stops that file's
  * pipeline and moves the file to the failed area with a log of what ran.
  */
-import { lstatSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, renameSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, extname, join } from 'node:path';
 import { parseDuration, type Duration } from './duration.js';
@@ -301,6 +301,8 @@ export class PipelineScheduler extends TaskScheduler {
   /** A gate said not ready: the file stays, remembered as it is now. */
   #wait(source: string, record: StepRecord, log: JobContext['log']): void {
     const reason = record.error ?? 'not ready';
+    // A waiting file deleted (never resumed) gets no run to forget it: prune those now and then.
+    if (this.#waiting.size >= 1024) for (const path of this.#waiting.keys()) if (!existsSync(path)) this.#waiting.delete(path);
     try {
       const st = lstatSync(source);
       this.#waiting.set(source, { step: record.step, reason, since: new Date().toISOString(), ino: st.ino, size: st.size, mtimeMs: st.mtimeMs });
