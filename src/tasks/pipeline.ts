@@ -1,7 +1,8 @@
 /**
  * PipelineScheduler: a list of steps per file (argv commands with a
  * timeout, or functions), run in order. The first failure stops that file's
- * pipeline and moves the file to the failed area with a log of what ran.
+ * pipeline and moves the file to the failed area with a log of what ran; a
+ * gate's failure only means "not ready": the file waits for its next change.
  */
 import { existsSync, lstatSync, renameSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -187,15 +188,18 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, controller: Abort
  * run starts is skipped. A failed step stops that file's pipeline only: the
  * file moves to `failedDir` with `NAME.failure.json` (every step that ran:
  * argv, exit status, stderr tail), and is retried only on request
- * ({@link retryFailed}, `inotifyd --retry`).
+ * ({@link retryFailed}, `inotifyd --retry`). A failed command's partial
+ * `output` (or `stdout`) file is removed. Gate steps (`gate: true`, first)
+ * decide whether the file is ready: a failing gate leaves the file where it
+ * is, listed in {@link waiting}, and its next change runs the pipeline again.
  *
  * @example
  * ```ts
  * new PipelineScheduler({
  *   failedDir: '/srv/ingest/failed',
  *   steps: [
- *     { name: 'probe', cmd: ['ffprobe', '-v', 'error', '{pathname}'], timeout: '30s' },
- *     { name: 'convert', cmd: ['ffmpeg', '-y', '-i', '{pathname}', '/srv/out/{stem}.webm'], timeout: '10m' },
+ *     { name: 'whole', gate: true, cmd: ['ffprobe', '-v', 'error', '{pathname}'], timeout: '30s' },
+ *     { name: 'convert', cmd: ['ffmpeg', '-y', '-i', '{pathname}', '{output}'], output: '/srv/out/{stem}.webm', timeout: '10m' },
  *   ],
  * });
  * ```
