@@ -179,7 +179,7 @@ export default defineConfig({ watches: [{ path: ${JSON.stringify(watched)}, poll
 `);
     const bad = runCli(['-t', '-c', path.join(dir, 'bad.mjs')], dir);
     expect(bad.status).toBe(1);
-    expect(bad.stderr).toContain(`bad.mjs: watches[0].poll: expected { interval (ms, >= 10), maxEntries (>= 1), force (boolean) }, given object { interval: 1 } (The "watches[0].poll.interval" option must be an integer >= 10. Received 1)`);
+    expect(bad.stderr).toContain(`bad.mjs: watches[0].poll: expected true, false, 'auto' or { interval (ms, >= 10), maxEntries (>= 1), force (boolean) }, given object { interval: 1 } (The "watches[0].poll.interval" option must be an integer >= 10. Received 1)`);
   }, 60_000);
 
   it('rejects bad options with codes; a tree over maxEntries is a warning naming the limit', async () => {

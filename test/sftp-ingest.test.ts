@@ -1,7 +1,8 @@
 /**
  * examples/sftp-ingest end to end, with the real components: a loopback
  * OpenSSH sshd (two chrooted internal-sftp users, made by the test), uploads
- * with `sftp -b` (one slowed by `-l`, one killed mid-file), inotifyd running
+ * with `sftp -b` (one slowed by `-l`, one killed mid-file, then resumed with
+ * `reput`), inotifyd running
  * the example config (type-stripped), real ffmpeg/ffprobe,
  * and a `sendmail -t`-compatible fake mailer that files each message. Also
  * the example's completeness gate (checkComplete) on real ffmpeg output, whole and cut.
