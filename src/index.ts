@@ -16,7 +16,9 @@ export {
 } from './process-event.js';
 export type { PathLike } from './validate.js';
 export type { CoalesceOptions, EventBatch, PathChange } from './coalesce.js';
-export { CHANGE_EVENTS, watch, type BatchStream, type CoalescedWatchOptions, type EventStream, type WatchOptions } from './watch.js';
+export {
+  CHANGE_EVENTS, watch, type BatchStream, type CoalescedWatchOptions, type EventStream, type PolledCoalescedWatchOptions, type PolledStream, type PolledWatchOptions, type WatchOptions,
+} from './watch.js';
 export { WatchError, type WatchFailure } from './watch-error.js';
 export { WatchManager, type AddWatchOptions, type Watch, type WatchManagerOptions } from './watch-manager.js';
 export * from './transfer/index.js';

@@ -1,11 +1,14 @@
 /** The short path for the common case: `for await (const event of watch(dir))`. */
-import { IN_ACCESS, IN_ALL_EVENTS, IN_CLOSE_NOWRITE, IN_OPEN, IN_Q_OVERFLOW, parseMask } from './constants.js';
+import { resolve } from 'node:path';
+import { IN_ACCESS, IN_ALL_EVENTS, IN_CLOSE_NOWRITE, IN_ISDIR, IN_OPEN, IN_Q_OVERFLOW, parseMask } from './constants.js';
 import { AsyncQueue, type QueueBound } from './async-queue.js';
 import { Coalescer, validateCoalesce, type CoalesceOptions, type EventBatch } from './coalesce.js';
-import { invalidArgType, outOfRange, type CodedError } from './errors.js';
+import { invalidArgType, invalidArgValue, outOfRange, type CodedError } from './errors.js';
 import { InotifyEvent } from './event.js';
 import type { ExcludeOption } from './pattern.js';
 import { Notifier } from './notifier.js';
+import { compileExclude } from './pattern.js';
+import { choosePolling, Poller, validatePollOption, type PollOption, type PollOptions } from './poll/index.js';
 import { rejectPyinotifySpellings, validateFunction, validateOptions, validatePath, type PathLike } from './validate.js';
 import { watchTree } from './watch-tree.js';
 
@@ -73,6 +76,8 @@ export interface WatchOptions {
    * frees whatever is waiting.
    */
   maxQueued?: number;
+  /** Polling: see {@link PolledWatchOptions} (a polled stream may have no `notifier`). */
+  poll?: false;
 }
 
 /** {@link WatchOptions} with `coalesce` set: the stream yields batches. */
@@ -80,10 +85,46 @@ export interface CoalescedWatchOptions extends WatchOptions {
   coalesce: CoalesceOptions;
 }
 
+/** {@link WatchOptions} with `poll`: the stream may come from a {@link Poller} instead of inotify. */
+export interface PolledWatchOptions extends Omit<WatchOptions, 'poll'> {
+  /**
+   * Poll instead of inotify, with the same events from directory snapshots
+   * (creates, modifies, deletes, moves paired by inode, IN_CLOSE_WRITE once
+   * a changed file is unchanged for one poll): `'auto'` (or an object
+   * `{ interval, maxEntries }`) polls `path` only when it is on a network or
+   * FUSE filesystem, where inotify misses other machines' writes; `true` (or
+   * `{ force: true }`) always. Not with `followSymlinks` while polling;
+   * `rescan` does not apply (every poll is a whole snapshot). Cost and
+   * limits: docs/RELIABILITY.md.
+   */
+  poll: PollOption;
+}
+
+/** {@link PolledWatchOptions} with `coalesce`. */
+export interface PolledCoalescedWatchOptions extends PolledWatchOptions {
+  coalesce: CoalesceOptions;
+}
+
+/** A stream made with `poll`: from a {@link Poller}, or from inotify where it decided not to poll. */
+export interface PolledStream<T = InotifyEvent> extends AsyncIterableIterator<T> {
+  /** The Notifier behind the stream, when it is not polled. */
+  readonly notifier: Notifier | undefined;
+  /** The Poller behind the stream, when it is polled. */
+  readonly poller: Poller | undefined;
+  /** True once watching has stopped (closed, aborted, or ended by an error). */
+  readonly closed: boolean;
+  /** Stops watching; the iteration ends. Resolves once everything is released. */
+  close(): Promise<void>;
+  /** `await using stream = watch(dir)`: closes on scope exit. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
 /** An async iterable of events (or, with `coalesce`, of batches) that can also be closed directly. */
-export interface EventStream<T = InotifyEvent> extends AsyncIterableIterator<T> {
+export interface EventStream<T = InotifyEvent> extends PolledStream<T> {
   /** The Notifier behind the stream (for 'overflow' and 'error' listeners). */
   readonly notifier: Notifier;
+  /** Undefined: without `poll`, a stream never polls. */
+  readonly poller: undefined;
   /** True once watching has stopped (closed, aborted, or ended by an error). */
   readonly closed: boolean;
   /** Stops watching; the iteration ends. Resolves once everything is released. */
@@ -116,17 +157,19 @@ export type BatchStream = EventStream<EventBatch>;
  * const stream = watch('/srv/incoming', { coalesce: { ms: 200 } }, (batch) => console.log(batch.map((c) => c.pathname)));
  * ```
  */
+export function watch(path: PathLike, options: PolledCoalescedWatchOptions, listener?: (batch: EventBatch) => void): PolledStream<EventBatch>;
+export function watch(path: PathLike, options: PolledWatchOptions, listener?: (event: InotifyEvent) => void): PolledStream;
 export function watch(path: PathLike, options: CoalescedWatchOptions, listener?: (batch: EventBatch) => void): BatchStream;
 export function watch(path: PathLike, options?: WatchOptions, listener?: (event: InotifyEvent) => void): EventStream;
 export function watch(path: PathLike, listener: (event: InotifyEvent) => void): EventStream;
 export function watch(
-  path: PathLike, optionsOrListener?: WatchOptions | ((event: InotifyEvent) => void),
+  path: PathLike, optionsOrListener?: WatchOptions | PolledWatchOptions | ((event: InotifyEvent) => void),
   maybeListener?: ((event: InotifyEvent) => void) | ((batch: EventBatch) => void),
-): EventStream<InotifyEvent> | BatchStream {
+): PolledStream<InotifyEvent> | PolledStream<EventBatch> {
   const target = validatePath(path);
   const listener = typeof optionsOrListener === 'function' ? optionsOrListener : maybeListener;
   if (listener !== undefined) validateFunction(listener, 'listener');
-  const opts = validateOptions<WatchOptions>(typeof optionsOrListener === 'function' ? undefined : optionsOrListener);
+  const opts = validateOptions<Omit<WatchOptions, 'poll'> & { poll?: PollOption }>(typeof optionsOrListener === 'function' ? undefined : optionsOrListener);
   rejectPyinotifySpellings(opts, 'watch()');
   const signal = opts.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
@@ -141,31 +184,98 @@ export function watch(
   const mask = opts.events === undefined ? CHANGE_EVENTS
     : typeof opts.events === 'number' ? opts.events : parseMask(opts.events.join(','));
   const rescan = opts.rescan !== false;
-  // Listings are kept from the first walk on, so the rescan costs no second walk.
-  const wm = watchTree(target, mask, { recursive, exclude: opts.exclude, followSymlinks: opts.followSymlinks, trackEntries: rescan });
-  const notifier = new Notifier(wm, undefined, { rescan, ref: opts.ref });
+  const pollOption = validatePollOption(opts.poll);
+  const root = typeof target === 'string' ? resolve(target) : undefined;
+  const poll = pollOption === undefined || root === undefined ? undefined : choosePolling(root, pollOption).poll;
+  let source: StreamSource;
+  if (poll !== undefined && root !== undefined) {
+    source = pollSource(root, mask, poll, opts);
+  } else {
+    // Listings are kept from the first walk on, so the rescan costs no second walk.
+    const wm = watchTree(target, mask, { recursive, exclude: opts.exclude, followSymlinks: opts.followSymlinks, trackEntries: rescan });
+    source = notifierSource(new Notifier(wm, undefined, { rescan, ref: opts.ref }));
+  }
   const maxQueued = opts.maxQueued ?? DEFAULT_MAX_QUEUED;
   if (window === undefined) {
-    return openStream<InotifyEvent>(notifier, opts, listener as ((event: InotifyEvent) => void) | undefined, {
+    return openStream<InotifyEvent>(source, opts, listener as ((event: InotifyEvent) => void) | undefined, {
       max: maxQueued,
       overflow: overflowEvent,
       feed: (emit) => {
-        notifier.on('event', emit);
+        source.onEvent(emit);
         return () => undefined;
       },
     });
   }
-  return openStream<EventBatch>(notifier, opts, listener as ((batch: EventBatch) => void) | undefined, {
+  return openStream<EventBatch>(source, opts, listener as ((batch: EventBatch) => void) | undefined, {
     max: maxQueued,
     overflow: () => OVERFLOW_BATCH,
     size: (batch) => batch.reduce((n, change) => n + change.events.length, 0),
     feed: (emit) => {
       const coalescer = new Coalescer(window, maxQueued, emit);
       if (opts.ref === false) coalescer.setRef(false);
-      notifier.on('event', (event) => coalescer.push(event));
+      source.onEvent((event) => coalescer.push(event));
       return () => coalescer.flush(); // the last window is delivered, not lost
     },
   });
+}
+
+/** What a stream reads from: a Notifier, or a Poller. */
+interface StreamSource {
+  readonly notifier: Notifier | undefined;
+  readonly poller: Poller | undefined;
+  readonly closed: boolean;
+  onEvent(listener: (event: InotifyEvent) => void): void;
+  onError(listener: (error: Error) => void): void;
+  onClose(listener: () => void): void;
+  /** Stops watching now (the 'close' listeners run). */
+  stop(): void;
+  /** Stops watching; resolves once everything is released. */
+  close(): Promise<void>;
+}
+
+function notifierSource(notifier: Notifier): StreamSource {
+  return {
+    notifier,
+    poller: undefined,
+    get closed() {
+      return notifier.closed;
+    },
+    onEvent: (listener) => notifier.on('event', listener),
+    onError: (listener) => notifier.on('error', listener),
+    onClose: (listener) => notifier.once('close', listener),
+    stop: () => notifier.stop(),
+    close: () => notifier.close(),
+  };
+}
+
+/** Polls `root` for a stream: events filtered by `mask`; the baseline's failure and a failed poll are the stream's errors. */
+function pollSource(root: string, mask: number, poll: Required<PollOptions>, opts: Partial<Omit<WatchOptions, 'poll'>>): StreamSource {
+  if (opts.followSymlinks === true) throw invalidArgValue('options.followSymlinks', true, `cannot be used while polling ${root} (polling does not follow links)`);
+  const exclude = compileExclude(opts.exclude, { roots: [root], name: 'options.exclude' });
+  // The baseline is taken here: ENOENT, EACCES, ENOTDIR are thrown at setup, as with inotify.
+  const poller = new Poller(root, { ...poll, recursive: opts.recursive !== false, exclude, ref: opts.ref });
+  const errorListeners: Array<(error: Error) => void> = [];
+  const fail = (error: Error): void => {
+    for (const listener of errorListeners) listener(error);
+  };
+  poller.on('error', fail);
+  poller.on('warning', fail); // more than maxEntries: onError, or the end of the stream; never silent
+  return {
+    notifier: undefined,
+    poller,
+    get closed() {
+      return poller.closed;
+    },
+    onEvent: (listener) => poller.on('event', (event) => {
+      if ((event.mask & ~IN_ISDIR & mask) !== 0) listener(event);
+    }),
+    onError: (listener) => errorListeners.push(listener),
+    onClose: (listener) => poller.once('close', listener),
+    stop: () => poller.close(),
+    close: async () => {
+      poller.close();
+    },
+  };
 }
 
 /** What the loop gets in place of events it was too slow to take (as from the kernel: wd -1). */
@@ -193,8 +303,8 @@ interface Delivery<T> extends QueueBound<T> {
  * is thrown as an uncaught exception; `signal` stops watching.
  */
 function openStream<T>(
-  notifier: Notifier, opts: Partial<WatchOptions>, listener: ((item: T) => void) | undefined, delivery: Delivery<T>,
-): EventStream<T> {
+  source: StreamSource, opts: Partial<Omit<WatchOptions, 'poll'>>, listener: ((item: T) => void) | undefined, delivery: Delivery<T>,
+): PolledStream<T> {
   // Made when the iteration starts: a stream nobody iterates holds nothing.
   let queue: AsyncQueue<T> | undefined;
   let failure: Error | undefined;
@@ -203,7 +313,7 @@ function openStream<T>(
     listener?.(item);
   });
   const onError = opts.onError;
-  notifier.on('error', (error) => {
+  source.onError((error) => {
     if (onError !== undefined && (error as CodedError).syscall !== 'read') {
       onError(error);
       return;
@@ -211,13 +321,13 @@ function openStream<T>(
     failure ??= error;
     if (queue !== undefined) queue.fail(error);
     else if (listener !== undefined) process.nextTick(() => { throw error; });
-    notifier.stop();
+    source.stop();
   });
   const signal = opts.signal;
-  const onAbort = (): void => notifier.stop();
-  if (signal?.aborted) notifier.stop();
+  const onAbort = (): void => source.stop();
+  if (signal?.aborted) source.stop();
   else signal?.addEventListener('abort', onAbort, { once: true });
-  notifier.once('close', () => {
+  source.onClose(() => {
     signal?.removeEventListener('abort', onAbort);
     stopFeeding();
     queue?.end();
@@ -227,18 +337,19 @@ function openStream<T>(
     if (queue !== undefined) return queue;
     queue = new AsyncQueue<T>(() => undefined, delivery);
     if (failure !== undefined) queue.fail(failure);
-    else if (notifier.closed) queue.end();
+    else if (source.closed) queue.end();
     return queue;
   };
   // close() also frees whatever waits for the loop.
   const close = async (): Promise<void> => {
-    await notifier.close();
+    await source.close();
     queue?.clear();
   };
-  const stream: EventStream<T> = {
-    notifier,
+  const stream: PolledStream<T> = {
+    notifier: source.notifier,
+    poller: source.poller,
     get closed() {
-      return notifier.closed;
+      return source.closed;
     },
     next() {
       return started().next();

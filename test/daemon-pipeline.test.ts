@@ -154,6 +154,69 @@ export default defineConfig({ watches: [
     expect(String(typo.steps[1]?.error)).toMatch(/^unknown value \{seconds\} \(known: pathname, source, /);
   }, 90_000);
 
+  it('a gate that says not ready keeps the file and runs nothing until it changes; a failed step leaves no partial output', async () => {
+    const dir = tempDir();
+    const watched = path.join(dir, 'in');
+    const out = path.join(dir, 'out');
+    fs.mkdirSync(watched);
+    fs.mkdirSync(out);
+    // whole: exit 1 unless the file ends with END. convert: writes its output in two parts; fails between
+    // them (exit 3) on 'fail', exits 0 without writing on 'noout'.
+    const script = path.join(dir, 'steps.cjs');
+    fs.writeFileSync(script, `const fs = require('node:fs');
+const [step, file, output] = process.argv.slice(2);
+fs.appendFileSync(${JSON.stringify(path.join(dir, 'log.jsonl'))}, JSON.stringify({ ev: 'start', step, p: file }) + '\\n');
+const content = fs.readFileSync(file, 'utf8');
+if (step === 'whole') process.exit(content.endsWith('END') ? 0 : 1);
+if (content.includes('noout')) process.exit(0);
+fs.writeFileSync(output, 'converted: ');
+if (content.includes('fail')) { process.stderr.write('cannot convert\\n'); process.exit(3); }
+fs.appendFileSync(output, content);
+`);
+    const daemon = await startDaemon(dir, `${prelude(dir)}import { defineConfig, PipelineScheduler } from 'inotify-native';
+const pipeline = new PipelineScheduler({
+  failedDir: ${JSON.stringify(path.join(dir, 'failed'))},
+  doneDir: ${JSON.stringify(path.join(dir, 'done'))},
+  steps: [
+    { name: 'whole', gate: true, cmd: [${node}, ${JSON.stringify(script)}, 'whole', '{pathname}'] },
+    { name: 'convert', cmd: [${node}, ${JSON.stringify(script)}, 'convert', '{pathname}', '{output}'], output: ${JSON.stringify(out)} + '/{stem}.out' },
+  ],
+});
+export default defineConfig({
+  watches: [{ path: ${JSON.stringify(watched)}, eventMap: { TRANSFER_COMPLETE: pipeline }, transfers: { settleTime: 100, quietPeriod: 200 } }],
+});
+`);
+    const part = path.join(watched, 'part.txt');
+    const starts = (step: string, file: string): number => readLog(dir).filter((e) => e.step === step && e.p === file).length;
+    fs.writeFileSync(part, 'the first half, ');
+    await until(() => daemon.stderr.includes(`${part}: not ready (step whole: status 1); it stays`), `part.txt not ready:\n${daemon.stderr}`);
+    expect(fs.existsSync(part)).toBe(true);
+    // Closed after a write open but not changed: skipped, the gate does not run again.
+    fs.closeSync(fs.openSync(part, 'r+'));
+    await until(() => daemon.stderr.includes(`${part}: unchanged since step whole found it not ready; still waiting`), `part.txt unchanged:\n${daemon.stderr}`);
+    expect([starts('whole', part), starts('convert', part)]).toEqual([1, 0]);
+    // The rest arrives: the gate passes and the pipeline runs to the end, once.
+    fs.appendFileSync(part, 'the rest END');
+    await until(() => fs.existsSync(path.join(dir, 'done', 'part.txt')), `part.txt done:\n${daemon.stderr}`);
+    expect([starts('whole', part), starts('convert', part)]).toEqual([2, 1]);
+    expect(fs.readFileSync(path.join(out, 'part.out'), 'utf8')).toBe('converted: the first half, the rest END');
+
+    // A convert that fails after writing part of its output, and one that exits 0 without writing it.
+    fs.writeFileSync(path.join(watched, 'bad.txt'), 'fail END');
+    fs.writeFileSync(path.join(watched, 'lazy.txt'), 'noout END');
+    await until(() => fs.existsSync(path.join(dir, 'failed', 'bad.txt.failure.json')) && fs.existsSync(path.join(dir, 'failed', 'lazy.txt.failure.json')), `bad and lazy in failed/:\n${daemon.stderr}`);
+    expect(await daemon.stop()).toEqual({ code: 0, signal: null });
+    const bad = JSON.parse(fs.readFileSync(path.join(dir, 'failed', 'bad.txt.failure.json'), 'utf8')) as { steps: Array<Record<string, unknown>> };
+    expect(bad.steps[1]).toMatchObject({ step: 'convert', ok: false, exitCode: 3, error: 'status 3', stderrTail: 'cannot convert\n' });
+    expect(String(bad.steps[1]?.removedOutput)).toMatch(new RegExp(`^${out}/\\.bad\\.out\\.inotifyd-\\S+\\.out \\(11 bytes\\)$`));
+    expect((bad.steps[1]?.argv as string[]).at(-1)).toBe(String(bad.steps[1]?.removedOutput).replace(/ \(11 bytes\)$/, ''));
+    const lazy = JSON.parse(fs.readFileSync(path.join(dir, 'failed', 'lazy.txt.failure.json'), 'utf8')) as { steps: Array<Record<string, unknown>> };
+    expect(lazy.steps[1]).toMatchObject({ step: 'convert', ok: false, exitCode: 0 });
+    expect(String(lazy.steps[1]?.error)).toMatch(/^exited 0 but did not write its output \{output\} \(.*\/\.lazy\.out\.inotifyd-\S+\.out\)$/);
+    // Only the finished output: no partial, no hidden temporary name.
+    expect(fs.readdirSync(out)).toEqual(['part.out']);
+  }, 90_000);
+
   it('config errors name the file and the key: unknown scheduler and step options, a step with both cmd and run', () => {
     const dir = tempDir();
     const cases: Array<[string, RegExp]> = [
@@ -163,6 +226,10 @@ export default defineConfig({ watches: [
       ["new PipelineScheduler({ failedDir: '/tmp/f', steps: [{ name: 's', cmd: ['true'], run: () => {} }] })", /must have exactly one of "cmd" \(an argv array\) and "run"/],
       ["new PipelineScheduler({ failedDir: '/tmp/f', steps: [{ name: 's', cmd: 'rm -rf {pathname}' }] })", /"steps\[0\]\.cmd" option must be a non-empty argv array/],
       ["new PipelineScheduler({ steps: [{ name: 's', cmd: ['true'] }] })", /"failedDir" option must be a directory path/],
+      ["new PipelineScheduler({ failedDir: '/tmp/f', steps: [{ name: 's', cmd: ['true'] }, { name: 'g', gate: true, cmd: ['true'] }] })", /The "steps\[1\]" step \(g\) is a gate after other steps: gates come first/],
+      ["new PipelineScheduler({ failedDir: '/tmp/f', steps: [{ name: 'g', gate: 'yes', cmd: ['true'] }] })", /The "steps\[0\]\.gate" option must be a boolean/],
+      ["new PipelineScheduler({ failedDir: '/tmp/f', steps: [{ name: 'c', cmd: ['cp', '{pathname}', '/tmp/x'], output: '/tmp/x' }] })", /The "steps\[0\]\.cmd" option must use \{output\}/],
+      ["new PipelineScheduler({ failedDir: '/tmp/f', steps: [{ name: 'c', run: () => {}, output: '/tmp/x' }] })", /The "steps\[0\]\.output" option applies to "cmd" steps only/],
     ];
     for (const [expression, message] of cases) {
       fs.writeFileSync(path.join(dir, 'config.mjs'), `import { defineConfig, PipelineScheduler, ShellScheduler, TaskScheduler } from 'inotify-native';

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { fsKind, fsTypeName, IN_CLOSE_WRITE, REMOTE_FS_TYPES, remoteFsWarning, pollTransfers, trackTransfers, WatchManager, Notifier, type InotifyEvent } from '../src/index.js';
+import { fsKind, fsTypeName, IN_CLOSE_WRITE, REMOTE_FS_TYPES, remoteFsWarning, trackTransfers, watch, WatchManager, Notifier, type InotifyEvent } from '../src/index.js';
 import { DaemonProcess, tempDir, until } from './daemon-helpers.js';
 import { sshdUnavailable, startLoopbackSshd } from './helpers/sshd.js';
 
@@ -51,7 +51,7 @@ describe('filesystem kinds', () => {
 const unavailable = sshfsUnavailable();
 
 describe.skipIf(unavailable !== undefined)(`an sshfs mount (FUSE)${unavailable === undefined ? '' : ` (skipped: ${unavailable})`}`, () => {
-  it('is named fuse.sshfs and warned about (trackTransfers, inotifyd); a server-side write is invisible to inotify, and polling (pollTransfers, inotifyd poll) reports it', async () => {
+  it('is named fuse.sshfs and warned about (trackTransfers, inotifyd); a server-side write is invisible to inotify, and polling (watch and trackTransfers with poll: \'auto\', inotifyd poll) reports it', async () => {
     const sshd = await startLoopbackSshd({ sftpUsers: 0, shellUsers: 1 });
     const user = sshd.users[0] as (typeof sshd.users)[0];
     // The backing directory (the "server" side) and the mount point.
@@ -104,20 +104,25 @@ describe.skipIf(unavailable !== undefined)(`an sshfs mount (FUSE)${unavailable =
     expect(events.map((e) => e.name)).toEqual(['through-mount.txt']);
     expect(fs.readFileSync(path.join(mnt, 'server-side.txt'), 'utf8')).toBe('written on the server');
 
-    // Polling covers it: pollTransfers on the mount (polling, because it is FUSE) reports the server-side write.
-    const polled = pollTransfers(mnt, { poll: { interval: 100 }, settleTime: 50 });
+    // Polling covers it: with poll: 'auto', watch() and trackTransfers() poll the mount (it is FUSE) and
+    // report server-side writes; the baseline is taken when they return.
+    const polled = trackTransfers(mnt, { poll: 'auto', settleTime: 50 });
     onTestFinished(() => polled.close());
     const arrived: string[] = [];
     polled.on('complete', (t) => arrived.push(t.pathname));
-    polled.on('warning', () => undefined);
-    // A file written before the baseline poll is part of it (no event): write new ones until one is reported.
-    for (let i = 0; arrived.length === 0; i++) {
-      if (i % 40 === 0) fs.writeFileSync(path.join(backing, `server-side-2.${i}.txt`), 'written on the server, polled');
-      if (i > 1200) throw new Error('no polled arrival');
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-    expect(arrived[0]).toMatch(new RegExp(`^${mnt}/server-side-2\\.\\d+\\.txt$`));
+    const trackerWarnings: Error[] = [];
+    polled.on('warning', (w) => trackerWarnings.push(w));
+    const seen: string[] = [];
+    const stream = watch(mnt, { poll: { interval: 100 } }, (event) => seen.push(`${event.maskname} ${event.name}`));
+    onTestFinished(() => stream.close());
+    expect(stream.poller).toBeDefined();
+    fs.writeFileSync(path.join(backing, 'server-side-2.txt'), 'written on the server, polled');
+    await until(() => arrived.length > 0 && seen.includes('IN_CLOSE_WRITE server-side-2.txt'), `the server-side write, polled: ${JSON.stringify([arrived, seen])}`);
+    expect(arrived).toEqual([path.join(mnt, 'server-side-2.txt')]);
+    expect(seen).toEqual(['IN_CREATE server-side-2.txt', 'IN_MODIFY server-side-2.txt', 'IN_CLOSE_WRITE server-side-2.txt']);
+    expect(trackerWarnings).toEqual([expect.objectContaining({ code: 'INOTIFY_REMOTE_FS', fs: 'fuse.sshfs' })]);
     await polled.close();
+    await stream.close();
 
     // inotifyd: the warning as a log line naming the path, the filesystem and the code.
     const dir = tempDir();
@@ -130,12 +135,8 @@ export default defineConfig({ watches: [{ path: ${JSON.stringify(mnt)}, eventMap
     await daemon.waitFor('inotifyd started');
     // Polled (the mount is FUSE): a server-side write runs the task.
     const arrivedLog = (): string => (fs.existsSync(path.join(dir, 'arrived.log')) ? fs.readFileSync(path.join(dir, 'arrived.log'), 'utf8') : '');
-    for (let i = 0; !arrivedLog().includes('server-side-3.txt'); i++) {
-      // Until the baseline poll is behind us, a file may be part of it: write new ones until one is reported.
-      if (i % 40 === 0) fs.writeFileSync(path.join(backing, i === 0 ? 'server-side-3.txt' : `server-side-3.txt.${i}`), 'x');
-      if (i > 1200) throw new Error(`no polled arrival in inotifyd:\n${daemon.stderr}`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    fs.writeFileSync(path.join(backing, 'server-side-3.txt'), 'x');
+    await until(() => arrivedLog().includes('server-side-3.txt'), `the polled arrival in inotifyd:\n${daemon.stderr}`);
     expect(await daemon.stop()).toEqual({ code: 0, signal: null });
     const lines = daemon.stderr.split('\n').filter((l) => l.includes('INOTIFY_REMOTE_FS'));
     expect(lines).toHaveLength(1);

@@ -15,7 +15,7 @@
  * the file and the key. See settings.example.json and users.example.json.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync } from 'node:fs';
 import { basename, extname, isAbsolute, join } from 'node:path';
 import { defineConfig, PipelineScheduler, type PipelineFile, type PipelineStep } from 'inotify-native';
 
@@ -54,6 +54,12 @@ export interface IngestSettings {
   /** Transfer tracker timing (ms): quiet time after a close, and after other events. */
   settleTime?: number;
   quietPeriod?: number;
+  /**
+   * Poll `uploads` every this many ms when it is on a network or FUSE
+   * filesystem (NFS home directories written by another machine), where
+   * inotify cannot see the writes. Default: inotify only.
+   */
+  pollInterval?: number;
 }
 
 const DEFAULT_EXTENSIONS = ['.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi'];
@@ -81,7 +87,7 @@ export function loadSettings(file: string): IngestSettings {
   } catch (error) {
     throw new SettingsError(file, 'file', 'a readable JSON file', (error as Error).message);
   }
-  const known = ['uploads', 'work', 'failed', 'done', 'users', 'mailer', 'from', 'extensions', 'maxInFlight', 'ffmpeg', 'ffprobe', 'settleTime', 'quietPeriod'];
+  const known = ['uploads', 'work', 'failed', 'done', 'users', 'mailer', 'from', 'extensions', 'maxInFlight', 'ffmpeg', 'ffprobe', 'settleTime', 'quietPeriod', 'pollInterval'];
   for (const key of Object.keys(settings)) if (!known.includes(key)) throw new SettingsError(file, key, `one of ${known.join(', ')}`, key);
   for (const key of ['uploads', 'work', 'failed', 'done', 'users']) {
     const value = settings[key];
@@ -101,6 +107,8 @@ export function loadSettings(file: string): IngestSettings {
     const value = settings[key];
     if (value !== undefined && !(Number.isInteger(value) && (value as number) >= (key === 'maxInFlight' ? 1 : 0))) throw new SettingsError(file, key, 'a whole number', value);
   }
+  const poll = settings.pollInterval;
+  if (poll !== undefined && !(Number.isInteger(poll) && (poll as number) >= 10)) throw new SettingsError(file, 'pollInterval', 'a whole number of ms, at least 10', poll);
   for (const key of ['ffmpeg', 'ffprobe']) if (settings[key] !== undefined && typeof settings[key] !== 'string') throw new SettingsError(file, key, 'a program path', settings[key]);
   return settings as unknown as IngestSettings;
 }
@@ -133,6 +141,92 @@ export function checkFormat(pathname: string, extensions: readonly string[]): vo
   const expected = CONTAINER_OF[ext];
   if (found === undefined || (expected !== undefined && found !== expected)) {
     throw new Error(`content is not a ${ext} video: it starts with ${JSON.stringify(head.subarray(0, read).toString('latin1').replace(/[^\x20-\x7e]/g, '.'))}`);
+  }
+}
+
+/** Reads up to `length` bytes at `position` (fewer at the end of the file). */
+function readAt(fd: number, position: number, length: number): Buffer {
+  const buffer = Buffer.alloc(length);
+  return buffer.subarray(0, readSync(fd, buffer, 0, length, position));
+}
+
+/** An EBML variable-size integer at `at` in `buf`: its value (undefined: "unknown size") and length. */
+function ebmlSize(buf: Buffer, at: number): { value: number | undefined; length: number } | undefined {
+  const first = buf[at];
+  if (first === undefined || first === 0) return undefined;
+  const length = Math.clz32(first) - 23;
+  if (at + length > buf.length) return undefined;
+  let value = first & (0xff >> length);
+  let allOnes = value === 0xff >> length;
+  for (let i = 1; i < length; i++) {
+    const byte = buf[at + i] as number;
+    value = value * 256 + byte;
+    allOnes &&= byte === 0xff;
+  }
+  return { value: allOnes ? undefined : value, length };
+}
+
+/**
+ * Throws unless the file is whole by its container's own sizes: an upload
+ * cut short (a client killed mid-file, which the server closes like a
+ * finished one) declares more bytes than it has, or lacks a box a whole
+ * file has. MP4/MOV: the top-level boxes tile the file exactly and include
+ * `moov` and `mdat` (or `moof` fragments). Matroska/WebM: the Segment's size
+ * is all there (an unknown-size Segment, as live muxers write, cannot be
+ * checked: passed). AVI: every RIFF chunk is all there. Unknown content
+ * passes: the `format` step judges it. The limit: a file cut exactly at a
+ * box boundary after everything a whole file needs (a fragmented MP4 cut
+ * between two fragments) passes.
+ */
+export function checkComplete(pathname: string): void {
+  const fd = openSync(pathname, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const head = readAt(fd, 0, 64);
+    if (head.length < 12) throw new Error(`only ${head.length} bytes`);
+    const container = sniffContainer(head);
+    if (container === 'isobmff') {
+      const seen = new Set<string>();
+      let at = 0;
+      while (at < size) {
+        const box = readAt(fd, at, 16);
+        if (box.length < 8) throw new Error(`a box header cut short at byte ${at} of ${size}`);
+        const type = box.subarray(4, 8).toString('latin1');
+        let boxSize = box.readUInt32BE(0);
+        if (boxSize === 1) {
+          if (box.length < 16) throw new Error(`a box header cut short at byte ${at} of ${size}`);
+          boxSize = Number(box.readBigUInt64BE(8));
+        } else if (boxSize === 0) {
+          boxSize = size - at; // "to the end of the file": nothing to compare
+        }
+        if (boxSize < 8) throw new Error(`box ${JSON.stringify(type)} at byte ${at} has an impossible size ${boxSize}`);
+        if (at + boxSize > size) throw new Error(`box ${JSON.stringify(type)} at byte ${at} declares ${boxSize} bytes, the file has ${size - at} from there`);
+        seen.add(type);
+        at += boxSize;
+      }
+      if (!seen.has('moov')) throw new Error('no moov box (the index, written last by most muxers)');
+      if (!seen.has('mdat') && !seen.has('moof')) throw new Error('no mdat box (the media data)');
+    } else if (container === 'matroska') {
+      const header = ebmlSize(head, 4);
+      if (header?.value === undefined) throw new Error('a damaged EBML header');
+      const segmentAt = 4 + header.length + header.value;
+      const segment = readAt(fd, segmentAt, 12);
+      if (segment.length < 5) throw new Error(`the Segment header is cut short at byte ${segmentAt} of ${size}`);
+      const segmentSize = ebmlSize(segment, 4);
+      if (segmentSize === undefined) throw new Error(`the Segment header is cut short at byte ${segmentAt} of ${size}`);
+      const end = segmentAt + 4 + segmentSize.length + (segmentSize.value ?? 0);
+      if (segmentSize.value !== undefined && end > size) throw new Error(`the Segment declares ${end} bytes in all, the file has ${size}`);
+    } else if (container === 'avi') {
+      for (let at = 0; at < size;) {
+        const chunk = readAt(fd, at, 8);
+        if (chunk.length < 8) throw new Error(`a RIFF header cut short at byte ${at} of ${size}`);
+        const end = at + 8 + chunk.readUInt32LE(4);
+        if (end > size) throw new Error(`the RIFF chunk at byte ${at} declares ${end - at} bytes, the file has ${size - at} from there`);
+        at = end + (end % 2); // chunks are padded to an even size
+      }
+    }
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -181,6 +275,9 @@ export function ingestSteps(settings: IngestSettings): PipelineStep[] {
   const ffmpeg = settings.ffmpeg ?? 'ffmpeg';
   const ffprobe = settings.ffprobe ?? 'ffprobe';
   return [
+    // A gate: a file cut short (an interrupted upload) is "not ready", not failed. It stays in the user's
+    // directory, and the pipeline runs again when it changes (a resumed `reput`, or a new upload).
+    { name: 'complete', gate: true, timeout: '30s', run: (file: PipelineFile) => checkComplete(file.pathname) },
     { name: 'format', timeout: '30s', run: (file: PipelineFile) => checkFormat(file.pathname, extensions) },
     {
       name: 'owner', timeout: '30s',
@@ -205,19 +302,15 @@ export function ingestSteps(settings: IngestSettings): PipelineStep[] {
     },
     { name: 'metadata', timeout: '2m', cmd: [ffprobe, '-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', '{pathname}'], stdout: '{public_path}/{stem}.json' },
     {
-      name: 'convert', timeout: '30m',
+      // {output}: a hidden temporary name, renamed to `output` when ffmpeg succeeds, removed when it fails.
+      name: 'convert', timeout: '30m', output: '{public_path}/{stem}.mp4',
       cmd: [ffmpeg, '-nostdin', '-hide_banner', '-loglevel', 'error', '-y', '-i', '{pathname}', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-preset', 'veryfast',
-        '-c:a', 'aac', '-movflags', '+faststart', '-f', 'mp4', '{public_path}/.{stem}.mp4.part'],
+        '-c:a', 'aac', '-movflags', '+faststart', '-f', 'mp4', '{output}'],
     },
     {
-      // The converted file appears under its name only once whole.
-      name: 'publish', timeout: '30s',
-      run: (file: PipelineFile) => {
-        const { public_path: dir, stem } = file.values as Record<string, string>;
-        renameSync(join(dir as string, `.${stem as string}.mp4.part`), join(dir as string, `${stem as string}.mp4`));
-      },
+      name: 'thumbnail', timeout: '2m', output: '{public_path}/{stem}.jpg',
+      cmd: [ffmpeg, '-nostdin', '-hide_banner', '-loglevel', 'error', '-y', '-i', '{pathname}', '-vf', 'thumbnail', '-frames:v', '1', '-q:v', '3', '-f', 'image2', '{output}'],
     },
-    { name: 'thumbnail', timeout: '2m', cmd: [ffmpeg, '-nostdin', '-hide_banner', '-loglevel', 'error', '-y', '-i', '{pathname}', '-vf', 'thumbnail', '-frames:v', '1', '-q:v', '3', '{public_path}/{stem}.jpg'] },
     {
       name: 'compose', timeout: '30s',
       run: (file: PipelineFile) => {
@@ -257,6 +350,8 @@ export function ingestConfig(settingsFile: string): ReturnType<typeof defineConf
   return defineConfig({
     watches: [{
       path: settings.uploads,
+      // Polled only where inotify cannot see other machines' writes (NFS, CIFS, FUSE); logged either way.
+      ...(settings.pollInterval === undefined ? {} : { poll: { interval: settings.pollInterval } }),
       rec: true,
       autoAdd: true,
       eventMap: { TRANSFER_COMPLETE: pipeline },

@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
 import { FLAGS_BY_NAME, IN_ALL_EVENTS, IN_DELETE_SELF, IN_IGNORED, IN_Q_OVERFLOW, IN_UNMOUNT } from '../constants.js';
-import { validatePollOptions, type PollOptions } from '../poll/index.js';
+import { validatePollOption, type PollOption, type PollOptions } from '../poll/index.js';
 import type { TransferTrackerOptions } from '../transfer/index.js';
 import {
   LOG_LEVELS, TaskScheduler, isCancel, isScheduler, parseDuration, type CancelAction, type Duration, type Job,
@@ -57,9 +57,10 @@ export interface WatchConfig {
   transfers?: TransferTrackerOptions;
   /**
    * Poll this path instead of using inotify when it is on a network or FUSE
-   * filesystem (NFS, SMB, sshfs...), or always with `force: true`.
+   * filesystem (NFS, SMB, sshfs...): `'auto'` or `{ interval, maxEntries }`;
+   * always: `true` or `{ force: true }` (as watch()'s `poll`).
    */
-  poll?: PollOptions;
+  poll?: PollOption;
 }
 
 /** What a config module default-exports. */
@@ -250,9 +251,9 @@ export function resolveConfig(config: unknown, file: string): ResolvedConfig {
     let poll: Required<PollOptions> | undefined;
     if (watch.poll !== undefined) {
       try {
-        poll = validatePollOptions(watch.poll, `${at}.poll`);
+        poll = validatePollOption(watch.poll, `${at}.poll`);
       } catch (error) {
-        fail(`${at}.poll`, '{ interval (ms, >= 10), maxEntries (>= 1), force (boolean) }', described(`${given(watch.poll)} (${(error as Error).message})`));
+        fail(`${at}.poll`, "true, false, 'auto' or { interval (ms, >= 10), maxEntries (>= 1), force (boolean) }", described(`${given(watch.poll)} (${(error as Error).message})`));
       }
     }
     const eventMap = watch.eventMap ?? {};

@@ -3,9 +3,8 @@
  * shutdown that lets tasks finish (up to a timeout), SIGHUP reload.
  */
 import { IN_ISDIR, IN_Q_OVERFLOW, maskname } from '../constants.js';
-import { remoteFsWarning } from '../core/fs-kind.js';
 import { ExcludeFilter } from '../exclude-filter.js';
-import { Poller, pollTransfers } from '../poll/index.js';
+import { choosePolling, Poller } from '../poll/index.js';
 import type { InotifyEvent } from '../event.js';
 import { Notifier } from '../notifier.js';
 import { trackTransfers, type TransferComplete, type TransferTracker } from '../transfer/index.js';
@@ -87,8 +86,8 @@ export class Daemon {
   #startWatch(watch: ResolvedWatch): Running {
     const running: Running = { watch, notifier: undefined, tracker: undefined, poller: undefined };
     const watchLog = new Logger('watch', this.sink);
-    const remote = remoteFsWarning(watch.path);
-    const polling = watch.poll !== undefined && (watch.poll.force || remote !== undefined);
+    const { poll, remote } = choosePolling(watch.path, watch.poll);
+    const polling = poll !== undefined;
     if (remote !== undefined) watchLog.warning(`${remote.message} [${remote.code}]${polling ? `; polling it every ${watch.poll?.interval ?? 0} ms` : ''}`);
     if (watch.actions.size > 0 || watch.defaultActions !== undefined) {
       if (polling) {
@@ -110,7 +109,8 @@ export class Daemon {
     }
     if (watch.transferActions !== undefined) {
       const options = { ...watch.transfers, recursive: watch.rec, exclude: watch.exclude };
-      const tracker = polling ? pollTransfers(watch.path, { ...options, poll: watch.poll }) : trackTransfers(watch.path, options);
+      // The same choice as above: polled with { force: true }, or inotify.
+      const tracker = trackTransfers(watch.path, { ...options, poll: poll === undefined ? false : { ...poll, force: true } });
       tracker.on('complete', (transfer) => {
         const actions = running.watch.transferActions;
         if (actions !== undefined) this.#run(actions, transferEvent(transfer, running.watch.path));
@@ -135,7 +135,6 @@ export class Daemon {
     poller.on('event', (event) => {
       if (((event.mask & ~IN_ISDIR) & running.watch.mask) !== 0 || running.watch.defaultActions !== undefined) this.#dispatch(running, event);
     });
-    poller.ready.catch((error: Error) => watchLog.error(`${watch.path}: cannot poll: ${error.message}`));
     poller.on('warning', (warning) => watchLog.warning(warning.message));
     poller.on('error', (error) => watchLog.error(`${watch.path}: ${error.message}`));
     return poller;

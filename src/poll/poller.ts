@@ -8,7 +8,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { IN_ISDIR } from '../constants.js';
 import { InotifyEvent } from '../event.js';
 import { diffSnapshots } from './diff.js';
-import { takeSnapshot, type SnapshotEntry } from './snapshot.js';
+import { takeSnapshot, takeSnapshotSync, type SnapshotEntry } from './snapshot.js';
 
 /** Options of polling (`poll: { ... }` of trackTransfers and inotifyd watches). */
 export interface PollOptions {
@@ -53,16 +53,17 @@ export function validatePollOptions(value: unknown, name = 'poll'): Required<Pol
 /**
  * Polls `root` every `interval` ms: one readdir per directory and one lstat
  * per entry each time (at most `maxEntries`), never two polls at once. The
- * first poll is the baseline (no events); 'ready' is the resolved
- * {@link Poller.ready} promise.
+ * baseline (no events) is taken in the constructor, synchronously, as
+ * inotify's watches are set: every change after it returns is reported. An
+ * unreadable root is thrown there (ENOENT, EACCES, ENOTDIR: fs's error).
  */
 export class Poller extends EventEmitter<PollerEvents> {
   /** The polled directory. */
   readonly root: string;
   readonly interval: number;
   readonly maxEntries: number;
-  /** Resolves once the baseline snapshot is taken (events start after it). */
-  readonly ready: Promise<void>;
+  /** Resolved: the baseline is taken in the constructor (kept for code that awaits it). */
+  readonly ready: Promise<void> = Promise.resolve();
   readonly #recursive: boolean;
   readonly #exclude: ((pathname: string) => boolean) | undefined;
   readonly #ref: boolean;
@@ -83,7 +84,11 @@ export class Poller extends EventEmitter<PollerEvents> {
     this.#recursive = options.recursive !== false;
     this.#exclude = options.exclude;
     this.#ref = options.ref !== false;
-    this.ready = this.#poll(true);
+    const baseline = takeSnapshotSync(this.root, { recursive: this.#recursive, maxEntries: this.maxEntries, exclude: this.#exclude });
+    this.#entries = baseline.entries;
+    this.#truncated = baseline.truncated;
+    if (baseline.truncated) setImmediate(() => this.#warnTruncated());
+    this.#schedule();
   }
 
   /** True once closed. */
@@ -91,7 +96,17 @@ export class Poller extends EventEmitter<PollerEvents> {
     return this.#closed;
   }
 
-  async #poll(baseline: boolean): Promise<void> {
+  #schedule(): void {
+    this.#timer = setTimeout(() => void this.#poll(), this.interval);
+    if (!this.#ref) this.#timer.unref();
+  }
+
+  #warnTruncated(): void {
+    if (this.#closed) return;
+    this.emit('warning', Object.assign(new Error(`${this.root}: more than ${this.maxEntries} entries: polling sees only the first ${this.maxEntries} (raise poll.maxEntries)`), { code: 'INOTIFY_POLL_TRUNCATED', path: this.root }));
+  }
+
+  async #poll(): Promise<void> {
     this.#timer = undefined;
     if (this.#closed) return;
     let snapshot;
@@ -99,40 +114,32 @@ export class Poller extends EventEmitter<PollerEvents> {
       snapshot = await takeSnapshot(this.root, { recursive: this.#recursive, maxEntries: this.maxEntries, exclude: this.#exclude });
     } catch (error) {
       if (this.#closed) return;
-      if (baseline) throw error;
       this.emit('error', error as Error);
       this.close();
       return;
     }
     if (this.#closed) return;
     // A torn snapshot (the tree changed mid-walk) is taken again at once, up to 3 times in a row.
-    if (snapshot.torn && !baseline && this.#tornInARow < 3) {
+    if (snapshot.torn && this.#tornInARow < 3) {
       this.#tornInARow++;
-      void this.#poll(false);
+      void this.#poll();
       return;
     }
     this.#tornInARow = 0;
     if (snapshot.truncated !== this.#truncated) {
       this.#truncated = snapshot.truncated;
-      if (snapshot.truncated) {
-        this.emit('warning', Object.assign(new Error(`${this.root}: more than ${this.maxEntries} entries: polling sees only the first ${this.maxEntries} (raise poll.maxEntries)`), { code: 'INOTIFY_POLL_TRUNCATED', path: this.root }));
-      }
+      if (snapshot.truncated) this.#warnTruncated();
     }
-    if (!baseline) {
-      const diff = diffSnapshots(this.#entries, snapshot.entries, this.#changing, () => ++this.#cookie);
-      this.#changing = diff.changing;
-      this.#entries = snapshot.entries;
-      for (const change of diff.changes) {
-        if (this.#closed) return;
-        const dir = dirname(change.pathname);
-        const event = new InotifyEvent(0, (change.mask | (change.dir ? IN_ISDIR : 0)) >>> 0, basename(change.pathname), dir, change.pathname, change.dir, change.cookie, change.srcPathname);
-        this.emit('event', event);
-      }
-    } else {
-      this.#entries = snapshot.entries;
+    const diff = diffSnapshots(this.#entries, snapshot.entries, this.#changing, () => ++this.#cookie);
+    this.#changing = diff.changing;
+    this.#entries = snapshot.entries;
+    for (const change of diff.changes) {
+      if (this.#closed) return;
+      const dir = dirname(change.pathname);
+      const event = new InotifyEvent(0, (change.mask | (change.dir ? IN_ISDIR : 0)) >>> 0, basename(change.pathname), dir, change.pathname, change.dir, change.cookie, change.srcPathname);
+      this.emit('event', event);
     }
-    this.#timer = setTimeout(() => void this.#poll(false), this.interval);
-    if (!this.#ref) this.#timer.unref();
+    this.#schedule();
   }
 
   /** Stops polling (idempotent); emits 'close'. */

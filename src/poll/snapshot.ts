@@ -3,6 +3,7 @@
  * mtime, from one readdir per directory and one lstat per entry (the whole
  * cost of a poll), bounded by `maxEntries`.
  */
+import { lstatSync, readdirSync, type BigIntStats } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -38,11 +39,16 @@ export interface SnapshotOptions {
   readonly exclude?: ((pathname: string) => boolean) | undefined;
 }
 
+/** One filesystem call the walk needs: its result is sent back into the walk. */
+type WalkCall = { readonly op: 'readdir'; readonly path: string } | { readonly op: 'lstat'; readonly path: string };
+
 /**
- * Walks `root` (breadth first). A directory that vanishes or cannot be read
- * mid-walk is skipped (its entries count as gone); an unreadable root rejects.
+ * The walk, breadth first, as a generator of the calls it needs (so one walk
+ * serves both {@link takeSnapshot} and {@link takeSnapshotSync}). A call that
+ * fails is sent back as its error. A directory that vanishes or cannot be
+ * read mid-walk is skipped (its entries count as gone); an unreadable root throws.
  */
-export async function takeSnapshot(root: string, options: SnapshotOptions): Promise<Snapshot> {
+function* walk(root: string, options: SnapshotOptions): Generator<WalkCall, Snapshot, unknown> {
   const entries = new Map<string, SnapshotEntry>();
   let stats = 0;
   let truncated = false;
@@ -50,35 +56,66 @@ export async function takeSnapshot(root: string, options: SnapshotOptions): Prom
   const queue = [root];
   for (let i = 0; i < queue.length && !truncated; i++) {
     const dir = queue[i] as string;
-    let names: string[];
-    try {
-      names = await fs.readdir(dir);
-    } catch (error) {
-      if (dir === root) throw error;
+    const names = yield { op: 'readdir', path: dir };
+    if (names instanceof Error) {
+      if (dir === root) throw names;
       // Gone (moved or deleted mid-walk): torn. Unreadable (EACCES): its entries are simply not seen.
-      const code = (error as NodeJS.ErrnoException).code;
+      const code = (names as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') torn = true;
       continue;
     }
-    for (const name of names) {
+    for (const name of names as string[]) {
       if (entries.size >= options.maxEntries) {
         truncated = true;
         break;
       }
       const pathname = join(dir, name);
       if (options.exclude?.(pathname) === true) continue;
-      let st;
-      try {
-        stats++;
-        st = await fs.lstat(pathname, { bigint: true });
-      } catch {
+      stats++;
+      const st = yield { op: 'lstat', path: pathname };
+      if (st instanceof Error) {
         torn = true; // gone between readdir and lstat
         continue;
       }
-      const isDir = st.isDirectory();
-      entries.set(pathname, { ino: st.ino, dir: isDir, size: st.size, mtimeNs: st.mtimeNs });
+      const { ino, size, mtimeNs } = st as BigIntStats;
+      const isDir = (st as BigIntStats).isDirectory();
+      entries.set(pathname, { ino, dir: isDir, size, mtimeNs });
       if (isDir && options.recursive) queue.push(pathname);
     }
   }
   return { entries, truncated, torn, stats };
+}
+
+/** Walks `root` (see {@link walk}) with asynchronous calls: the event loop runs between them. */
+export async function takeSnapshot(root: string, options: SnapshotOptions): Promise<Snapshot> {
+  const walker = walk(root, options);
+  let step = walker.next();
+  while (step.done !== true) {
+    const call = step.value;
+    let result: unknown;
+    try {
+      result = call.op === 'readdir' ? await fs.readdir(call.path) : await fs.lstat(call.path, { bigint: true });
+    } catch (error) {
+      result = error;
+    }
+    step = walker.next(result);
+  }
+  return step.value;
+}
+
+/** The same walk with synchronous calls: a baseline taken before the caller goes on, as inotify's watches are. */
+export function takeSnapshotSync(root: string, options: SnapshotOptions): Snapshot {
+  const walker = walk(root, options);
+  let step = walker.next();
+  while (step.done !== true) {
+    const call = step.value;
+    let result: unknown;
+    try {
+      result = call.op === 'readdir' ? readdirSync(call.path) : lstatSync(call.path, { bigint: true });
+    } catch (error) {
+      result = error;
+    }
+    step = walker.next(result);
+  }
+  return step.value;
 }

@@ -21,6 +21,8 @@ export interface StepRecord {
   readonly stderrTail?: string;
   /** Why it failed, when it did. */
   readonly error?: string;
+  /** A failed command's partial output (`output`/`stdout`), removed: 'PATH (N bytes)'. */
+  readonly removedOutput?: string;
   readonly ok: boolean;
 }
 

@@ -7,7 +7,7 @@ export {
   type TaskEvent, type TaskSchedulerOptions,
 } from './scheduler.js';
 export { ShellScheduler, splitArgv, substituteArgv, taskEnv, type ShellSchedulerOptions } from './shell.js';
-export { PipelineScheduler, fillPlaceholders, type PipelineFile, type PipelineSchedulerOptions, type PipelineStep, type StepContext, type StepFunction } from './pipeline.js';
+export { PipelineScheduler, fillPlaceholders, type PipelineFile, type PipelineSchedulerOptions, type PipelineStep, type StepContext, type StepFunction, type WaitingFile } from './pipeline.js';
 export { failureLogPath, readFailureLog, retryFailed, type FailureLog, type StepRecord } from './failed-area.js';
 export {
   ChangeRunner, DEFAULT_IGNORES, runOnChange, type ChangeRunnerEvents, type RunFunction, type RunOnChangeOptions,

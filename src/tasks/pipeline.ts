@@ -1,9 +1,10 @@
 /**
  * PipelineScheduler: a list of steps per file (argv commands with a
  * timeout, or functions), run in order. The first failure stops that file's
- * pipeline and moves the file to the failed area with a log of what ran.
+ * pipeline and moves the file to the failed area with a log of what ran; a
+ * gate's failure only means "not ready": the file waits for its next change.
  */
-import { lstatSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, renameSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, extname, join } from 'node:path';
 import { parseDuration, type Duration } from './duration.js';
@@ -56,6 +57,34 @@ export interface PipelineStep {
   stdin?: string;
   /** Write the command's stdout to this file (a path; placeholders filled). */
   stdout?: string;
+  /**
+   * The file the command writes (a path; placeholders filled). In `cmd`,
+   * `{output}` is a hidden temporary name in the same directory, with the
+   * same extension; it is renamed to this path when the command succeeds and
+   * removed when it fails: a failed step never leaves a partial output.
+   */
+  output?: string;
+  /**
+   * A gate: its failure means "not ready yet", not "failed". The file stays
+   * where it is, nothing else runs, and the next event for it runs the
+   * pipeline again from the start (an event while the file is unchanged is
+   * skipped). Gates come before every other step and must not move the file.
+   */
+  gate?: boolean;
+}
+
+/** A file a gate found not ready, waiting for it to change. */
+export interface WaitingFile {
+  /** The gate that said not ready. */
+  readonly step: string;
+  /** Why (the gate's error, or its command's result). */
+  readonly reason: string;
+  /** ISO time of that verdict. */
+  readonly since: string;
+  /** The file as it was then: a run while it is still so is skipped. */
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
 }
 
 /** Options of {@link PipelineScheduler}. */
@@ -68,7 +97,7 @@ export interface PipelineSchedulerOptions extends SchedulerOptions {
   doneDir?: string;
 }
 
-const STEP_KEYS = ['name', 'cmd', 'run', 'timeout', 'env', 'cwd', 'stdin', 'stdout'];
+const STEP_KEYS = ['name', 'cmd', 'run', 'timeout', 'env', 'cwd', 'stdin', 'stdout', 'output', 'gate'];
 const PLACEHOLDER = /\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 const DEFAULT_STEP_TIMEOUT = 600_000;
 
@@ -121,13 +150,18 @@ function validateStep(step: unknown, index: number): PipelineStep {
   }
   if (!hasCmd && typeof s.run !== 'function') throw optionError(`The "${at}.run" option must be a function`);
   if (!hasCmd) {
-    for (const key of ['env', 'cwd', 'stdin', 'stdout']) if (s[key] !== undefined) throw optionError(`The "${at}.${key}" option applies to "cmd" steps only`);
+    for (const key of ['env', 'cwd', 'stdin', 'stdout', 'output']) if (s[key] !== undefined) throw optionError(`The "${at}.${key}" option applies to "cmd" steps only`);
   }
+  if (s.gate !== undefined && typeof s.gate !== 'boolean') throw optionError(`The "${at}.gate" option must be a boolean`);
+  if (s.output !== undefined && !(s.cmd as string[]).some((arg) => arg.includes('{output}'))) {
+    throw optionError(`The "${at}.cmd" option must use {output} (the temporary name the command writes) when the step has "output"`);
+  }
+  if (s.output !== undefined && s.stdout !== undefined) throw optionError(`The "${at}" step (${s.name}) cannot have both "output" and "stdout"`);
   if (s.timeout !== undefined) parseDuration(s.timeout, `${at}.timeout`);
   if (s.env !== undefined && (s.env === null || typeof s.env !== 'object' || !Object.values(s.env).every((v) => typeof v === 'string'))) {
     throw optionError(`The "${at}.env" option must be an object of strings`);
   }
-  for (const key of ['cwd', 'stdin', 'stdout']) if (s[key] !== undefined && typeof s[key] !== 'string') throw optionError(`The "${at}.${key}" option must be a string`);
+  for (const key of ['cwd', 'stdin', 'stdout', 'output']) if (s[key] !== undefined && typeof s[key] !== 'string') throw optionError(`The "${at}.${key}" option must be a string`);
   return s as unknown as PipelineStep;
 }
 
@@ -154,15 +188,18 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, controller: Abort
  * run starts is skipped. A failed step stops that file's pipeline only: the
  * file moves to `failedDir` with `NAME.failure.json` (every step that ran:
  * argv, exit status, stderr tail), and is retried only on request
- * ({@link retryFailed}, `inotifyd --retry`).
+ * ({@link retryFailed}, `inotifyd --retry`). A failed command's partial
+ * `output` (or `stdout`) file is removed. Gate steps (`gate: true`, first)
+ * decide whether the file is ready: a failing gate leaves the file where it
+ * is, listed in {@link waiting}, and its next change runs the pipeline again.
  *
  * @example
  * ```ts
  * new PipelineScheduler({
  *   failedDir: '/srv/ingest/failed',
  *   steps: [
- *     { name: 'probe', cmd: ['ffprobe', '-v', 'error', '{pathname}'], timeout: '30s' },
- *     { name: 'convert', cmd: ['ffmpeg', '-y', '-i', '{pathname}', '/srv/out/{stem}.webm'], timeout: '10m' },
+ *     { name: 'whole', gate: true, cmd: ['ffprobe', '-v', 'error', '{pathname}'], timeout: '30s' },
+ *     { name: 'convert', cmd: ['ffmpeg', '-y', '-i', '{pathname}', '{output}'], output: '/srv/out/{stem}.webm', timeout: '10m' },
  *   ],
  * });
  * ```
@@ -175,6 +212,7 @@ export class PipelineScheduler extends TaskScheduler {
   readonly failedDir: string;
   /** Where finished files go, if anywhere. */
   readonly doneDir: string | undefined;
+  readonly #waiting = new Map<string, WaitingFile>();
 
   constructor(options: PipelineSchedulerOptions) {
     validateSchedulerOptions(options, 'PipelineScheduler', ['steps', 'failedDir', 'doneDir']);
@@ -187,10 +225,17 @@ export class PipelineScheduler extends TaskScheduler {
     const names = this.steps.map((step) => step.name);
     const twice = names.find((name, i) => names.indexOf(name) !== i);
     if (twice !== undefined) throw optionError(`The "steps" option names two steps ${JSON.stringify(twice)}: each name must be unique`);
+    const lateGate = this.steps.findIndex((step, i) => step.gate === true && i > 0 && this.steps[i - 1]?.gate !== true);
+    if (lateGate !== -1) throw optionError(`The "steps[${lateGate}]" step (${this.steps[lateGate]?.name ?? ''}) is a gate after other steps: gates come first, before anything moves the file`);
     if (typeof options.failedDir !== 'string' || options.failedDir === '') throw optionError('The "failedDir" option must be a directory path (a non-empty string)');
     this.failedDir = options.failedDir;
     if (options.doneDir !== undefined && (typeof options.doneDir !== 'string' || options.doneDir === '')) throw optionError('The "doneDir" option must be a directory path (a non-empty string)');
     this.doneDir = options.doneDir;
+  }
+
+  /** Files a gate found not ready (by the path where they arrived), until they change or go. */
+  get waiting(): ReadonlyMap<string, WaitingFile> {
+    return this.#waiting;
   }
 
   protected override _handlesDryRun(): boolean {
@@ -200,12 +245,20 @@ export class PipelineScheduler extends TaskScheduler {
   async #runPipeline(event: TaskEvent, id: string, context: JobContext): Promise<void> {
     const log = context.log;
     const source = event.pathname;
+    let arrived;
     try {
-      lstatSync(source);
+      arrived = lstatSync(source);
     } catch {
+      this.#waiting.delete(source);
       log.info(`${source}: gone before its pipeline started; nothing to do`);
       return;
     }
+    const waiting = this.#waiting.get(source);
+    if (waiting !== undefined && waiting.ino === arrived.ino && waiting.size === arrived.size && waiting.mtimeMs === arrived.mtimeMs) {
+      log.info(`${source}: unchanged since step ${waiting.step} found it not ready; still waiting`);
+      return;
+    }
+    this.#waiting.delete(source);
     let pathname = source;
     const values: Record<string, string> = builtinValues(event, pathname, id);
     const records: StepRecord[] = [];
@@ -226,6 +279,13 @@ export class PipelineScheduler extends TaskScheduler {
         record = error instanceof StepFailure ? error.record : { step: step.name, ok: false, durationMs: 0, error: (error as Error).message };
       }
       records.push(record);
+      if (step.gate === true && record.ok && pathname !== source) {
+        record = { ...record, ok: false, error: 'a gate must not move the file' };
+        records[records.length - 1] = record;
+      } else if (step.gate === true && !record.ok && gateDecided(step, record)) {
+        this.#wait(source, record, log);
+        return;
+      }
       if (!record.ok) {
         this.#fail(records, { source, pathname, values, id, log });
         // Logged in full above: the task's failure line needs no stack trace.
@@ -240,6 +300,18 @@ export class PipelineScheduler extends TaskScheduler {
     } else {
       log.info(`${source}: all ${this.steps.length} steps done`);
     }
+  }
+
+  /** A gate said not ready: the file stays, remembered as it is now. */
+  #wait(source: string, record: StepRecord, log: JobContext['log']): void {
+    const reason = record.error ?? 'not ready';
+    // A waiting file deleted (never resumed) gets no run to forget it: prune those now and then.
+    if (this.#waiting.size >= 1024) for (const path of this.#waiting.keys()) if (!existsSync(path)) this.#waiting.delete(path);
+    try {
+      const st = lstatSync(source);
+      this.#waiting.set(source, { step: record.step, reason, since: new Date().toISOString(), ino: st.ino, size: st.size, mtimeMs: st.mtimeMs });
+    } catch { /* gone meanwhile: nothing to wait for */ }
+    log.info(`${source}: not ready (step ${record.step}: ${reason}); it stays, and its pipeline runs again when it changes`);
   }
 
   #fail(records: readonly StepRecord[], at: { source: string; pathname: string; values: Record<string, string>; id: string; log: JobContext['log'] }): void {
@@ -259,8 +331,13 @@ export class PipelineScheduler extends TaskScheduler {
     let env: Record<string, string>;
     let stdin: string | undefined;
     let stdout: string | undefined;
+    let output: string | undefined;
+    let outputPart: string | undefined;
     try {
-      argv = cmd.map((arg) => fillPlaceholders(arg, values));
+      output = step.output === undefined ? undefined : fillPlaceholders(step.output, values);
+      outputPart = output === undefined ? undefined : partName(output, id, true);
+      const argValues = outputPart === undefined ? values : { ...values, output: outputPart };
+      argv = cmd.map((arg) => fillPlaceholders(arg, argValues));
       env = Object.fromEntries(Object.entries(step.env ?? {}).map(([key, value]) => [key, fillPlaceholders(value, values)]));
       stdin = step.stdin === undefined ? undefined : fillPlaceholders(step.stdin, values);
       stdout = step.stdout === undefined ? undefined : fillPlaceholders(step.stdout, values);
@@ -274,27 +351,33 @@ export class PipelineScheduler extends TaskScheduler {
     // Every value as INOTIFYD_VALUE_<NAME> too, for scripts that prefer the environment.
     for (const [key, value] of Object.entries(values)) env[`INOTIFYD_VALUE_${key.toUpperCase()}`] = value;
     // stdout goes to a temporary name, renamed into place only when the command succeeds: never a half file.
-    const stdoutPart = stdout === undefined ? undefined : join(dirname(stdout), `.${basename(stdout)}.inotifyd-${id}`);
+    const stdoutPart = stdout === undefined ? undefined : partName(stdout, id, false);
     const result = await runCommand(argv, {
       cwd: step.cwd, env: taskEnv(event, id, env), timeout: parseDuration(step.timeout ?? DEFAULT_STEP_TIMEOUT, 'timeout'),
       signal: context.signal, stdin, stdoutFile: stdoutPart, log: context.log, prefix: `task ${id} step ${step.name}`,
     });
     let ok = result.error === undefined && result.code === 0;
-    let stdoutError: string | undefined;
-    if (stdoutPart !== undefined && stdout !== undefined) {
+    let fileError: string | undefined;
+    let removedOutput: string | undefined;
+    for (const [part, final, what] of [[stdoutPart, stdout, 'stdout'], [outputPart, output, 'output']] as const) {
+      if (part === undefined || final === undefined) continue;
       try {
-        if (ok) renameSync(stdoutPart, stdout);
-        else rmSync(stdoutPart, { force: true });
+        if (ok) renameSync(part, final);
+        else removedOutput = removePartial(part) ?? removedOutput;
       } catch (error) {
         ok = false;
-        stdoutError = `cannot write its stdout to ${stdout}: ${(error as Error).message}`;
+        fileError = (error as NodeJS.ErrnoException).code === 'ENOENT' && what === 'output'
+          ? `exited 0 but did not write its output {output} (${part})`
+          : `cannot write its ${what} to ${final}: ${(error as Error).message}`;
       }
     }
-    context.log.info(`task ${id} step ${step.name}: ${argv[0] ?? ''} ${ok ? 'done' : `failed: ${describeResult(result)}`} after ${result.durationMs} ms`);
+    context.log.info(`task ${id} step ${step.name}: ${argv[0] ?? ''} ${ok ? 'done' : `failed: ${fileError ?? describeResult(result)}`} after ${result.durationMs} ms`);
     if (!ok && result.stderrTail !== '') context.log.info(`task ${id} step ${step.name} stderr:\n${result.stderrTail.replace(/\n$/, '')}`);
+    if (removedOutput !== undefined) context.log.info(`task ${id} step ${step.name}: removed its partial output ${removedOutput}`);
     const record: StepRecord = {
       step: step.name, argv, exitCode: result.code, signal: result.signal, timedOut: result.timedOut, durationMs: result.durationMs,
-      stderrTail: result.stderrTail, ok, ...(ok ? {} : { error: stdoutError ?? describeResult(result) }),
+      stderrTail: result.stderrTail, ok, ...(ok ? {} : { error: fileError ?? describeResult(result) }),
+      ...(removedOutput === undefined ? {} : { removedOutput }),
     };
     return { record, values: {} };
   }
@@ -322,6 +405,36 @@ export class PipelineScheduler extends TaskScheduler {
       context.signal.removeEventListener('abort', onAbort);
     }
   }
+}
+
+/**
+ * A failed gate said "not ready" when it decided: its function threw, or its
+ * command exited non-zero. A command that could not start, was killed or
+ * timed out decided nothing: that is a failure like any other step's.
+ */
+function gateDecided(step: PipelineStep, record: StepRecord): boolean {
+  return step.cmd === undefined || typeof record.exitCode === 'number';
+}
+
+/**
+ * The hidden temporary name of a step's file: `.NAME.inotifyd-ID` in the
+ * same directory (one rename puts it in place); `keepExt` adds NAME's
+ * extension again, for tools that pick a format by it (ffmpeg).
+ */
+function partName(final: string, id: string, keepExt: boolean): string {
+  return join(dirname(final), `.${basename(final)}.inotifyd-${id}${keepExt ? extname(final) : ''}`);
+}
+
+/** Removes a failed command's partial file; returns 'PATH (N bytes)' when there was one. */
+function removePartial(part: string): string | undefined {
+  let size: number;
+  try {
+    size = lstatSync(part).size;
+  } catch {
+    return undefined;
+  }
+  rmSync(part, { force: true });
+  return `${part} (${size} bytes)`;
 }
 
 /** A function step's return: nothing, or an object of string values. */

@@ -5,11 +5,11 @@
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { IN_CLOSE_WRITE } from '../constants.js';
-import { remoteFsWarning } from '../core/fs-kind.js';
-import { invalidArgType, isCodedError } from '../errors.js';
+import { invalidArgType, invalidArgValue, isCodedError } from '../errors.js';
 import { InotifyEvent } from '../event.js';
 import { Notifier } from '../notifier.js';
 import { compileExclude, type ExcludeOption } from '../pattern.js';
+import { choosePolling, Poller, validatePollOption, type PollOption, type PollOptions } from '../poll/index.js';
 import { rejectPyinotifySpellings, validateOptions, validatePath, type PathLike } from '../validate.js';
 import type { WatchManager } from '../watch-manager.js';
 import { watchTree } from '../watch-tree.js';
@@ -46,6 +46,15 @@ export interface TrackTransfersOptions extends TransferTrackerOptions {
    * being written waits for its writer). Default false: only what arrives.
    */
   reportExisting?: boolean;
+  /**
+   * Poll instead of inotify: `'auto'` (or `{ interval, maxEntries }`) polls
+   * `dir` only when it is on a network or FUSE filesystem, where inotify
+   * misses other machines' writes; `true` (or `{ force: true }`) always.
+   * Default false. Polling sees no closes: a file is closed for the tracker
+   * once a poll finds it unchanged. Not with `reportExisting` or
+   * `followSymlinks`. Cost and limits: docs/RELIABILITY.md.
+   */
+  poll?: PollOption;
 }
 
 /**
@@ -77,6 +86,8 @@ export function trackTransfers(dir: PathLike, options?: TrackTransfersOptions): 
   const recursive = opts.recursive !== false;
   if (opts.rescan !== undefined && typeof opts.rescan !== 'boolean') throw invalidArgType('options.rescan', 'of type boolean', opts.rescan);
   const rescan = opts.rescan !== false;
+  const { poll, remote } = choosePolling(root, validatePollOption(opts.poll));
+  if (poll !== undefined) return pollTree(tracker, root, poll, opts, remote);
   // Listings are kept from the first walk on, so the rescan costs no second walk.
   const wm = watchTree(target, TRANSFER_EVENTS, { recursive, exclude: opts.exclude, followSymlinks: opts.followSymlinks, trackEntries: rescan });
   const notifier = new Notifier(wm, tracker, { ref: opts.ref, rescan });
@@ -96,7 +107,6 @@ export function trackTransfers(dir: PathLike, options?: TrackTransfersOptions): 
   });
   notifier.once('close', () => owner.shutdown());
   // On NFS, CIFS, FUSE...: inotify misses changes made elsewhere; say so (next turn, once listeners exist).
-  const remote = remoteFsWarning(root);
   if (remote !== undefined) setImmediate(() => owner.warn(remote));
   if (signal?.aborted) onAbort();
   else signal?.addEventListener('abort', onAbort, { once: true });
@@ -106,6 +116,39 @@ export function trackTransfers(dir: PathLike, options?: TrackTransfersOptions): 
     setImmediate(() => reportExisting(tracker, wm, exclude));
   }
   return tracker;
+}
+
+/** trackTransfers over a {@link Poller}: the same tracker, fed from snapshots. */
+function pollTree(tracker: TransferTracker, root: string, poll: Required<PollOptions>, opts: TrackTransfersOptions, remote: Error | undefined): TransferTracker {
+  for (const key of ['reportExisting', 'followSymlinks'] as const) {
+    if (opts[key] === true) throw invalidArgValue(`options.${key}`, true, `cannot be used while polling ${root} (the first poll is the baseline, and polling does not follow links)`);
+  }
+  const exclude = compileExclude(opts.exclude, { roots: [root], name: 'options.exclude' });
+  // The baseline is taken here: ENOENT, EACCES... are thrown at setup, as with inotify.
+  const poller = new Poller(root, { ...poll, recursive: opts.recursive !== false, exclude, ref: opts.ref });
+  poller.on('event', (event) => tracker.dispatch(event));
+  const signal = opts.signal;
+  const onAbort = (): void => {
+    void tracker.close();
+  };
+  const owner = tracker._own(async () => {
+    signal?.removeEventListener('abort', onAbort);
+    poller.close();
+  }, true); // every poll is a whole snapshot: nothing is left unseen after a gap
+  poller.on('warning', (warning) => owner.warn(warning));
+  poller.on('error', (error) => owner.fail(error));
+  poller.once('close', () => owner.shutdown());
+  if (remote !== undefined) setImmediate(() => owner.warn(remote));
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  return tracker;
+}
+
+/**
+ * @deprecated `trackTransfers(dir, { poll: options.poll ?? 'auto', ...options })`: the same thing.
+ */
+export function pollTransfers(dir: PathLike, options: TrackTransfersOptions = {}): TransferTracker {
+  return trackTransfers(dir, { ...options, poll: options.poll ?? 'auto' });
 }
 
 /** Feeds the tracker one synthetic close for each regular file in the watched directories. */
