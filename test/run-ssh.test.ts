@@ -86,7 +86,10 @@ test.skipIf(!usable)('rsync over ssh to a loopback sshd: an expired key makes ss
   ]);
   await runner.waitFor(/run 1 \(retry 1\) done/);
   expect(runner.stderr).toMatch(/Permission denied \(publickey\)/);
-  expect(runner.stderr).toMatch(/run 1 failed: exit status 255/);
+  // rsync passes on ssh's 255, or reports 12 (protocol data stream) when it
+  // reads the closed pipe before it reaps ssh: seen under load. The stderr
+  // match calls --on-fail either way.
+  expect(runner.stderr).toMatch(/run 1 failed: exit status (255|12)\b/);
   expect(diffTrees(src, dst)).toEqual({ status: 0, output: '' });
 
   // Later edits travel with the renewed key: no more auth.
