@@ -52,7 +52,7 @@ Options:
   -e, --rsh COMMAND      the ssh command, split at spaces (default "ssh"),
                          e.g. "ssh -p 2222 -i ~/.ssh/mirror_key"
       --two-way          sync both ways (two local directories; a host:path
-                         side is not available yet)
+                         side is not available yet: exit 2)
       --state DIR        where --two-way keeps its state (not inside A or B
                          unless excluded)
       --serve            be the remote end of a two-way mirror for ROOT:
