@@ -231,7 +231,10 @@ export class MirrorServer {
     if (this.#follower !== undefined) return;
     const root = this.#rootText;
     const replaced = `${root}/${REPLACED_DIR}`;
-    const emit = (event: Record<string, unknown>): void => void this.#write(event);
+    // Events are not awaited (they come from the follower, not from a request): the stream buffers them.
+    const emit = (event: Record<string, unknown>): void => {
+      if (!this.#output.destroyed && !this.#output.writableEnded) this.#output.write(`${JSON.stringify(event)}\n`);
+    };
     const b64 = (path: RelPath): string => path.bytes.toString('base64');
     const follower = new ChangeFollower(root, {
       send: (path, deep) => emit({ event: 'send', path: b64(path), deep }),
