@@ -202,6 +202,24 @@ describe('inotify-mirror --serve', () => {
     expect(await served.exited).toBe(0);
   });
 
+  it('lists a tree of 3,000 entries whole (the channel fills and drains), then still answers', async () => {
+    const { root } = setup();
+    for (let d = 0; d < 30; d++) {
+      fs.mkdirSync(path.join(root, 'dir', `d${d}`));
+      for (let f = 0; f < 99; f++) fs.writeFileSync(path.join(root, 'dir', `d${d}`, `file ${f} with a longer name to fill the pipe`), `${d}/${f}`);
+    }
+    const served = new Served(root);
+    await served.request('hello', { version: 1 });
+    const { reply, items } = await served.request('scan', { hash: true });
+    const names = new Set(items.map((item) => text((item.entry as Line).path)));
+    expect(names.size).toBe(30 * 100 + 4); // 30 dirs of 99 files, a.txt, dir, link, out
+    expect(reply.count).toBe(names.size);
+    expect(names.has('dir/d29/file 98 with a longer name to fill the pipe')).toBe(true);
+    expect((await served.request('stat', { path: b64('a.txt') })).reply.ok).toBe(true);
+    served.end();
+    expect(await served.exited).toBe(0);
+  });
+
   it('exits 2 for a command-line mistake and 1 for a ROOT that is not a directory', async () => {
     const { root } = setup();
     const run = (args: string[]): Promise<{ code: number | null; stderr: string }> => new Promise((resolve) => {
