@@ -6,12 +6,14 @@
  *
  * Exit status: 0 after SIGINT/SIGTERM (or a finished --once), 1 when the
  * mirror cannot run (source missing, watches exhausted, rsync missing, a
- * --two-way state in use; with --once, an unreachable destination), 2 for a
- * command-line mistake.
+ * --two-way state in use; with --once, an unreachable destination; --serve:
+ * ROOT not a directory), 2 for a command-line mistake. --serve exits 0 when
+ * its input ends.
  */
 import { parseArgs } from 'node:util';
 import { Mirror, twoWayStatus, type MirrorConflict, type TwoWayPendingPath, type MirrorOptions, type MirrorProgress, type MirrorReconcile, type MirrorSync } from '../mirror/index.js';
 import { formatProgress } from '../mirror/progress.js';
+import { MirrorServer } from '../mirror/serve.js';
 import { packageVersion } from './args.js';
 import { LineOutput } from './output.js';
 
@@ -20,6 +22,7 @@ const PROGRAM = 'inotify-mirror';
 const HELP = `Usage: ${PROGRAM} [options] SRC DST
        ${PROGRAM} --two-way [--state DIR] [options] A B
        ${PROGRAM} --two-way --status [--json] [--state DIR] A B
+       ${PROGRAM} --serve ROOT
 
 Mirrors the directory SRC onto DST, one way: a reconcile first (rsync -a),
 then each change as it happens: a file once it is complete (rsync, a burst
@@ -49,9 +52,12 @@ Options:
   -e, --rsh COMMAND      the ssh command, split at spaces (default "ssh"),
                          e.g. "ssh -p 2222 -i ~/.ssh/mirror_key"
       --two-way          sync both ways (two local directories; a host:path
-                         side is not available yet)
+                         side is not available yet: exit 2)
       --state DIR        where --two-way keeps its state (not inside A or B
                          unless excluded)
+      --serve            be the remote end of a two-way mirror for ROOT:
+                         JSON lines on stdin/stdout (run by ssh, not by
+                         hand; docs/mirror.md "The --serve protocol")
       --status           with --two-way: list what is not in sync (what the
                          next sync will copy, delete or keep twice), reading
                          the state; changes nothing, works beside a running
@@ -75,7 +81,12 @@ interface Parsed {
   readonly status: boolean;
 }
 
-function parse(argv: string[]): Parsed | 'help' | 'version' {
+/** `--serve ROOT`: the remote end, nothing else. */
+interface ServeMode {
+  readonly serve: string;
+}
+
+function parse(argv: string[]): Parsed | ServeMode | 'help' | 'version' {
   let parsed;
   try {
     parsed = parseArgs({
@@ -92,6 +103,7 @@ function parse(argv: string[]): Parsed | 'help' | 'version' {
         'two-way': { type: 'boolean' },
         state: { type: 'string' },
         status: { type: 'boolean' },
+        serve: { type: 'boolean' },
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -102,6 +114,12 @@ function parse(argv: string[]): Parsed | 'help' | 'version' {
   const { values, positionals } = parsed;
   if (values.help === true) return 'help';
   if (values.version === true) return 'version';
+  if (values.serve === true) {
+    const others = Object.keys(values).filter((name) => name !== 'serve');
+    if (others.length > 0) throw new UsageError(`--serve takes no other option (got --${others[0] as string})`);
+    if (positionals.length !== 1) throw new UsageError(`--serve expects ROOT, got ${positionals.length} arguments\nTry '${PROGRAM} --help'.`);
+    return { serve: positionals[0] as string };
+  }
   const twoWay = values['two-way'] === true;
   if (values.state !== undefined && !twoWay) throw new UsageError('--state is for --two-way');
   if (twoWay && values.delete === true) throw new UsageError('--delete does not apply to --two-way: deletes follow the sync state');
@@ -189,6 +207,11 @@ async function main(argv: string[]): Promise<number> {
   }
   if (parsed === 'version') {
     process.stdout.write(`${PROGRAM} ${packageVersion()}\n`);
+    return 0;
+  }
+  if ('serve' in parsed) {
+    // stdout is the channel: nothing else may be written to it.
+    await new MirrorServer(parsed.serve, process.stdin, process.stdout).run();
     return 0;
   }
   if (parsed.status) return printStatus(parsed);

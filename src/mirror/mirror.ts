@@ -246,7 +246,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   #twoWaySync(dest: ReturnType<typeof parseDestination>, rsyncExcludes: readonly string[]): TwoWaySync {
     const opts = this.#options;
     if (dest.kind !== 'local') {
-      throw invalidArgValue('destination', this.destination, 'two-way sync needs two local directories (a host:path side is not available yet)');
+      throw invalidArgValue('destination', this.destination, 'two-way sync needs two local directories (a host:path side is not available yet: its remote end, inotify-mirror --serve, exists, the engine does not drive it yet)');
     }
     if (opts.dryRun === true) throw invalidArgValue('options.dryRun', true, 'is not available with twoWay');
     if (opts.delete === true) throw invalidArgValue('options.delete', true, 'does not apply to twoWay (deletes follow the sync state)');
