@@ -15,6 +15,7 @@ import { live, nowNs } from './harness/proc.mjs';
 import { aggregate, markdown } from './harness/report.mjs';
 import * as S from './harness/scenarios.mjs';
 import { curveMarkdown, curveSvg, scaleCurve } from './harness/scale-curve.mjs';
+import { ladderMarkdown, latencyLadder } from './harness/latency-ladder.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(BENCH, '..');
@@ -37,14 +38,17 @@ const { values: opt } = parseArgs({
   },
 });
 
-const ALL_SCENARIOS = ['setup', 'scale', 'throughput', 'latency', 'race', 'rsync', 'scale-curve'];
+const ALL_SCENARIOS = ['setup', 'scale', 'throughput', 'latency', 'race', 'rsync', 'scale-curve', 'latency-ladder'];
+/** Scenarios with their own loop and table (not one row per adapter per run). */
+const OWN_LOOP = ['scale-curve', 'latency-ladder'];
 const SCENARIO_KEY = { setup: 'setup', scale: 'scale', throughput: 'tp', latency: 'lat', race: 'race', rsync: 'rsync' };
 
 if (opt.help) {
   console.log(`usage: node bench/run.mjs [--quick] [--runs N] [--adapters a,b] [--scenarios ${ALL_SCENARIOS.join(',')}]
                         [--out FILE.md] [--json FILE.json] [--size key=value,...]
                         [--curve-sizes 5000,50000,...] [--svg FILE.svg]
-size keys: setupDirs, scaleDirs (0 skips), filesPerDir, throughputFiles, backlogFiles, latencyWrites, raceDirs, curveFilesPerDir
+size keys: setupDirs, scaleDirs (0 skips), filesPerDir, throughputFiles, backlogFiles, latencyWrites, raceDirs, curveFilesPerDir,
+           ladderRounds, ladderWrites
 scale-curve: directories per tree (default 5000,50000,200000,500000; quick 5000,50000); the chart goes to --svg
 (default bench/scale-curve.svg in full mode, bench/.work/scale-curve.svg with --quick or --curve-sizes)`);
   process.exit(0);
@@ -55,8 +59,8 @@ const cfg = {
   quick,
   runs: Number(opt.runs ?? (quick ? 1 : 3)),
   sizes: quick
-    ? { setupDirs: 1000, scaleDirs: 0, filesPerDir: 10, throughputFiles: 10_000, backlogFiles: 5000, latencyWrites: 100, raceDirs: 200, curveFilesPerDir: 4 }
-    : { setupDirs: 5000, scaleDirs: 50_000, filesPerDir: 10, throughputFiles: 50_000, backlogFiles: 5000, latencyWrites: 500, raceDirs: 200, curveFilesPerDir: 4 },
+    ? { setupDirs: 1000, scaleDirs: 0, filesPerDir: 10, throughputFiles: 10_000, backlogFiles: 5000, latencyWrites: 100, raceDirs: 200, curveFilesPerDir: 4, ladderRounds: 2, ladderWrites: 100 }
+    : { setupDirs: 5000, scaleDirs: 50_000, filesPerDir: 10, throughputFiles: 50_000, backlogFiles: 5000, latencyWrites: 500, raceDirs: 200, curveFilesPerDir: 4, ladderRounds: 6, ladderWrites: 500 },
   curveSizes: opt['curve-sizes'] ? opt['curve-sizes'].split(',').map(Number) : quick ? [5000, 50_000] : [5000, 50_000, 200_000, 500_000],
   latencyIntervalUs: 5000,
   backlogRounds: quick ? 3 : 5,
@@ -88,13 +92,14 @@ const ADAPTERS = [
   { name: 'c-raw', label: 'c-raw: C reader (baseline)', heap: false, c: true },
   { name: 'ours-raw', label: 'ours-raw: Inotify batches', heap: true, ours: ['Inotify'], file: 'ours-raw.mjs' },
   { name: 'ours-notifier', label: 'ours-notifier: Notifier events', heap: true, ours: ['WatchManager', 'Notifier'], file: 'ours-notifier.mjs' },
-  { name: 'ours-watch', label: 'ours-watch: watch() listener', heap: true, ours: ['watch'], only: ['scale-curve'], file: 'ours-watch.mjs' },
+  { name: 'ours-watch', label: 'ours-watch: watch() listener', heap: true, ours: ['watch'], only: ['scale-curve', 'latency-ladder'], file: 'ours-watch.mjs' },
   { name: 'ours-processevent', label: 'ours-processevent: ProcessEvent', heap: true, ours: ['WatchManager', 'Notifier', 'ProcessEvent'], file: 'ours-processevent.mjs' },
   { name: 'parcel', label: '@parcel/watcher', heap: true, peer: '@parcel/watcher', file: 'parcel.mjs' },
   { name: 'chokidar', label: 'chokidar', heap: true, peer: 'chokidar', perFileWatches: true, file: 'chokidar.mjs' },
   { name: 'fswatch', label: `fs.watch recursive (node ${process.version})`, heap: true, perFileWatches: true, file: 'fswatch.mjs' },
   { name: 'inotifywait', label: 'inotifywait -m -r', heap: false, tool: 'inotifywait', file: 'inotifywait.mjs' },
   { name: 'inotify-npm', label: 'inotify (npm)', heap: true, peer: 'inotify', file: 'inotify-npm.mjs' },
+  { name: 'node-floor', label: 'fs.watch(dir), not recursive (libuv\'s reader: Node\'s floor)', heap: false, only: ['latency-ladder'], file: 'node-floor.mjs' },
   { name: 'node-empty', label: 'node, no watcher', heap: true, noProbe: true, only: ['setup', 'scale', 'scale-curve'], file: 'node-empty.mjs' },
 ];
 
@@ -235,7 +240,7 @@ try {
   const results = [];
   for (let run = 1; run <= cfg.runs; run++) {
     for (const scenario of scenarios) {
-      if (scenario === 'scale-curve') continue; // its own loop, below
+      if (OWN_LOOP.includes(scenario)) continue; // their own loops, below
       for (const a of adapters) {
         if (a.unavailable) continue;
         if (a.only && !a.only.includes(scenario)) continue;
@@ -295,9 +300,24 @@ try {
     }
   }
 
+  let ladder = null;
+  if (scenarios.includes('latency-ladder')) {
+    const ladderCfg = { rounds: cfg.sizes.ladderRounds, writes: cfg.sizes.ladderWrites, intervalUs: cfg.latencyIntervalUs };
+    try {
+      const result = await latencyLadder({
+        adapters: adapters.filter((a) => a.spawnSpec), cfg, bins, work, dumpDir, kindName, log,
+        ...ladderCfg, timeoutMs: cfg.timeouts.latency + ladderCfg.writes * (ladderCfg.intervalUs / 1000),
+      });
+      ladder = { result, md: ladderMarkdown(result, { ...ladderCfg, loadavg: machineInfo().loadavg }) };
+    } catch (err) {
+      ladder = { result: null, md: `### Latency ladder\n\nfailed: ${err.message}` };
+      exitCode = 1;
+    }
+  }
+
   const durationS = (nowNs() - t0) / 1e9;
   // Adapters only the scale curve runs have rows in its own table, not in the scenario tables.
-  const tabled = adapters.filter((a) => !(a.only?.length === 1 && a.only[0] === 'scale-curve'));
+  const tabled = adapters.filter((a) => !(a.only !== undefined && a.only.every((x) => OWN_LOOP.includes(x))));
   const agg = aggregate(results, tabled, cfg);
   const meta = {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
@@ -311,11 +331,12 @@ try {
     : `# inotify-native benchmark\n\nGenerated ${meta.date} by \`node bench/run.mjs ${meta.argv.join(' ')}\` in ${durationS.toFixed(0)} s on ` +
       `nproc ${machine.nproc} (${machine.model}), kernel ${machine.kernel}, node ${machine.node}, watched dirs on ${fsName}.`;
   if (curve) md += `\n\n${curve.md}`;
+  if (ladder) md += `\n\n${ladder.md}`;
   console.log(md);
   if (opt.out) writeFileSync(opt.out, md + '\n');
   if (opt.json) {
     const strip = adapters.map(({ spawnSpec, ...rest }) => rest);
-    writeFileSync(opt.json, JSON.stringify({ meta, cfg, adapters: strip, results, aggregate: agg, scaleCurve: curve?.rows }, null, 1) + '\n');
+    writeFileSync(opt.json, JSON.stringify({ meta, cfg, adapters: strip, results, aggregate: agg, scaleCurve: curve?.rows, latencyLadder: ladder?.result }, null, 1) + '\n');
   }
   log(`done in ${durationS.toFixed(1)} s${exitCode ? ' (with harness failures)' : ''}`);
 } catch (err) {

@@ -28,7 +28,7 @@ export function runProgram(cmd, args, opts = {}) {
  * Turns every way of going wrong into a result instead of a hang: the process
  * group is killed on timeout and in every case before returning.
  */
-async function withAdapter(ctx, root, timeoutMs, body) {
+export async function withAdapter(ctx, root, timeoutMs, body) {
   const dump = join(ctx.dumpDir, `${ctx.adapter.name}-${ctx.scenario}-${ctx.run}.json`);
   const proc = new AdapterProc(ctx.adapter.spawnSpec(root, dump)).start();
   const deadline = proc.tSpawn + timeoutMs * 1e6;
@@ -205,6 +205,30 @@ function median(xs) {
   return s.length % 2 ? s[i] : (s[i - 1] + s[i]) / 2;
 }
 
+/**
+ * Single writes spaced `interval` µs apart into `dir`, watched by `proc`
+ * (READY): the latency of each, write start -> the first event naming that
+ * file, sorted (ms), and how many writes were never reported.
+ */
+export async function latencySamples(ctx, proc, dir, n, intervalUs, deadline, dump) {
+  await proc.arm('sentinel', deadline);
+  const out = await runProgram(ctx.bins.writer, ['latency', dir, String(n), String(intervalUs)]);
+  const writes = new Map();
+  for (const [, i, t] of out.matchAll(/^W (\d+) (\d+)$/gm)) writes.set(`lat${i.padStart(5, '0')}`, Number(t));
+  await proc.sentinelOrIdle('sentinel', deadline, 3000);
+  await proc.drain(ctx.cfg.quietMs, 5000, deadline);
+  const d = await proc.stop(dump, deadline);
+  const first = new Map();
+  for (const e of d.events) {
+    const b = basename(e[2]);
+    if (writes.has(b) && !first.has(b)) first.set(b, e[0]);
+  }
+  const lat = [];
+  for (const [name, t] of writes) if (first.has(name)) lat.push((first.get(name) - t) / 1e6);
+  lat.sort((a, b) => a - b);
+  return { lat, missed: n - lat.length };
+}
+
 /** 3. Single writes spaced INTERVAL apart: write start -> first event for that file. */
 export async function latency(ctx) {
   const n = ctx.cfg.sizes.latencyWrites;
@@ -213,24 +237,10 @@ export async function latency(ctx) {
   try {
     return await withAdapter(ctx, dir, ctx.cfg.timeouts.latency, async (proc, deadline, dump, partial) => {
       const m = partial.metrics;
-      await proc.arm('sentinel', deadline);
-      const out = await runProgram(ctx.bins.writer, ['latency', dir, String(n), String(ctx.cfg.latencyIntervalUs)]);
-      const writes = new Map();
-      for (const [, i, t] of out.matchAll(/^W (\d+) (\d+)$/gm)) writes.set(`lat${i.padStart(5, '0')}`, Number(t));
-      await proc.sentinelOrIdle('sentinel', deadline, 3000);
-      await proc.drain(ctx.cfg.quietMs, 5000, deadline);
-      const d = await proc.stop(dump, deadline);
-      const first = new Map();
-      for (const e of d.events) {
-        const b = basename(e[2]);
-        if (writes.has(b) && !first.has(b)) first.set(b, e[0]);
-      }
-      const lat = [];
-      for (const [name, t] of writes) if (first.has(name)) lat.push((first.get(name) - t) / 1e6);
-      lat.sort((a, b) => a - b);
+      const { lat, missed } = await latencySamples(ctx, proc, dir, n, ctx.cfg.latencyIntervalUs, deadline, dump);
       m['lat.p50'] = quantile(lat, 0.5);
       m['lat.p99'] = quantile(lat, 0.99);
-      m['lat.missed'] = n - lat.length;
+      m['lat.missed'] = missed;
       partial.detail.max = lat.at(-1) ?? null;
       return partial;
     });
