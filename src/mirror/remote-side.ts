@@ -2,9 +2,9 @@
  * The client end of the `--serve` protocol (serve.ts): one `inotify-mirror
  * --serve ROOT` started on a host over ssh (`ssh host inotify-mirror --serve
  * 'ROOT'`, every word shell-quoted: ssh hands the remote a command string),
- * with each request an async call. This is the remote side remote two-way
- * sync is built on; the engine (two-way.ts) does not use it yet (see
- * docs/mirror.md).
+ * with each request an async call. Requests may be sent without waiting for
+ * the previous answer (they are answered in order). ssh-side.ts builds the
+ * engine's remote root on it.
  */
 import { Buffer } from 'node:buffer';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -23,6 +23,8 @@ export interface RemoteRoot {
   readonly root: string;
   /** `dev:ino` of the root: another value later means another directory (remounted, replaced). */
   readonly identity: string;
+  /** True when the root held nothing besides the mirror's parking directory. */
+  readonly empty: boolean;
 }
 
 /** A change the remote side saw complete (paths as bytes). */
@@ -115,7 +117,7 @@ export class RemoteSide extends EventEmitter<RemoteSideEvents> {
     const side = new RemoteSide([...destination.ssh, '--', destination.host, command]);
     try {
       const reply = await side.#request('hello', { version: PROTOCOL_VERSION });
-      side.root = { version: reply.version as number, root: reply.root as string, identity: reply.identity as string };
+      side.root = { version: reply.version as number, root: reply.root as string, identity: reply.identity as string, empty: reply.empty === true };
     } catch (error) {
       await side.close();
       throw error;
@@ -154,6 +156,33 @@ export class RemoteSide extends EventEmitter<RemoteSideEvents> {
   /** Creates a directory (and missing parents) there. */
   async mkdir(path: RelPath): Promise<void> {
     await this.#request('mkdir', { path: b64(path) });
+  }
+
+  /** The files in the parking directory (paths relative to it), as {@link scan} lists them. */
+  async parkedList(): Promise<WireEntry[]> {
+    const items: Record<string, unknown>[] = [];
+    await this.#request('parked-list', {}, items);
+    return items.map((item) => item.entry as WireEntry);
+  }
+
+  /** Drops one parked file (`path` relative to the parking directory). */
+  async parkedDrop(path: RelPath): Promise<void> {
+    await this.#request('parked-drop', { path: b64(path) });
+  }
+
+  /** Moves one parked file to `to` in the tree (EEXIST when `to` exists). */
+  async parkedKeep(path: RelPath, to: RelPath): Promise<void> {
+    await this.#request('parked-keep', { path: b64(path), to: b64(to) });
+  }
+
+  /** Removes the parking directory. */
+  async parkedClear(): Promise<void> {
+    await this.#request('parked-clear', {});
+  }
+
+  /** True once the channel closed (every later request is rejected). */
+  get closed(): boolean {
+    return this.#closed !== null;
   }
 
   /** Ends the channel (the remote end exits when its input ends) and waits for ssh to exit. Idempotent. */

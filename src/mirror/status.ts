@@ -9,7 +9,7 @@ import { Buffer } from 'node:buffer';
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { systemError } from '../errors.js';
-import { readEntry } from './entry.js';
+import { fileHasher, readEntry } from './entry.js';
 import { compileMirrorExcludes } from './excludes.js';
 import { RelPath } from './rel-path.js';
 import { defaultStateDir } from './state-dir.js';
@@ -73,7 +73,7 @@ export function twoWayStatus(first: string, second: string, options: TwoWayStatu
   for (const path of [...paths.values()].sort((x, y) => Buffer.compare(x.bytes, y.bytes))) {
     const at = [path.under(bytes[0]), path.under(bytes[1])] as const;
     const now: SidePair = [readEntry(at[0]), readEntry(at[1])];
-    const verdict = decide(at, now, decodeRecord(store.get(path.key)));
+    const verdict = decide([fileHasher(at[0]), fileHasher(at[1])], now, decodeRecord(store.get(path.key)));
     switch (verdict.action) {
       case 'in-sync':
         break;
