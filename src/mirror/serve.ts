@@ -83,12 +83,19 @@ function wireEntry(path: RelPath, entry: Entry): WireEntry {
   return entry.hash === undefined ? base : { ...base, hash: entry.hash };
 }
 
+/** Options of a {@link MirrorServer}. */
+export interface MirrorServerOptions {
+  /** Bytes of watch events that may wait unread before events become one overflow (default {@link MAX_EVENT_BACKLOG}). */
+  readonly maxEventBacklog?: number;
+}
+
 /** The `--serve` end over one channel (see the file comment). */
 export class MirrorServer {
   readonly #root: Buffer;
   readonly #rootText: string;
   readonly #input: Readable;
   readonly #output: Writable;
+  readonly #maxEventBacklog: number;
   #greeted = false;
   #closed = false;
   #notifier: Notifier | undefined;
@@ -103,13 +110,14 @@ export class MirrorServer {
    *   identity `hello` reports, and the base every request is checked against).
    * Throws ENOENT / ENOTDIR when it is not a directory.
    */
-  constructor(root: string, input: Readable, output: Writable) {
+  constructor(root: string, input: Readable, output: Writable, options: MirrorServerOptions = {}) {
     const real = fs.realpathSync(root);
     if (!fs.statSync(real).isDirectory()) throw systemError('ENOTDIR', 'serve', root);
     this.#rootText = real;
     this.#root = Buffer.from(real);
     this.#input = input;
     this.#output = output;
+    this.#maxEventBacklog = options.maxEventBacklog ?? MAX_EVENT_BACKLOG;
     output.on('error', () => void this.close()); // the client went away
   }
 
@@ -290,7 +298,7 @@ export class MirrorServer {
     const output = this.#output;
     const emit = (event: Record<string, unknown>): void => {
       if (output.destroyed || output.writableEnded) return;
-      if (this.#overflowOwed || output.writableLength > MAX_EVENT_BACKLOG) {
+      if (this.#overflowOwed || output.writableLength > this.#maxEventBacklog) {
         if (!this.#overflowOwed) output.once('drain', () => this.#payOverflow());
         this.#overflowOwed = true;
         return;

@@ -9,6 +9,7 @@
  */
 import { Buffer } from 'node:buffer';
 import * as nodePath from 'node:path';
+import { debuglog } from 'node:util';
 import { systemError, type CodedError } from '../errors.js';
 import { rsyncShellArgs, type Destination } from './destination.js';
 import type { Entry } from './entry.js';
@@ -17,6 +18,8 @@ import { RelPath } from './rel-path.js';
 import { RemoteSide, type RemoteChange } from './remote-side.js';
 import type { WireEntry } from './serve.js';
 import type { SideSink, SyncSide } from './side.js';
+
+const debug = debuglog('inotify-mirror');
 
 /** Settings of an {@link SshSide}. */
 export interface SshSideSettings {
@@ -233,6 +236,7 @@ export class SshSide implements SyncSide {
   }
 
   #change(change: RemoteChange): void {
+    debug('remote change %o', change);
     const sink = this.#sink;
     if (!this.#watching || sink === undefined) return;
     if (change.event === 'overflow') return sink.overflow();

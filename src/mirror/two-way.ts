@@ -335,7 +335,7 @@ export class TwoWaySync {
         this.#turn = other(first);
         const work = this.#queues[first].take() ?? this.#queues[other(first)].take();
         if (work === undefined) return;
-        debug('work %s', work.kind === 'send' ? [...work.shallow.values(), ...work.deep.values()].map((p) => p.text).join(' ') : work.kind);
+        debug('work %s', work.kind === 'send' ? [...work.shallow.values(), ...work.deep.values()].map((p) => p.text).join(' ') : work.kind === 'tree' ? work.ops.map((op) => (op.type === 'rename' ? `rename ${op.from.text} ${op.to.text}` : `delete ${op.path.text}`)).join(', ') : work.kind);
         await this.#apply(work);
       } catch (error) {
         // A remote side's channel closed mid-way: the check above finds it down; the merge once it is back

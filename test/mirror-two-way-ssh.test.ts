@@ -1,0 +1,149 @@
+/**
+ * Remote two-way sync: a local root A and a root B on "another machine",
+ * reached through a real loopback sshd (127.0.0.1, random port, generated
+ * keys) started by the test, where `inotify-mirror --serve B` runs from this
+ * worktree's lib/ (--remote-command). The real rsync moves data over the
+ * same ssh. Covered: the first merge of differing trees, edits on both sides
+ * while running, a remote rename replayed as a rename (same inode), a
+ * same-file conflict keeping both versions on both sides, and an outage
+ * (the serving end killed, sshd down) with changes on both sides meanwhile.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPLACED_DIR } from '../src/mirror/walk.js';
+import { ensureLib } from './helpers/child.js';
+import { repoRoot, tempDir } from './helpers/index.js';
+import { sshdAvailable, startMirror, startSshd, treeDiff } from './mirror-helpers.js';
+
+const REMOTE_COMMAND = [process.execPath, path.join(repoRoot, 'lib', 'cli', 'inotify-mirror.js')];
+const CONFLICT = /\.conflict-[ab]-\d{8}-\d{6}/;
+
+function pair(): { a: string; b: string; state: string } {
+  const dir = tempDir('two-way-ssh-');
+  const a = path.join(dir, 'a');
+  const b = path.join(dir, 'b');
+  fs.mkdirSync(a);
+  fs.mkdirSync(b);
+  return { a, b, state: path.join(dir, 'state') };
+}
+
+const read = (file: string): string | undefined => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined);
+/** Equal trees, and no parking directory left on either side. */
+const converged = (a: string, b: string): boolean =>
+  treeDiff(a, b) === '' && !fs.existsSync(path.join(a, REPLACED_DIR)) && !fs.existsSync(path.join(b, REPLACED_DIR));
+
+/** The pids of the `--serve root` processes (matched by their exact argv). */
+function servePids(root: string): number[] {
+  const pids: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let argv: string[];
+    try {
+      argv = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    const at = argv.indexOf('--serve');
+    if (at >= 0 && argv[at + 1] === root && argv.includes(REMOTE_COMMAND[1] as string)) pids.push(Number(name));
+  }
+  return pids;
+}
+
+describe.skipIf(!sshdAvailable)('two-way over ssh', () => {
+  it('merges, follows both sides, replays a remote rename as a rename, keeps both versions of a conflict', async () => {
+    ensureLib();
+    const sshd = await startSshd();
+    const { a, b, state } = pair();
+    fs.mkdirSync(path.join(a, 'dir'));
+    fs.writeFileSync(path.join(a, 'dir', 'only-a'), 'A');
+    fs.writeFileSync(path.join(b, 'only-b'), 'B');
+    fs.symlinkSync('only-b', path.join(b, 'link'));
+    fs.writeFileSync(path.join(a, 'same'), 'same');
+    fs.writeFileSync(path.join(b, 'same'), 'same');
+    fs.writeFileSync(path.join(a, 'clash.txt'), 'from a');
+    fs.writeFileSync(path.join(b, 'clash.txt'), 'from b');
+    const past = new Date(Date.now() - 3600_000);
+    fs.utimesSync(path.join(a, 'clash.txt'), past, past); // a's is older: it is the one renamed
+    const log = await startMirror(a, `127.0.0.1:${b}`, { twoWay: true, state, ssh: sshd.ssh, remoteCommand: REMOTE_COMMAND });
+    expect(converged(a, b)).toBe(true);
+    expect(read(path.join(b, 'dir', 'only-a'))).toBe('A');
+    expect(fs.readlinkSync(path.join(a, 'link'))).toBe('only-b');
+    expect(read(path.join(a, 'clash.txt'))).toBe('from b');
+    const aside = fs.readdirSync(b).filter((name) => CONFLICT.test(name));
+    expect(aside).toHaveLength(1);
+    expect(read(path.join(b, aside[0] as string))).toBe('from a');
+    expect(log.conflicts).toEqual([{ kind: 'both-changed', path: 'clash.txt', conflictPath: aside[0], side: 'source' }]);
+
+    // Edits on both sides while running.
+    fs.writeFileSync(path.join(a, 'new-a.txt'), 'new on a');
+    fs.writeFileSync(path.join(b, 'new-b.txt'), 'new on b');
+    fs.appendFileSync(path.join(b, 'dir', 'only-a'), ' and b');
+    fs.rmSync(path.join(a, 'only-b'));
+    await log.until(() => read(path.join(a, 'new-b.txt')) === 'new on b' && read(path.join(b, 'new-a.txt')) === 'new on a'
+      && read(path.join(a, 'dir', 'only-a')) === 'A and b' && !fs.existsSync(path.join(b, 'only-b')) && converged(a, b), 'edits on both sides');
+
+    // A rename on the remote side is replayed as a rename here: the same inode, no copy.
+    await log.mirror.idle();
+    const inode = fs.statSync(path.join(a, 'new-a.txt')).ino;
+    const sendsBefore = log.syncs.filter((s) => s.type === 'send').length;
+    fs.renameSync(path.join(b, 'new-a.txt'), path.join(b, 'dir', 'renamed-on-b.txt'));
+    await log.until(() => fs.existsSync(path.join(a, 'dir', 'renamed-on-b.txt')) && converged(a, b), 'the remote rename');
+    expect(fs.statSync(path.join(a, 'dir', 'renamed-on-b.txt')).ino, JSON.stringify(log.syncs)).toBe(inode);
+    expect(log.syncs.filter((s) => s.type === 'rename')).toEqual([{ type: 'rename', from: 'new-a.txt', to: 'dir/renamed-on-b.txt', target: 'source' }]);
+    expect(log.syncs.filter((s) => s.type === 'send')).toHaveLength(sendsBefore);
+
+    // The same file changed differently on both sides while running: both versions kept, on both sides.
+    await log.mirror.idle();
+    fs.writeFileSync(path.join(a, 'same'), 'edited on a, first');
+    fs.utimesSync(path.join(a, 'same'), past, past);
+    fs.writeFileSync(path.join(b, 'same'), 'edited on b, later');
+    await log.until(() => log.conflicts.length === 2 && converged(a, b)
+      && fs.readdirSync(a).filter((name) => name.startsWith('same.conflict-')).length === 1, 'the conflict on both sides');
+    const kept = fs.readdirSync(a).find((name) => name.startsWith('same.conflict-')) as string;
+    expect(log.conflicts[1]).toMatchObject({ path: 'same', conflictPath: kept });
+    expect(new Set([read(path.join(a, 'same')), read(path.join(b, kept))])).toEqual(new Set(['edited on a, first', 'edited on b, later']));
+    expect(log.warnings).toEqual([]);
+    expect(log.errors).toEqual([]);
+  });
+
+  it('an outage (serving end killed, sshd down) with changes on both sides meanwhile converges once sshd is back', async () => {
+    ensureLib();
+    const sshd = await startSshd();
+    const { a, b, state } = pair();
+    fs.writeFileSync(path.join(a, 'old'), 'old');
+    fs.writeFileSync(path.join(b, 'doomed'), 'x');
+    fs.mkdirSync(path.join(b, 'sub'));
+    fs.writeFileSync(path.join(b, 'sub', 'moving'), 'moving');
+    const log = await startMirror(a, `127.0.0.1:${b}`, {
+      twoWay: true, state, ssh: sshd.ssh, remoteCommand: REMOTE_COMMAND, retryDelay: 100, maxRetryDelay: 400,
+    });
+    expect(converged(a, b)).toBe(true);
+    const movingInode = fs.statSync(path.join(a, 'sub', 'moving')).ino;
+
+    await sshd.stop(); // no new logins; the running session lives on until its serving end dies
+    const pids = servePids(fs.realpathSync(b));
+    expect(pids).toHaveLength(1);
+    process.kill(pids[0] as number, 'SIGKILL');
+    await log.until(() => log.offlines > 0 && log.mirror.offline, 'the mirror to notice the channel closed');
+
+    fs.writeFileSync(path.join(a, 'while-down-a'), 'written on a while down');
+    fs.appendFileSync(path.join(a, 'old'), ' edited on a');
+    fs.writeFileSync(path.join(b, 'while-down-b'), 'written on b while down');
+    fs.rmSync(path.join(b, 'doomed'));
+    fs.renameSync(path.join(b, 'sub', 'moving'), path.join(b, 'moved'));
+    await log.until(() => log.offlines >= 2 && log.mirror.pending >= 1, 'failed reconnects while the local change waits');
+    expect(fs.existsSync(path.join(b, 'while-down-a'))).toBe(false);
+
+    await sshd.start();
+    await log.until(() => log.onlines > 0 && !log.mirror.offline && converged(a, b)
+      && read(path.join(a, 'while-down-b')) === 'written on b while down' && read(path.join(b, 'while-down-a')) === 'written on a while down'
+      && read(path.join(b, 'old')) === 'old edited on a' && !fs.existsSync(path.join(a, 'doomed')) && fs.existsSync(path.join(a, 'moved')),
+    'convergence after sshd is back');
+    // The rename made while away is found by the merge as a delete and a new file: a copy, not a rename.
+    expect(fs.statSync(path.join(a, 'moved')).ino).not.toBe(movingInode);
+    expect(log.conflicts).toEqual([]);
+    expect(log.errors).toEqual([]);
+    expect(servePids(fs.realpathSync(b))).toHaveLength(1); // reconnected once, the old end is gone
+  });
+});
