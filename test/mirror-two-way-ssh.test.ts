@@ -11,8 +11,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ensureLib, spawnNode } from './helpers/child.js';
 import { REPLACED_DIR } from '../src/mirror/walk.js';
-import { ensureLib } from './helpers/child.js';
 import { repoRoot, tempDir } from './helpers/index.js';
 import { sshdAvailable, startMirror, startSshd, treeDiff } from './mirror-helpers.js';
 
@@ -145,5 +145,23 @@ describe.skipIf(!sshdAvailable)('two-way over ssh', () => {
     expect(log.conflicts).toEqual([]);
     expect(log.errors).toEqual([]);
     expect(servePids(fs.realpathSync(b))).toHaveLength(1); // reconnected once, the old end is gone
+  });
+
+  it('the CLI: --two-way --once A host:path with --remote-command merges and exits 0', async () => {
+    ensureLib();
+    const sshd = await startSshd();
+    const { a, b, state } = pair();
+    fs.writeFileSync(path.join(a, 'from-a'), 'A');
+    fs.writeFileSync(path.join(b, 'from-b'), 'B');
+    const result = await spawnNode([REMOTE_COMMAND[1] as string, '--two-way', '--once', '--json', '--state', state,
+      '--rsh', sshd.ssh.join(' '), '--remote-command', JSON.stringify(REMOTE_COMMAND), a, `127.0.0.1:${b}`]).waitForExit();
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(converged(a, b)).toBe(true);
+    expect(read(path.join(a, 'from-b'))).toBe('B');
+    const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as { event: string; target?: string });
+    expect(events.filter((event) => event.event === 'sync').map((event) => event.target).sort()).toEqual(['destination', 'source']);
+    expect(events.filter((event) => event.event === 'reconcile')).toHaveLength(1);
+    expect(events.at(-1)).toMatchObject({ event: 'ready' });
   });
 });
