@@ -163,5 +163,17 @@ describe.skipIf(!sshdAvailable)('two-way over ssh', () => {
     expect(events.filter((event) => event.event === 'sync').map((event) => event.target).sort()).toEqual(['destination', 'source']);
     expect(events.filter((event) => event.event === 'reconcile')).toHaveLength(1);
     expect(events.at(-1)).toMatchObject({ event: 'ready' });
+
+    // --status reads the remote side through the serving end too.
+    fs.appendFileSync(path.join(b, 'from-b'), ' edited on b');
+    const status = await spawnNode([REMOTE_COMMAND[1] as string, '--two-way', '--status', '--state', state,
+      '--rsh', sshd.ssh.join(' '), '--remote-command', JSON.stringify(REMOTE_COMMAND), a, `127.0.0.1:${b}`]).waitForExit();
+    expect(status.stderr).toBe('');
+    expect(status.stdout).toBe(`copy "from-b" destination -> source\n1 path pending, 2 synced (state ${state})\n`);
+    await sshd.stop();
+    const down = await spawnNode([REMOTE_COMMAND[1] as string, '--two-way', '--status', '--state', state,
+      '--rsh', sshd.ssh.join(' '), '--remote-command', JSON.stringify(REMOTE_COMMAND), a, `127.0.0.1:${b}`]).waitForExit();
+    expect(down.code).toBe(1); // unreachable: not a command-line mistake
+    expect(down.stderr).toMatch(/^inotify-mirror: 127\.0\.0\.1:.*the remote side exited/);
   });
 });

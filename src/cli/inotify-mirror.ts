@@ -11,7 +11,7 @@
  * its input ends.
  */
 import { parseArgs } from 'node:util';
-import { Mirror, twoWayStatus, type MirrorConflict, type TwoWayPendingPath, type MirrorOptions, type MirrorProgress, type MirrorReconcile, type MirrorSync } from '../mirror/index.js';
+import { Mirror, parseDestination, remoteTwoWayStatus, twoWayStatus, type MirrorConflict, type TwoWayPendingPath, type MirrorOptions, type MirrorProgress, type MirrorReconcile, type MirrorSync } from '../mirror/index.js';
 import { formatProgress } from '../mirror/progress.js';
 import { MirrorServer } from '../mirror/serve.js';
 import { packageVersion } from './args.js';
@@ -214,13 +214,22 @@ function describePending(item: TwoWayPendingPath): string {
   }
 }
 
+/** An error of the arguments (ERR_INVALID_ARG_*...), not of reaching a remote end (ERR_MIRROR_*: exit 1). */
+function isUsageMistake(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('ERR_') && !code.startsWith('ERR_MIRROR_');
+}
+
 /** --status: what is not in sync, from the state; exit 0. */
-function printStatus(parsed: Parsed): number {
+async function printStatus(parsed: Parsed): Promise<number> {
   let status;
   try {
-    status = twoWayStatus(parsed.source, parsed.destination, { state: parsed.options.state, exclude: parsed.options.exclude });
+    const { state, exclude, ssh, remoteCommand } = parsed.options;
+    status = parseDestination(parsed.destination).kind === 'local'
+      ? twoWayStatus(parsed.source, parsed.destination, { state, exclude })
+      : await remoteTwoWayStatus(parsed.source, parsed.destination, { state, exclude, ssh, remoteCommand });
   } catch (error) {
-    throw (error as { code?: string }).code?.startsWith('ERR_') === true ? new UsageError((error as Error).message) : error;
+    throw isUsageMistake(error) ? new UsageError((error as Error).message) : error;
   }
   const lines = parsed.json
     ? [...status.pending.map((item) => JSON.stringify({ event: 'pending', ...item })),
@@ -252,7 +261,7 @@ async function main(argv: string[]): Promise<number> {
     mirror = new Mirror(parsed.source, parsed.destination, parsed.options);
   } catch (error) {
     // Bad --exclude or DST: a command-line mistake.
-    throw (error as { code?: string }).code?.startsWith('ERR_') === true ? new UsageError((error as Error).message) : error;
+    throw isUsageMistake(error) ? new UsageError((error as Error).message) : error;
   }
   const out = new LineOutput(process.stdout, () => void mirror.close().then(() => process.exit(0)), (error) => {
     process.stderr.write(`${PROGRAM}: ${error.message}\n`);

@@ -77,7 +77,12 @@ export class SshSide implements SyncSide {
   }
 
   async open(): Promise<void> {
-    const remote = await this.#connect();
+    let remote: RemoteSide;
+    try {
+      remote = await this.#connect();
+    } catch (error) {
+      throw this.#described(error as CodedError);
+    }
     this.#remote = remote;
     this.#identity = remote.root.identity;
     this.#realRoot = remote.root.root;
