@@ -1,7 +1,7 @@
 /**
  * Mirror: keeps a destination (a local directory, or `[user@]host:path` over
- * ssh) equal to a source directory, or, with `twoWay`, two local directories
- * equal to each other (two-way.ts). It watches the source first, then
+ * ssh) equal to a source directory, or, with `twoWay`, two directories (the
+ * second one local or over ssh) equal to each other (two-way.ts). It watches the source first, then
  * reconciles the whole tree with rsync, then replays each change as it
  * happens: complete files by rsync (a burst in one run), renames as renames,
  * deletes as deletes. When the destination cannot be reached, changes wait
