@@ -49,6 +49,9 @@ export interface RemoteSideOptions {
   readonly remoteCommand?: readonly string[];
 }
 
+/** How long (ms) close() waits for ssh to exit on its own. */
+export const CLOSE_GRACE = 5000;
+
 interface Pending {
   readonly items: Record<string, unknown>[];
   resolve(reply: Record<string, unknown>): void;
@@ -185,10 +188,17 @@ export class RemoteSide extends EventEmitter<RemoteSideEvents> {
     return this.#closed !== null;
   }
 
-  /** Ends the channel (the remote end exits when its input ends) and waits for ssh to exit. Idempotent. */
+  /**
+   * Ends the channel (the remote end exits when its input ends) and waits for
+   * ssh to exit; ssh is terminated when it has not exited after
+   * {@link CLOSE_GRACE} ms (a dead network can hold it). Idempotent.
+   */
   async close(): Promise<void> {
     this.#child.stdin.end();
+    const timer = setTimeout(() => this.#child.kill('SIGTERM'), CLOSE_GRACE);
+    timer.unref();
     await this.#exited;
+    clearTimeout(timer);
   }
 
   #request(op: string, fields: Record<string, unknown>, items: Record<string, unknown>[] = []): Promise<Record<string, unknown>> {

@@ -27,6 +27,7 @@ import * as nodePath from 'node:path';
 import { debuglog } from 'node:util';
 import { systemError, type CodedError } from '../errors.js';
 import { sendPaths } from './apply.js';
+import { mapBatched } from './batched.js';
 import { ChangeQueue, type Work } from './change-queue.js';
 import { conflictLabel, conflictPath } from './conflict-name.js';
 import type { MirrorContext } from './context.js';
@@ -438,7 +439,7 @@ export class TwoWaySync {
     // Parents first: a file that loses its name to a directory in a conflict is renamed away before what goes in it.
     const sorted = [...paths.values()].sort((x, y) => Buffer.compare(x.bytes, y.bytes));
     // Entries are asked for all at once: a remote side answers them in one stream, not one round trip each.
-    const seen = await Promise.all(this.#sides.map((side) => Promise.all(sorted.map((path) => side.entry(path)))));
+    const seen = await Promise.all(this.#sides.map((side) => mapBatched(sorted, (path) => side.entry(path))));
     for (const [i, path] of sorted.entries()) await this.#decide(path, [seen[0]?.[i], seen[1]?.[i]], plan);
     await this.#runDeletes(plan);
     let files = 0;
@@ -572,7 +573,18 @@ export class TwoWaySync {
   async #recordCopies(from: SideIndex, sent: readonly RelPath[], seen: Map<string, Entry | undefined>): Promise<void> {
     const store = this.#store as StateStore;
     const to = other(from);
-    const [sources, copies] = await Promise.all([from, to].map((side) => Promise.all(sent.map((path) => this.#sides[side].entry(path)))));
+    const [sources, copies] = await Promise.all([from, to].map((side) => mapBatched(sent, (path) => this.#sides[side].entry(path))));
+    // Fetch the hashes the records will need all at once (the decisions below would ask one by one):
+    // the source's, unless its last record vouches for it, and the copy's, unless it can take the source's.
+    await mapBatched(sent, async (path, i) => {
+      const [source, copy, before] = [sources?.[i], copies?.[i], seen.get(path.key)];
+      if (copy?.kind !== 'file') return;
+      if (source?.kind === 'file' && source.hash === undefined && (before?.hash === undefined || before.size !== source.size || before.mtime !== source.mtime)) {
+        source.hash = await this.#sides[from].hash(path);
+      }
+      const borrows = source?.kind === 'file' && source.hash !== undefined && copy.size === source.size && copy.mtime === source.mtime;
+      if (copy.hash === undefined && !borrows) copy.hash = await this.#sides[to].hash(path);
+    });
     for (const [i, path] of sent.entries()) {
       const source = sources?.[i];
       const copy = copies?.[i];
