@@ -5,14 +5,16 @@
  * worktree's lib/ (--remote-command). The real rsync moves data over the
  * same ssh. Covered: the first merge of differing trees, edits on both sides
  * while running, a remote rename replayed as a rename (same inode), a
- * same-file conflict keeping both versions on both sides, and an outage
- * (the serving end killed, sshd down) with changes on both sides meanwhile.
+ * same-file conflict keeping both versions on both sides, a write on the
+ * remote side racing the mirror's copy there (kept through the parking
+ * directory ops), and the CLI (--once, --status, --remote-command). The
+ * outages are in mirror-two-way-ssh-outage.test.ts.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ensureLib, spawnNode } from './helpers/child.js';
 import { REPLACED_DIR } from '../src/mirror/walk.js';
+import { ensureLib, spawnNode } from './helpers/child.js';
 import { repoRoot, tempDir } from './helpers/index.js';
 import { sshdAvailable, startMirror, startSshd, treeDiff } from './mirror-helpers.js';
 
@@ -32,23 +34,6 @@ const read = (file: string): string | undefined => (fs.existsSync(file) ? fs.rea
 /** Equal trees, and no parking directory left on either side. */
 const converged = (a: string, b: string): boolean =>
   treeDiff(a, b) === '' && !fs.existsSync(path.join(a, REPLACED_DIR)) && !fs.existsSync(path.join(b, REPLACED_DIR));
-
-/** The pids of the `--serve root` processes (matched by their exact argv). */
-function servePids(root: string): number[] {
-  const pids: number[] = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    let argv: string[];
-    try {
-      argv = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-    } catch {
-      continue;
-    }
-    const at = argv.indexOf('--serve');
-    if (at >= 0 && argv[at + 1] === root && argv.includes(REMOTE_COMMAND[1] as string)) pids.push(Number(name));
-  }
-  return pids;
-}
 
 describe.skipIf(!sshdAvailable)('two-way over ssh', () => {
   it('merges, follows both sides, replays a remote rename as a rename, keeps both versions of a conflict', async () => {
@@ -107,44 +92,25 @@ describe.skipIf(!sshdAvailable)('two-way over ssh', () => {
     expect(log.errors).toEqual([]);
   });
 
-  it('an outage (serving end killed, sshd down) with changes on both sides meanwhile converges once sshd is back', async () => {
+  it("a write on the remote side that races the mirror's own copy there is kept under a conflict name", async () => {
     ensureLib();
     const sshd = await startSshd();
     const { a, b, state } = pair();
-    fs.writeFileSync(path.join(a, 'old'), 'old');
-    fs.writeFileSync(path.join(b, 'doomed'), 'x');
-    fs.mkdirSync(path.join(b, 'sub'));
-    fs.writeFileSync(path.join(b, 'sub', 'moving'), 'moving');
-    const log = await startMirror(a, `127.0.0.1:${b}`, {
-      twoWay: true, state, ssh: sshd.ssh, remoteCommand: REMOTE_COMMAND, retryDelay: 100, maxRetryDelay: 400,
-    });
-    expect(converged(a, b)).toBe(true);
-    const movingInode = fs.statSync(path.join(a, 'sub', 'moving')).ino;
-
-    await sshd.stop(); // no new logins; the running session lives on until its serving end dies
-    const pids = servePids(fs.realpathSync(b));
-    expect(pids).toHaveLength(1);
-    process.kill(pids[0] as number, 'SIGKILL');
-    await log.until(() => log.offlines > 0 && log.mirror.offline, 'the mirror to notice the channel closed');
-
-    fs.writeFileSync(path.join(a, 'while-down-a'), 'written on a while down');
-    fs.appendFileSync(path.join(a, 'old'), ' edited on a');
-    fs.writeFileSync(path.join(b, 'while-down-b'), 'written on b while down');
-    fs.rmSync(path.join(b, 'doomed'));
-    fs.renameSync(path.join(b, 'sub', 'moving'), path.join(b, 'moved'));
-    await log.until(() => log.offlines >= 2 && log.mirror.pending >= 1, 'failed reconnects while the local change waits');
-    expect(fs.existsSync(path.join(b, 'while-down-a'))).toBe(false);
-
-    await sshd.start();
-    await log.until(() => log.onlines > 0 && !log.mirror.offline && converged(a, b)
-      && read(path.join(a, 'while-down-b')) === 'written on b while down' && read(path.join(b, 'while-down-a')) === 'written on a while down'
-      && read(path.join(b, 'old')) === 'old edited on a' && !fs.existsSync(path.join(a, 'doomed')) && fs.existsSync(path.join(a, 'moved')),
-    'convergence after sshd is back');
-    // The rename made while away is found by the merge as a delete and a new file: a copy, not a rename.
-    expect(fs.statSync(path.join(a, 'moved')).ino).not.toBe(movingInode);
-    expect(log.conflicts).toEqual([]);
-    expect(log.errors).toEqual([]);
-    expect(servePids(fs.realpathSync(b))).toHaveLength(1); // reconnected once, the old end is gone
+    fs.writeFileSync(path.join(a, 'f.txt'), 'base');
+    // An rsync that, once, lets "a user" on the host write b's copy after the mirror decided to replace it.
+    const dir = path.dirname(a);
+    const race = path.join(dir, 'RACE');
+    const program = path.join(dir, 'rsync-racing');
+    fs.writeFileSync(program, `#!/bin/sh\nif [ -e '${race}' ]; then rm '${race}'; printf 'racing write on b' > '${path.join(b, 'f.txt')}'; fi\nexec rsync "$@"\n`, { mode: 0o755 });
+    const log = await startMirror(a, `127.0.0.1:${b}`, { twoWay: true, state, ssh: sshd.ssh, remoteCommand: REMOTE_COMMAND, rsync: program });
+    await log.mirror.idle();
+    fs.writeFileSync(race, '');
+    fs.writeFileSync(path.join(a, 'f.txt'), 'new from a');
+    await log.until(() => log.conflicts.length === 1 && fs.readdirSync(a).length === 2 && converged(a, b), 'the racing write kept on both sides');
+    const [conflict] = log.conflicts;
+    expect(conflict).toMatchObject({ kind: 'overwritten', path: 'f.txt', side: 'destination', conflictPath: expect.stringMatching(/^f\.conflict-b-\d{8}-\d{6}\.txt$/) as string });
+    expect(read(path.join(a, conflict?.conflictPath as string))).toBe('racing write on b');
+    expect(read(path.join(b, 'f.txt'))).toBe('new from a');
   });
 
   it('the CLI: --two-way --once A host:path with --remote-command merges and exits 0', async () => {
