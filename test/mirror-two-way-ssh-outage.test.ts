@@ -9,26 +9,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPLACED_DIR } from '../src/mirror/walk.js';
 import { ensureLib } from './helpers/child.js';
-import { repoRoot, tempDir } from './helpers/index.js';
-import { sshdAvailable, startMirror, startSshd, treeDiff, type TestSshd } from './mirror-helpers.js';
+import { converged, SERVE_COMMAND, sshdAvailable, startMirror, startSshd, twoWayRoots, type TestSshd } from './mirror-helpers.js';
 
-const REMOTE_COMMAND = [process.execPath, path.join(repoRoot, 'lib', 'cli', 'inotify-mirror.js')];
 
-function pair(): { a: string; b: string; state: string } {
-  const dir = tempDir('two-way-ssh-');
-  const a = path.join(dir, 'a');
-  const b = path.join(dir, 'b');
-  fs.mkdirSync(a);
-  fs.mkdirSync(b);
-  return { a, b, state: path.join(dir, 'state') };
-}
 
 const read = (file: string): string | undefined => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined);
-/** Equal trees, and no parking directory left on either side. */
-const converged = (a: string, b: string): boolean =>
-  treeDiff(a, b) === '' && !fs.existsSync(path.join(a, REPLACED_DIR)) && !fs.existsSync(path.join(b, REPLACED_DIR));
 
 /** The pids of the `--serve root` processes of this test (matched by their exact argv). */
 function servePids(root: string): number[] {
@@ -42,7 +28,7 @@ function servePids(root: string): number[] {
       continue;
     }
     const at = argv.indexOf('--serve');
-    if (at >= 0 && argv[at + 1] === root && argv.includes(REMOTE_COMMAND[1] as string)) pids.push(Number(name));
+    if (at >= 0 && argv[at + 1] === root && argv.includes(SERVE_COMMAND[1] as string)) pids.push(Number(name));
   }
   return pids;
 }
@@ -59,13 +45,13 @@ describe.skipIf(!sshdAvailable)('two-way over ssh: outages', () => {
   it('an outage (serving end killed, sshd down) with changes on both sides meanwhile converges once sshd is back', async () => {
     ensureLib();
     const sshd = await startSshd();
-    const { a, b, state } = pair();
+    const { a, b, state } = twoWayRoots('two-way-ssh-');
     fs.writeFileSync(path.join(a, 'old'), 'old');
     fs.writeFileSync(path.join(b, 'doomed'), 'x');
     fs.mkdirSync(path.join(b, 'sub'));
     fs.writeFileSync(path.join(b, 'sub', 'moving'), 'moving');
     const log = await startMirror(a, `127.0.0.1:${b}`, {
-      twoWay: true, state, ssh: sshd.ssh, remoteCommand: REMOTE_COMMAND, retryDelay: 100, maxRetryDelay: 400,
+      twoWay: true, state, ssh: sshd.ssh, remoteCommand: SERVE_COMMAND, retryDelay: 100, maxRetryDelay: 400,
     });
     expect(converged(a, b)).toBe(true);
     const movingInode = fs.statSync(path.join(a, 'sub', 'moving')).ino;
@@ -96,10 +82,10 @@ describe.skipIf(!sshdAvailable)('two-way over ssh: outages', () => {
   it('a B replaced by another directory while away stays unreachable (nothing merged into it) until the real one is back', async () => {
     ensureLib();
     const sshd = await startSshd();
-    const { a, b, state } = pair();
+    const { a, b, state } = twoWayRoots('two-way-ssh-');
     fs.writeFileSync(path.join(a, 'kept'), 'kept');
     const log = await startMirror(a, `127.0.0.1:${b}`, {
-      twoWay: true, state, ssh: sshd.ssh, remoteCommand: REMOTE_COMMAND, retryDelay: 100, maxRetryDelay: 400,
+      twoWay: true, state, ssh: sshd.ssh, remoteCommand: SERVE_COMMAND, retryDelay: 100, maxRetryDelay: 400,
     });
     const reasons: string[] = [];
     log.mirror.on('offline', (error) => reasons.push(error.message));

@@ -13,33 +13,19 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPLACED_DIR } from '../src/mirror/walk.js';
 import { ensureLib, spawnNode } from './helpers/child.js';
-import { repoRoot, tempDir } from './helpers/index.js';
-import { sshdAvailable, startMirror, startSshd, treeDiff } from './mirror-helpers.js';
+import { converged, SERVE_COMMAND, sshdAvailable, startMirror, startSshd, twoWayRoots } from './mirror-helpers.js';
 
-const REMOTE_COMMAND = [process.execPath, path.join(repoRoot, 'lib', 'cli', 'inotify-mirror.js')];
 const CONFLICT = /\.conflict-[ab]-\d{8}-\d{6}/;
 
-function pair(): { a: string; b: string; state: string } {
-  const dir = tempDir('two-way-ssh-');
-  const a = path.join(dir, 'a');
-  const b = path.join(dir, 'b');
-  fs.mkdirSync(a);
-  fs.mkdirSync(b);
-  return { a, b, state: path.join(dir, 'state') };
-}
 
 const read = (file: string): string | undefined => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined);
-/** Equal trees, and no parking directory left on either side. */
-const converged = (a: string, b: string): boolean =>
-  treeDiff(a, b) === '' && !fs.existsSync(path.join(a, REPLACED_DIR)) && !fs.existsSync(path.join(b, REPLACED_DIR));
 
 describe.skipIf(!sshdAvailable)('two-way over ssh', () => {
   it('merges, follows both sides, replays a remote rename as a rename, keeps both versions of a conflict', async () => {
     ensureLib();
     const sshd = await startSshd();
-    const { a, b, state } = pair();
+    const { a, b, state } = twoWayRoots('two-way-ssh-');
     fs.mkdirSync(path.join(a, 'dir'));
     fs.writeFileSync(path.join(a, 'dir', 'only-a'), 'A');
     fs.writeFileSync(path.join(b, 'only-b'), 'B');
@@ -50,7 +36,7 @@ describe.skipIf(!sshdAvailable)('two-way over ssh', () => {
     fs.writeFileSync(path.join(b, 'clash.txt'), 'from b');
     const past = new Date(Date.now() - 3600_000);
     fs.utimesSync(path.join(a, 'clash.txt'), past, past); // a's is older: it is the one renamed
-    const log = await startMirror(a, `127.0.0.1:${b}`, { twoWay: true, state, ssh: sshd.ssh, remoteCommand: REMOTE_COMMAND });
+    const log = await startMirror(a, `127.0.0.1:${b}`, { twoWay: true, state, ssh: sshd.ssh, remoteCommand: SERVE_COMMAND });
     expect(converged(a, b)).toBe(true);
     expect(read(path.join(b, 'dir', 'only-a'))).toBe('A');
     expect(fs.readlinkSync(path.join(a, 'link'))).toBe('only-b');
@@ -95,14 +81,14 @@ describe.skipIf(!sshdAvailable)('two-way over ssh', () => {
   it("a write on the remote side that races the mirror's own copy there is kept under a conflict name", async () => {
     ensureLib();
     const sshd = await startSshd();
-    const { a, b, state } = pair();
+    const { a, b, state } = twoWayRoots('two-way-ssh-');
     fs.writeFileSync(path.join(a, 'f.txt'), 'base');
     // An rsync that, once, lets "a user" on the host write b's copy after the mirror decided to replace it.
     const dir = path.dirname(a);
     const race = path.join(dir, 'RACE');
     const program = path.join(dir, 'rsync-racing');
     fs.writeFileSync(program, `#!/bin/sh\nif [ -e '${race}' ]; then rm '${race}'; printf 'racing write on b' > '${path.join(b, 'f.txt')}'; fi\nexec rsync "$@"\n`, { mode: 0o755 });
-    const log = await startMirror(a, `127.0.0.1:${b}`, { twoWay: true, state, ssh: sshd.ssh, remoteCommand: REMOTE_COMMAND, rsync: program });
+    const log = await startMirror(a, `127.0.0.1:${b}`, { twoWay: true, state, ssh: sshd.ssh, remoteCommand: SERVE_COMMAND, rsync: program });
     await log.mirror.idle();
     fs.writeFileSync(race, '');
     fs.writeFileSync(path.join(a, 'f.txt'), 'new from a');
@@ -116,11 +102,11 @@ describe.skipIf(!sshdAvailable)('two-way over ssh', () => {
   it('the CLI: --two-way --once A host:path with --remote-command merges and exits 0', async () => {
     ensureLib();
     const sshd = await startSshd();
-    const { a, b, state } = pair();
+    const { a, b, state } = twoWayRoots('two-way-ssh-');
     fs.writeFileSync(path.join(a, 'from-a'), 'A');
     fs.writeFileSync(path.join(b, 'from-b'), 'B');
-    const result = await spawnNode([REMOTE_COMMAND[1] as string, '--two-way', '--once', '--json', '--state', state,
-      '--rsh', sshd.ssh.join(' '), '--remote-command', JSON.stringify(REMOTE_COMMAND), a, `127.0.0.1:${b}`]).waitForExit();
+    const result = await spawnNode([SERVE_COMMAND[1] as string, '--two-way', '--once', '--json', '--state', state,
+      '--rsh', sshd.ssh.join(' '), '--remote-command', JSON.stringify(SERVE_COMMAND), a, `127.0.0.1:${b}`]).waitForExit();
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(converged(a, b)).toBe(true);
@@ -132,13 +118,13 @@ describe.skipIf(!sshdAvailable)('two-way over ssh', () => {
 
     // --status reads the remote side through the serving end too.
     fs.appendFileSync(path.join(b, 'from-b'), ' edited on b');
-    const status = await spawnNode([REMOTE_COMMAND[1] as string, '--two-way', '--status', '--state', state,
-      '--rsh', sshd.ssh.join(' '), '--remote-command', JSON.stringify(REMOTE_COMMAND), a, `127.0.0.1:${b}`]).waitForExit();
+    const status = await spawnNode([SERVE_COMMAND[1] as string, '--two-way', '--status', '--state', state,
+      '--rsh', sshd.ssh.join(' '), '--remote-command', JSON.stringify(SERVE_COMMAND), a, `127.0.0.1:${b}`]).waitForExit();
     expect(status.stderr).toBe('');
     expect(status.stdout).toBe(`copy "from-b" destination -> source\n1 path pending, 2 synced (state ${state})\n`);
     await sshd.stop();
-    const down = await spawnNode([REMOTE_COMMAND[1] as string, '--two-way', '--status', '--state', state,
-      '--rsh', sshd.ssh.join(' '), '--remote-command', JSON.stringify(REMOTE_COMMAND), a, `127.0.0.1:${b}`]).waitForExit();
+    const down = await spawnNode([SERVE_COMMAND[1] as string, '--two-way', '--status', '--state', state,
+      '--rsh', sshd.ssh.join(' '), '--remote-command', JSON.stringify(SERVE_COMMAND), a, `127.0.0.1:${b}`]).waitForExit();
     expect(down.code).toBe(1); // unreachable: not a command-line mistake
     expect(down.stderr).toMatch(/^inotify-mirror: 127\.0\.0\.1:.*the remote side exited/);
   });
