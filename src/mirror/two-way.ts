@@ -180,7 +180,9 @@ export class TwoWaySync {
       throw error;
     }
     if (this.#closed) {
+      // close() ran while the sides were being reached: it may have missed one opened since.
       store.close();
+      await Promise.all([...this.#opened].map((side) => side.close()));
       return;
     }
     this.#store = store;
