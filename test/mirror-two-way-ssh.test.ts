@@ -99,10 +99,13 @@ describe.skipIf(!sshdAvailable)('two-way over ssh', () => {
     expect(read(path.join(b, 'f.txt'))).toBe('new from a');
   });
 
-  it('the CLI: --two-way --once A host:path with --remote-command merges and exits 0', async () => {
+  it('the CLI: --two-way --once A host:path with --remote-command merges and exits 0 (a B whose name needs quoting)', async () => {
     ensureLib();
     const sshd = await startSshd();
-    const { a, b, state } = twoWayRoots('two-way-ssh-');
+    const roots = twoWayRoots('two-way-ssh-');
+    const { a, state } = roots;
+    const b = path.join(path.dirname(roots.b), "b 'q' $(x) -n");
+    fs.renameSync(roots.b, b);
     fs.writeFileSync(path.join(a, 'from-a'), 'A');
     fs.writeFileSync(path.join(b, 'from-b'), 'B');
     const result = await spawnNode([SERVE_COMMAND[1] as string, '--two-way', '--once', '--json', '--state', state,
