@@ -4,7 +4,8 @@
  * `inotify-mirror --serve`. The serving end is killed and sshd stopped while
  * both sides change: changes wait, reconnects are retried with backoff, and
  * once sshd is back one merge converges. A B replaced by another directory
- * while away (a remount) stays unreachable until the real one is back.
+ * (a remount), with the channel up or while away, stays unreachable until
+ * the real one is back.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -79,7 +80,7 @@ describe.skipIf(!sshdAvailable)('two-way over ssh: outages', () => {
     expect(servePids(fs.realpathSync(b))).toHaveLength(1); // reconnected once, the old end is gone
   });
 
-  it('a B replaced by another directory while away stays unreachable (nothing merged into it) until the real one is back', async () => {
+  it('a B replaced by another directory (channel up, then while away) stays unreachable, nothing merged into it, until the real one is back', async () => {
     ensureLib();
     const sshd = await startSshd();
     const { a, b, state } = twoWayRoots('two-way-ssh-');
@@ -91,6 +92,18 @@ describe.skipIf(!sshdAvailable)('two-way over ssh: outages', () => {
     log.mirror.on('offline', (error) => reasons.push(error.message));
     expect(converged(a, b)).toBe(true);
 
+    // Replaced while the channel is up: the next change finds it is not the directory it was.
+    fs.renameSync(b, `${b}-real`);
+    fs.mkdirSync(b);
+    fs.writeFileSync(path.join(a, 'while-replaced'), 'new on a');
+    await log.until(() => reasons.some((reason) => /not the directory the mirror started with/.test(reason)), 'the live replacement noticed');
+    expect(fs.readdirSync(b)).toEqual([]);
+    expect(fs.readdirSync(a).sort()).toEqual(['kept', 'while-replaced']);
+    fs.rmdirSync(b);
+    fs.renameSync(`${b}-real`, b);
+    await log.until(() => log.onlines === 1 && read(path.join(b, 'while-replaced')) === 'new on a' && converged(a, b), 'back (live) and merged');
+    reasons.length = 0;
+
     await cutOff(sshd, b);
     await log.until(() => log.mirror.offline, 'offline');
     fs.renameSync(b, `${b}-real`);
@@ -101,12 +114,12 @@ describe.skipIf(!sshdAvailable)('two-way over ssh: outages', () => {
     const failed = log.offlines;
     await log.until(() => log.offlines >= failed + 2, 'more failed checks with backoff');
     expect(fs.readdirSync(b)).toEqual([]); // nothing merged into the impostor, nothing deleted on A
-    expect(fs.readdirSync(a).sort()).toEqual(['kept', 'while-away']);
-    expect(log.onlines).toBe(0);
+    expect(fs.readdirSync(a).sort()).toEqual(['kept', 'while-away', 'while-replaced']);
+    expect(log.onlines).toBe(1);
 
     fs.rmdirSync(b);
     fs.renameSync(`${b}-real`, b);
-    await log.until(() => log.onlines === 1 && !log.mirror.offline && read(path.join(b, 'while-away')) === 'new on a' && converged(a, b), 'back and merged');
+    await log.until(() => log.onlines === 2 && !log.mirror.offline && read(path.join(b, 'while-away')) === 'new on a' && converged(a, b), 'back and merged');
     expect(read(path.join(b, 'kept'))).toBe('kept');
     expect(log.errors).toEqual([]);
   });

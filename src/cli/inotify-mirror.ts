@@ -33,13 +33,15 @@ installed on both ends). Changes wait while DST is unreachable and are
 retried with backoff.
 
 With --two-way, A (local) and B (local, or [user@]host:path over ssh) are
-kept equal to each other: each side's changes go to the other. A remote B
-runs "inotify-mirror --serve B" on the host over ssh (see --remote-command),
-which watches B there and applies renames and deletes; rsync moves data. A file changed on both sides since the last
-sync keeps both versions: the older one is renamed to
-NAME.conflict-<side>-<YYYYMMDD-HHMMSS>.EXT (UTC) on both sides, and a
-conflict is reported. An edit wins over a delete. The last synced state is
-kept in --state DIR (default: under $XDG_STATE_HOME/inotify-mirror/).
+kept equal to each other: each side's changes go to the other. A file
+changed on both sides since the last sync keeps both versions: the older
+one is renamed to NAME.conflict-<side>-<YYYYMMDD-HHMMSS>.EXT (UTC) on both
+sides, and a conflict is reported. An edit wins over a delete. The last
+synced state is kept in --state DIR (default: under
+$XDG_STATE_HOME/inotify-mirror/). For a remote B, "inotify-mirror --serve
+B" runs on the host over ssh (see --remote-command): it watches B there and
+applies renames and deletes, rsync moves the data; while the host is
+unreachable changes wait, then both trees are merged.
 
 Options:
       --exclude PATTERN  neither send nor delete matching paths (repeatable):

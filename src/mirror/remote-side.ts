@@ -128,6 +128,12 @@ export class RemoteSide extends EventEmitter<RemoteSideEvents> {
     return side;
   }
 
+  /** Says hello again: the root's identity now (rejects with ENOENT when the root is gone). */
+  async probe(): Promise<RemoteRoot> {
+    const reply = await this.#request('hello', { version: PROTOCOL_VERSION });
+    return { version: reply.version as number, root: reply.root as string, identity: reply.identity as string, empty: reply.empty === true };
+  }
+
   /** Every entry of the tree (or of the subtree at `path`), with content hashes when `hash`. */
   async scan(options: { path?: RelPath; hash?: boolean } = {}): Promise<WireEntry[]> {
     const items: Record<string, unknown>[] = [];

@@ -1,7 +1,10 @@
 /**
  * A two-way root on another machine: `inotify-mirror --serve ROOT` started
  * there over ssh (remote-side.ts), each {@link SyncSide} operation one
- * request on that channel, the remote follower's changes streamed back. When
+ * request on that channel, the remote follower's changes streamed back. Each
+ * reachability check while connected says hello again: a root that is gone
+ * or is another directory (remounted, replaced) is unreachable, as a local
+ * root's stat would say, so it never reads as "everything deleted". When
  * the channel closes (ssh or the network dropped, the remote end was
  * killed), the side says so once (the engine goes offline and keeps changes
  * waiting); each later check tries to reconnect, and a reconnected root that
@@ -15,7 +18,7 @@ import { rsyncShellArgs, type Destination } from './destination.js';
 import type { Entry } from './entry.js';
 import { compileMirrorExcludes } from './excludes.js';
 import { RelPath } from './rel-path.js';
-import { RemoteSide, type RemoteChange } from './remote-side.js';
+import { RemoteSide, type RemoteChange, type RemoteRoot } from './remote-side.js';
 import type { WireEntry } from './serve.js';
 import type { SideSink, SyncSide } from './side.js';
 
@@ -96,7 +99,16 @@ export class SshSide implements SyncSide {
 
   async unreachable(): Promise<CodedError | undefined> {
     if (this.#closed) return channelError(`${this.name}: the mirror is closing`);
-    if (this.#remote !== undefined && !this.#remote.closed) return undefined;
+    const live = this.#remote;
+    if (live !== undefined && !live.closed) {
+      // Connected: the root must still be there and be the same directory (as a local side's stat says).
+      try {
+        return this.#sameRoot(await live.probe());
+      } catch (error) {
+        if ((error as CodedError).code === 'ERR_MIRROR_CHANNEL') this.#lost = undefined; // reported now
+        return this.#described(error as CodedError);
+      }
+    }
     const lost = this.#lost;
     if (lost !== undefined) {
       // Say it once, so the engine watches anew and merges what changed meanwhile; reconnect on the next check.
@@ -113,12 +125,19 @@ export class SshSide implements SyncSide {
       await remote.close();
       return channelError(`${this.name}: the mirror is closing`);
     }
-    if (remote.root.identity !== this.#identity) {
+    const stale = this.#sameRoot(remote.root);
+    if (stale !== undefined) {
       await remote.close();
-      return systemError('ESTALE', 'mirror', this.name, 'not the directory the mirror started with (unmounted or replaced): changes wait until it is back');
+      return stale;
     }
     this.#remote = remote;
     return undefined;
+  }
+
+  /** Undefined when `root` is the directory open() found; an ESTALE error otherwise. */
+  #sameRoot(root: RemoteRoot): CodedError | undefined {
+    if (root.identity === this.#identity) return undefined;
+    return systemError('ESTALE', 'mirror', this.name, 'not the directory the mirror started with (unmounted or replaced): changes wait until it is back');
   }
 
   hasEntries(): Promise<boolean> {

@@ -254,6 +254,14 @@ export class TwoWaySync {
     return undefined;
   }
 
+  /** Side `side` cannot be reached: changes wait, it is watched anew once back; reported with the backoff. */
+  #goOffline(side: SideIndex, error: CodedError): void {
+    this.#offline ??= { failures: 0, rewatch: new Set() };
+    this.#offline.failures += 1;
+    this.#offline.rewatch.add(side);
+    this.#report.offline(error, this.#retryIn());
+  }
+
   async #goOnline(): Promise<void> {
     const { rewatch } = this.#offline as { rewatch: Set<SideIndex> };
     this.#offline = undefined;
@@ -325,10 +333,7 @@ export class TwoWaySync {
       const down = await this.#unreachable();
       if (this.#closed) return;
       if (down !== undefined) {
-        this.#offline ??= { failures: 0, rewatch: new Set() };
-        this.#offline.failures += 1;
-        this.#offline.rewatch.add(down.side);
-        this.#report.offline(down.error, this.#retryIn());
+        this.#goOffline(down.side, down.error);
         return;
       }
       try {
@@ -344,6 +349,7 @@ export class TwoWaySync {
         // A remote side's channel closed mid-way: the check above finds it down; the merge once it is back
         // covers the work dropped here. A path a remote side refuses is skipped (its event brings it back).
         const code = (error as CodedError).code;
+        if (this.#offline !== undefined) return; // a side went away mid-way (#runDeletes): retried with backoff
         if (code === 'ERR_MIRROR_CHANNEL' || this.#closed) continue;
         if (code === 'ERR_PATH_ESCAPE') {
           this.#report.warning(error as Error);
@@ -363,10 +369,9 @@ export class TwoWaySync {
       for (const key of (this.#store as StateStore).keys()) if (!paths.has(key)) paths.set(key, RelPath.from(Buffer.from(key, 'latin1')));
       const done = await this.#syncPaths(paths);
       this.#report.reconcile(work.reason, done.files, done.bytes);
-      if (work.reason === 'initial') {
-        this.#onReady?.();
-        this.#onReady = undefined;
-      }
+      // The first merge done (the initial one, or the backlog merge that replaced it after an outage).
+      this.#onReady?.();
+      this.#onReady = undefined;
       return;
     }
     if (work.kind === 'send') {
@@ -539,10 +544,23 @@ export class TwoWaySync {
     plan.replacing[loser].set(path.key, undefined);
   }
 
-  /** Deletes what the plan says, deepest first, each only if it is still what was seen. */
+  /**
+   * Deletes what the plan says, deepest first, each only if it is still what
+   * was seen. A delete is planned because the other side lacks the path: that
+   * side is checked once more first (a root replaced or unmounted since the
+   * last check would otherwise read as "everything deleted"); when it is away,
+   * nothing is deleted and the mirror goes offline (this throws its error).
+   */
   async #runDeletes(plan: Plan): Promise<void> {
     const store = this.#store as StateStore;
     for (const side of [0, 1] as const) {
+      if (plan.deletes[side].size === 0) continue;
+      const lacking = other(side);
+      const away = await this.#sides[lacking].unreachable();
+      if (away !== undefined) {
+        this.#goOffline(lacking, away);
+        throw away;
+      }
       const list = [...plan.deletes[side].values()].sort((x, y) => Buffer.compare(y[0].bytes, x[0].bytes));
       for (const [path, seen] of list) {
         const current = await this.#sides[side].entry(path);
