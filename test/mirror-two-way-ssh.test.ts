@@ -36,7 +36,15 @@ describe.skipIf(!sshdAvailable)('two-way over ssh', () => {
     fs.writeFileSync(path.join(b, 'clash.txt'), 'from b');
     const past = new Date(Date.now() - 3600_000);
     fs.utimesSync(path.join(a, 'clash.txt'), past, past); // a's is older: it is the one renamed
-    const log = await startMirror(a, `127.0.0.1:${b}`, { twoWay: true, state, ssh: sshd.ssh, remoteCommand: SERVE_COMMAND });
+    fs.mkdirSync(path.join(b, 'cache'));
+    fs.writeFileSync(path.join(b, 'cache', 'blob'), 'excluded dir');
+    fs.writeFileSync(path.join(b, 'scratch.tmp'), 'excluded name');
+    const log = await startMirror(a, `127.0.0.1:${b}`, { twoWay: true, state, ssh: sshd.ssh, remoteCommand: SERVE_COMMAND, exclude: ['cache', '*.tmp'] });
+    // Excluded paths stay where they are, on the remote side too.
+    expect(fs.existsSync(path.join(a, 'cache'))).toBe(false);
+    expect(fs.existsSync(path.join(a, 'scratch.tmp'))).toBe(false);
+    fs.rmSync(path.join(b, 'cache'), { recursive: true });
+    fs.rmSync(path.join(b, 'scratch.tmp'));
     expect(converged(a, b)).toBe(true);
     expect(read(path.join(b, 'dir', 'only-a'))).toBe('A');
     expect(fs.readlinkSync(path.join(a, 'link'))).toBe('only-b');
@@ -46,13 +54,18 @@ describe.skipIf(!sshdAvailable)('two-way over ssh', () => {
     expect(read(path.join(b, aside[0] as string))).toBe('from a');
     expect(log.conflicts).toEqual([{ kind: 'both-changed', path: 'clash.txt', conflictPath: aside[0], side: 'source' }]);
 
-    // Edits on both sides while running.
+    // Edits on both sides while running (an excluded one stays on its side).
+    fs.mkdirSync(path.join(b, 'cache'));
+    fs.writeFileSync(path.join(b, 'cache', 'late'), 'excluded');
     fs.writeFileSync(path.join(a, 'new-a.txt'), 'new on a');
     fs.writeFileSync(path.join(b, 'new-b.txt'), 'new on b');
     fs.appendFileSync(path.join(b, 'dir', 'only-a'), ' and b');
     fs.rmSync(path.join(a, 'only-b'));
     await log.until(() => read(path.join(a, 'new-b.txt')) === 'new on b' && read(path.join(b, 'new-a.txt')) === 'new on a'
-      && read(path.join(a, 'dir', 'only-a')) === 'A and b' && !fs.existsSync(path.join(b, 'only-b')) && converged(a, b), 'edits on both sides');
+      && read(path.join(a, 'dir', 'only-a')) === 'A and b' && !fs.existsSync(path.join(b, 'only-b')), 'edits on both sides');
+    expect(fs.existsSync(path.join(a, 'cache'))).toBe(false);
+    fs.rmSync(path.join(b, 'cache'), { recursive: true });
+    await log.until(() => converged(a, b), 'convergence');
 
     // A rename on the remote side is replayed as a rename here: the same inode, no copy.
     await log.mirror.idle();
