@@ -27,7 +27,15 @@ const b64 = (text: string | Buffer): string => Buffer.from(text).toString('base6
 type Line = Record<string, unknown>;
 
 /** A `--serve ROOT` child spoken to over pipes. */
-function serve(root: string): { request: (op: string, fields?: Line) => Promise<{ reply: Line; items: Line[] }>; raw: (data: string) => void; lines: Line[] } {
+interface Served {
+  request(op: string, fields?: Line): Promise<{ reply: Line; items: Line[] }>;
+  raw(data: string): void;
+  /** Resolves with the first line that matches (rejects after a generous bound). */
+  waitFor(match: (line: Line) => boolean, what: string): Promise<Line>;
+  readonly lines: Line[];
+}
+
+function serve(root: string): Served {
   ensureLib();
   const child = spawn(process.execPath, [CLI, '--serve', root], { stdio: ['pipe', 'pipe', 'inherit'] });
   onTestFinished(() => void child.kill());
@@ -46,7 +54,9 @@ function serve(root: string): { request: (op: string, fields?: Line) => Promise<
       () => `no reply to ${op}: ${JSON.stringify(lines)}`);
     return { reply, items: lines.filter((line) => line.id === id && line !== reply) };
   };
-  return { request, raw, lines };
+  const waitFor = (match: (line: Line) => boolean, what: string): Promise<Line> =>
+    waitUntil(waiters, () => lines.find(match), WAIT, () => `no ${what}: ${JSON.stringify(lines)}`);
+  return { request, raw, waitFor, lines };
 }
 
 async function collect(input: Readable, max: number): Promise<BoundedLine[]> {
@@ -111,6 +121,32 @@ describe('serve: the parking directory', () => {
     fs.mkdirSync(parking);
     const empty = serve(root);
     expect((await empty.request('hello', { version: PROTOCOL_VERSION })).reply).toMatchObject({ ok: true, empty: true });
+  });
+});
+
+describe('serve: exclude', () => {
+  it('scan and watch skip excluded trees there; a bad list is refused', async () => {
+    const root = tempDir('serve-exclude-');
+    fs.mkdirSync(path.join(root, 'node_modules', 'pkg'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'node_modules', 'pkg', 'index.js'), '');
+    fs.writeFileSync(path.join(root, 'keep.txt'), 'keep');
+    fs.writeFileSync(path.join(root, 'skip.tmp'), 'skip');
+    const side = serve(root);
+    await side.request('hello', { version: PROTOCOL_VERSION });
+    const exclude = ['node_modules', '*.tmp'];
+    const { items } = await side.request('scan', { exclude });
+    expect(items.map((item) => Buffer.from((item.entry as Line).path as string, 'base64').toString())).toEqual(['keep.txt']);
+    expect((await side.request('scan', { exclude: 'node_modules' })).reply.error).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    expect((await side.request('scan', { exclude: ['{a,b}'] })).reply.error).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    expect((await side.request('watch', { exclude })).reply.ok).toBe(true);
+    fs.writeFileSync(path.join(root, 'node_modules', 'pkg', 'new.js'), 'excluded');
+    fs.writeFileSync(path.join(root, 'x.tmp'), 'excluded');
+    fs.writeFileSync(path.join(root, 'seen.txt'), 'seen');
+    // Written last: once its send is here, any event of the excluded ones (written before) would be too.
+    await side.waitFor((line) => line.event === 'send' && Buffer.from(line.path as string, 'base64').toString() === 'seen.txt', 'send of seen.txt');
+    const events = side.lines.filter((line) => typeof line.event === 'string').map((line) => Buffer.from((line.path as string | undefined) ?? '', 'base64').toString());
+    expect(events).not.toContain('node_modules/pkg/new.js');
+    expect(events).not.toContain('x.tmp');
   });
 });
 

@@ -134,10 +134,16 @@ export class RemoteSide extends EventEmitter<RemoteSideEvents> {
     return { version: reply.version as number, root: reply.root as string, identity: reply.identity as string, empty: reply.empty === true };
   }
 
-  /** Every entry of the tree (or of the subtree at `path`), with content hashes when `hash`. */
-  async scan(options: { path?: RelPath; hash?: boolean } = {}): Promise<WireEntry[]> {
+  /**
+   * Every entry of the tree (or of the subtree at `path`), with content
+   * hashes when `hash`; `exclude` (--exclude patterns) prunes trees there.
+   */
+  async scan(options: { path?: RelPath; hash?: boolean; exclude?: readonly string[] } = {}): Promise<WireEntry[]> {
     const items: Record<string, unknown>[] = [];
-    await this.#request('scan', { ...(options.path === undefined ? {} : { path: b64(options.path) }), hash: options.hash === true }, items);
+    await this.#request('scan', {
+      ...(options.path === undefined ? {} : { path: b64(options.path) }), hash: options.hash === true,
+      ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
+    }, items);
     return items.map((item) => item.entry as WireEntry);
   }
 
@@ -147,9 +153,9 @@ export class RemoteSide extends EventEmitter<RemoteSideEvents> {
     return (reply.entry as WireEntry | null) ?? undefined;
   }
 
-  /** Starts the stream of 'change' events. */
-  async watch(): Promise<void> {
-    await this.#request('watch', {});
+  /** Starts the stream of 'change' events; `exclude` (--exclude patterns) trees are not watched there. */
+  async watch(exclude?: readonly string[]): Promise<void> {
+    await this.#request('watch', exclude === undefined ? {} : { exclude });
   }
 
   /** Renames `from` to `to` there (EEXIST when `to` exists: nothing is overwritten). */

@@ -10,10 +10,10 @@
  * - `hello {version}`: the protocol version and the root's identity (its
  *   real path and `dev:ino`), so the client can tell a remounted root, and
  *   whether it is `empty` (nothing besides the parking directory);
- * - `scan {path?, hash?}`: one `{id, entry}` line per path (the tree, or the
- *   subtree at `path`), then `{id, ok, count}`;
+ * - `scan {path?, hash?, exclude?}`: one `{id, entry}` line per path (the
+ *   tree, or the subtree at `path`, minus `exclude`d trees), then `{id, ok, count}`;
  * - `stat {path, hash?}`: `{id, ok, entry}` (`entry: null` when absent);
- * - `watch`: from then on, `{event: 'send' | 'delete' | 'rename' | 'overflow'}`
+ * - `watch {exclude?}`: from then on (excluded trees are not watched), `{event: 'send' | 'delete' | 'rename' | 'overflow'}`
  *   lines as the side's follower sees changes complete (the transfer
  *   tracker's completions, renames paired by cookie, deletes);
  * - `rename {from, to}` (never over an existing `to`, see
@@ -34,12 +34,13 @@
 import { Buffer } from 'node:buffer';
 import * as fs from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
-import { systemError, type CodedError } from '../errors.js';
+import { invalidArgType, systemError, type CodedError } from '../errors.js';
 import { Notifier } from '../notifier.js';
 import { TRANSFER_EVENTS } from '../transfer/types.js';
 import { watchTree } from '../watch-tree.js';
 import { boundedLines } from './bounded-lines.js';
 import { ensureHash, readEntry, type Entry } from './entry.js';
+import { compileMirrorExcludes } from './excludes.js';
 import { ChangeFollower } from './follow.js';
 import { clearParked, dropParked, keepParked, listParked, parkingDir } from './parking.js';
 import type { RelPath } from './rel-path.js';
@@ -186,7 +187,7 @@ export class MirrorServer {
         return;
       }
       case 'watch':
-        this.#watch();
+        this.#watch(this.#excludes(request.exclude));
         await this.#write({ id, ok: true });
         return;
       case 'rename': return this.#rename(id, request);
@@ -249,7 +250,8 @@ export class MirrorServer {
   async #scan(id: number | string | null, request: Request): Promise<void> {
     const start = request.path === undefined ? undefined : this.#path(request.path);
     const paths = new Map<string, RelPath>();
-    walkTree(this.#root, start, () => false, paths);
+    const { matches } = this.#excludes(request.exclude);
+    walkTree(this.#root, start, matches ?? ((): boolean => false), paths);
     let count = 0;
     for (const path of paths.values()) {
       const entry = this.#entry(path, request.hash === true);
@@ -289,10 +291,24 @@ export class MirrorServer {
     }
   }
 
-  #watch(): void {
+  /**
+   * A request's `exclude` (the mirror's --exclude patterns, docs/patterns.md):
+   * compiled against the root, so excluded trees are neither walked nor
+   * watched here. ERR_INVALID_ARG_* for a bad list.
+   */
+  #excludes(patterns: unknown): { patterns: string[]; matches: ((pathname: string) => boolean) | undefined } {
+    if (patterns === undefined) return { patterns: [], matches: undefined };
+    if (!Array.isArray(patterns) || patterns.some((pattern) => typeof pattern !== 'string')) {
+      throw invalidArgType('exclude', 'an array of strings', patterns);
+    }
+    return { patterns: patterns as string[], matches: compileMirrorExcludes(patterns as string[], this.#rootText).matches };
+  }
+
+  #watch(exclude: { patterns: string[]; matches: ((pathname: string) => boolean) | undefined }): void {
     if (this.#follower !== undefined) return;
     const root = this.#rootText;
     const replaced = `${root}/${REPLACED_DIR}`;
+    const excluded = exclude.matches ?? ((): boolean => false);
     // Events are not awaited (they come from the follower, not from a request): the stream buffers
     // them up to MAX_EVENT_BACKLOG; past it they are dropped, and one overflow stands for them all.
     const output = this.#output;
@@ -323,10 +339,10 @@ export class MirrorServer {
         if (from !== undefined) emit({ event: 'delete', path: b64(from) });
       },
       overflow: () => emit({ event: 'overflow' }),
-    }, (p) => p === replaced || p.startsWith(`${replaced}/`), {});
+    }, (p) => p === replaced || p.startsWith(`${replaced}/`) || excluded(p), {});
     follower.on('warning', (error) => emit({ event: 'warning', message: error.message }));
     follower.on('error', (error) => emit({ event: 'error', error: this.#describe(error) }));
-    const wm = watchTree(root, TRANSFER_EVENTS, { recursive: true, exclude: [replaced], followSymlinks: false });
+    const wm = watchTree(root, TRANSFER_EVENTS, { recursive: true, exclude: [...exclude.patterns, replaced], followSymlinks: false });
     const notifier = new Notifier(wm, follower);
     notifier.on('error', (error) => emit({ event: 'error', error: this.#describe(error) }));
     this.#follower = follower;

@@ -155,8 +155,9 @@ export class SshSide implements SyncSide {
   }
 
   async walk(under: RelPath | undefined, into: Map<string, RelPath>): Promise<void> {
-    const entries = await this.#channel().scan(under === undefined ? {} : { path: under });
-    // The remote lists a directory before what is in it: an excluded directory's content is skipped with it.
+    const exclude = this.#settings.exclude;
+    const entries = await this.#channel().scan({ ...(under === undefined ? {} : { path: under }), ...(exclude === undefined ? {} : { exclude }) });
+    // The remote end prunes excluded trees itself; checked here too (it lists a directory before its content).
     const skipped = new Set<string>();
     for (const wire of entries) {
       const path = RelPath.from(Buffer.from(wire.path, 'base64'));
@@ -201,7 +202,7 @@ export class SshSide implements SyncSide {
   async watch(sink: SideSink): Promise<void> {
     this.#sink = sink;
     this.#watching = true;
-    await this.#channel().watch();
+    await this.#channel().watch(this.#settings.exclude);
   }
 
   unwatch(): Promise<void> {
