@@ -118,7 +118,8 @@ describe('inotify-mirror', () => {
   it('exits 2 with a clear message for command-line mistakes, --two-way ones included', async () => {
     const { src, dst } = roots();
     const mistakes = [
-      ['--two-way', src, 'host:/x'], ['--two-way', '--delete', src, dst], ['--two-way', '-n', src, dst], ['--state', dst, src, dst], ['--status', src, dst],
+      ['--two-way', '--remote-command', '["node", 1]', src, 'host:/x'], ['--two-way', '--remote-command', '[', src, 'host:/x'],
+      ['--remote-command', 'node', src, 'host:/x'], ['--two-way', '--remote-command', 'node', src, dst], ['--two-way', '--delete', src, dst], ['--two-way', '-n', src, dst], ['--state', dst, src, dst], ['--status', src, dst],
       [src], ['--exclude', '*.{a,b}', src, dst], ['--bogus', src, dst],
     ];
     for (const args of mistakes) {
@@ -126,8 +127,8 @@ describe('inotify-mirror', () => {
       expect(result.code, args.join(' ')).toBe(2);
       expect(result.stderr).toMatch(/^inotify-mirror: /);
     }
-    const remote = await spawnNode([CLI, '--two-way', src, 'host:/x']).waitForExit();
-    expect(remote.stderr).toContain('not available yet');
+    const remote = await spawnNode([CLI, '--two-way', '--remote-command', '[]', src, 'host:/x']).waitForExit();
+    expect(remote.stderr).toContain('--remote-command: the JSON array must hold one or more non-empty strings');
     const missing = await spawnNode([CLI, '--once', path.join(src, 'missing'), dst]).waitForExit();
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/ENOENT/);

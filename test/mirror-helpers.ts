@@ -11,7 +11,8 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { onTestFinished } from 'vitest';
 import { Mirror, type MirrorConflict, type MirrorOptions, type MirrorProgress, type MirrorReconcile, type MirrorSync } from '../src/index.js';
-import { tempDir } from './helpers/index.js';
+import { REPLACED_DIR } from '../src/mirror/walk.js';
+import { repoRoot, tempDir } from './helpers/index.js';
 import { waitUntil } from './helpers/wait.js';
 
 /** A mirror and everything it reported. */
@@ -152,4 +153,22 @@ export async function startSshd(): Promise<TestSshd> {
     '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=10',
   ];
   return { port, ssh, stop, start };
+}
+
+/** The serving end as this worktree's compiled CLI: the `remoteCommand` of remote two-way tests. */
+export const SERVE_COMMAND: readonly string[] = [process.execPath, path.join(repoRoot, 'lib', 'cli', 'inotify-mirror.js')];
+
+/** Two empty roots `a` and `b` and a state path, under one fresh temp dir. */
+export function twoWayRoots(prefix: string): { a: string; b: string; state: string } {
+  const dir = tempDir(prefix);
+  const a = path.join(dir, 'a');
+  const b = path.join(dir, 'b');
+  fs.mkdirSync(a);
+  fs.mkdirSync(b);
+  return { a, b, state: path.join(dir, 'state') };
+}
+
+/** Two-way converged: equal trees, and no parking directory left on either side. */
+export function converged(a: string, b: string): boolean {
+  return treeDiff(a, b) === '' && !fs.existsSync(path.join(a, REPLACED_DIR)) && !fs.existsSync(path.join(b, REPLACED_DIR));
 }

@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { PROTOCOL_VERSION } from '../src/mirror/serve.js';
 import { ensureLib } from './helpers/child.js';
 import { repoRoot, tempDir } from './helpers/index.js';
 import { waitUntil } from './helpers/wait.js';
@@ -103,8 +104,8 @@ describe('inotify-mirror --serve', () => {
     const served = new Served(root);
     const early = await served.request('scan');
     expect(early.reply.error).toMatchObject({ code: 'ERR_MIRROR_PROTOCOL', message: expect.stringMatching(/hello/) });
-    const hello = await served.request('hello', { version: 1 });
-    expect(hello.reply).toMatchObject({ ok: true, version: 1, root: fs.realpathSync(root) });
+    const hello = await served.request('hello', { version: PROTOCOL_VERSION });
+    expect(hello.reply).toMatchObject({ ok: true, version: PROTOCOL_VERSION, empty: false, root: fs.realpathSync(root) });
     const stat = fs.statSync(root);
     expect(hello.reply.identity).toBe(`${stat.dev}:${stat.ino}`);
 
@@ -171,7 +172,7 @@ describe('inotify-mirror --serve', () => {
     const odd = Buffer.from([0x6e, 0xff, 0xfe]);
     fs.writeFileSync(Buffer.concat([Buffer.from(`${root}/dir/`), odd]), 'odd');
     const served = new Served(root);
-    await served.request('hello', { version: 1 });
+    await served.request('hello', { version: PROTOCOL_VERSION });
     const { reply, items } = await served.request('scan', { hash: true });
     const entries = new Map(items.map((item) => {
       const entry = item.entry as Line;
@@ -209,7 +210,7 @@ describe('inotify-mirror --serve', () => {
       for (let f = 0; f < 99; f++) fs.writeFileSync(path.join(root, 'dir', `d${d}`, `file ${f} with a longer name to fill the pipe`), `${d}/${f}`);
     }
     const served = new Served(root);
-    await served.request('hello', { version: 1 });
+    await served.request('hello', { version: PROTOCOL_VERSION });
     const { reply, items } = await served.request('scan', { hash: true });
     const names = new Set(items.map((item) => text((item.entry as Line).path)));
     expect(names.size).toBe(30 * 100 + 4); // 30 dirs of 99 files, a.txt, dir, link, out

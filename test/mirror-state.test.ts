@@ -143,15 +143,16 @@ describe('two-way pieces', () => {
     expect(readEntry(Buffer.from(path.join(dir, 'f', 'below')))).toBeUndefined();
   });
 
-  it('names conflicts name.conflict-<label>-<UTC time>.ext, free on both sides', () => {
+  it('names conflicts name.conflict-<label>-<UTC time>.ext, free on both sides', async () => {
     const a = tempDir('conflict-');
     const b = tempDir('conflict-');
     const when = new Date(Date.UTC(2026, 10, 30, 9, 5, 7));
-    const roots = [Buffer.from(a), Buffer.from(b)];
-    expect(conflictPath(RelPath.from('d/report.final.pdf'), 'lap top', roots, when).text).toBe('d/report.final.conflict-lap_top-20261130-090507.pdf');
-    expect(conflictPath(RelPath.from('.bashrc'), 'b', roots, when).text).toBe('.bashrc.conflict-b-20261130-090507');
+    const taken = (candidate: RelPath): Promise<boolean> =>
+      Promise.resolve([a, b].some((root) => fs.existsSync(candidate.under(Buffer.from(root)))));
+    expect((await conflictPath(RelPath.from('d/report.final.pdf'), 'lap top', taken, when)).text).toBe('d/report.final.conflict-lap_top-20261130-090507.pdf');
+    expect((await conflictPath(RelPath.from('.bashrc'), 'b', taken, when)).text).toBe('.bashrc.conflict-b-20261130-090507');
     fs.writeFileSync(path.join(b, 'x.conflict-a-20261130-090507.txt'), '');
-    expect(conflictPath(RelPath.from('x.txt'), 'a', roots, when).text).toBe('x.conflict-a-20261130-090507-2.txt');
+    expect((await conflictPath(RelPath.from('x.txt'), 'a', taken, when)).text).toBe('x.conflict-a-20261130-090507-2.txt');
   });
 
   it('puts the state under XDG_STATE_HOME, per pair, and never unexcluded inside a root', () => {

@@ -217,9 +217,13 @@ describe('two-way', () => {
     expect(() => twoWayStatus(path.join(a, 'f3'), b, { state })).toThrow(expect.objectContaining({ code: 'ENOTDIR' }) as Error);
   });
 
-  it('refuses what it cannot do: a remote side, dryRun, delete, a state inside a root, a state in use', async () => {
+  it('refuses what it cannot do: a bad remoteCommand, dryRun, delete, a state inside a root, a state in use', async () => {
     const { a, b, state } = pair();
-    expect(() => new Mirror(a, 'host:/x', { twoWay: true, state })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }) as Error);
+    expect(() => new Mirror(a, 'host:/x', { twoWay: true, state, remoteCommand: [] })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }) as Error);
+    expect(() => new Mirror(a, 'host:/x', { twoWay: true, state, remoteCommand: ['node', ''] })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }) as Error);
+    expect(() => new Mirror(a, b, { twoWay: true, state, remoteCommand: ['node'] })).toThrow(/host:path/);
+    expect(() => new Mirror(a, 'host:/x', { remoteCommand: ['node'] })).toThrow(/twoWay/);
+    expect(() => new Mirror(a, 'host:/x', { twoWay: true, state, remoteCommand: ['node', '/opt/x.js'] })).not.toThrow();
     expect(() => new Mirror(a, b, { twoWay: true, state, dryRun: true })).toThrow(/dryRun/);
     expect(() => new Mirror(a, b, { twoWay: true, state, delete: true })).toThrow(/delete/);
     expect(() => new Mirror(a, b, { state })).toThrow(/twoWay/);

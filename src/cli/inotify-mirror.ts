@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * The `inotify-mirror` command: keeps DST equal to SRC, locally or over ssh,
- * or (--two-way) two local directories equal to each other, driven by
- * events. See docs/mirror.md.
+ * or (--two-way) two directories equal to each other (B local or over ssh,
+ * where `--serve` is its remote end), driven by events. See docs/mirror.md.
  *
  * Exit status: 0 after SIGINT/SIGTERM (or a finished --once), 1 when the
  * mirror cannot run (source missing, watches exhausted, rsync missing, a
@@ -11,7 +11,7 @@
  * its input ends.
  */
 import { parseArgs } from 'node:util';
-import { Mirror, twoWayStatus, type MirrorConflict, type TwoWayPendingPath, type MirrorOptions, type MirrorProgress, type MirrorReconcile, type MirrorSync } from '../mirror/index.js';
+import { Mirror, parseDestination, remoteTwoWayStatus, twoWayStatus, type MirrorConflict, type TwoWayPendingPath, type MirrorOptions, type MirrorProgress, type MirrorReconcile, type MirrorSync } from '../mirror/index.js';
 import { formatProgress } from '../mirror/progress.js';
 import { MirrorServer } from '../mirror/serve.js';
 import { packageVersion } from './args.js';
@@ -20,7 +20,7 @@ import { LineOutput } from './output.js';
 const PROGRAM = 'inotify-mirror';
 
 const HELP = `Usage: ${PROGRAM} [options] SRC DST
-       ${PROGRAM} --two-way [--state DIR] [options] A B
+       ${PROGRAM} --two-way [--state DIR] [--remote-command CMD] [options] A B
        ${PROGRAM} --two-way --status [--json] [--state DIR] A B
        ${PROGRAM} --serve ROOT
 
@@ -32,12 +32,16 @@ or directory move as a rename, a delete as a delete. DST is a local path or
 installed on both ends). Changes wait while DST is unreachable and are
 retried with backoff.
 
-With --two-way, A and B (both local) are kept equal to each other: each
-side's changes go to the other. A file changed on both sides since the last
-sync keeps both versions: the older one is renamed to
-NAME.conflict-<side>-<YYYYMMDD-HHMMSS>.EXT (UTC) on both sides, and a
-conflict is reported. An edit wins over a delete. The last synced state is
-kept in --state DIR (default: under $XDG_STATE_HOME/inotify-mirror/).
+With --two-way, A (local) and B (local, or [user@]host:path over ssh) are
+kept equal to each other: each side's changes go to the other. A file
+changed on both sides since the last sync keeps both versions: the older
+one is renamed to NAME.conflict-<side>-<YYYYMMDD-HHMMSS>.EXT (UTC) on both
+sides, and a conflict is reported. An edit wins over a delete. The last
+synced state is kept in --state DIR (default: under
+$XDG_STATE_HOME/inotify-mirror/). For a remote B, "inotify-mirror --serve
+B" runs on the host over ssh (see --remote-command): it watches B there and
+applies renames and deletes, rsync moves the data; while the host is
+unreachable changes wait, then both trees are merged.
 
 Options:
       --exclude PATTERN  neither send nor delete matching paths (repeatable):
@@ -51,8 +55,13 @@ Options:
       --json             one JSON object per line on stdout (progress included)
   -e, --rsh COMMAND      the ssh command, split at spaces (default "ssh"),
                          e.g. "ssh -p 2222 -i ~/.ssh/mirror_key"
-      --two-way          sync both ways (two local directories; a host:path
-                         side is not available yet: exit 2)
+      --two-way          sync both ways (B may be [user@]host:path)
+      --remote-command CMD
+                         with --two-way and a host:path B: how to start the
+                         serving end on the host (default "inotify-mirror"):
+                         one program path, or a JSON array of words, e.g.
+                         '["node","/opt/inm/lib/cli/inotify-mirror.js"]'
+                         (each word is quoted for the remote shell)
       --state DIR        where --two-way keeps its state (not inside A or B
                          unless excluded)
       --serve            be the remote end of a two-way mirror for ROOT:
@@ -101,6 +110,7 @@ function parse(argv: string[]): Parsed | ServeMode | 'help' | 'version' {
         json: { type: 'boolean' },
         rsh: { type: 'string', short: 'e' },
         'two-way': { type: 'boolean' },
+        'remote-command': { type: 'string' },
         state: { type: 'string' },
         status: { type: 'boolean' },
         serve: { type: 'boolean' },
@@ -125,6 +135,8 @@ function parse(argv: string[]): Parsed | ServeMode | 'help' | 'version' {
   if (twoWay && values.delete === true) throw new UsageError('--delete does not apply to --two-way: deletes follow the sync state');
   if (twoWay && values['dry-run'] === true) throw new UsageError('--dry-run is not available with --two-way (--status lists what is pending)');
   if (values.status === true && !twoWay) throw new UsageError('--status is for --two-way (a one-way mirror keeps no state: --dry-run shows what a reconcile would send)');
+  const remoteCommand = values['remote-command'] === undefined ? undefined : parseRemoteCommand(values['remote-command']);
+  if (remoteCommand !== undefined && !twoWay) throw new UsageError('--remote-command is for --two-way with a host:path B');
   if (positionals.length !== 2) throw new UsageError(`expected SRC and DST, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}\nTry '${PROGRAM} --help'.`);
   const ssh = values.rsh?.split(' ').filter((word) => word !== '');
   if (ssh?.length === 0) throw new UsageError('--rsh needs a command');
@@ -138,8 +150,30 @@ function parse(argv: string[]): Parsed | ServeMode | 'help' | 'version' {
     options: {
       exclude: values.exclude, delete: values.delete === true, dryRun: values['dry-run'] === true, ssh,
       ...(twoWay ? { twoWay, state: values.state } : {}),
+      ...(remoteCommand === undefined ? {} : { remoteCommand }),
     },
   };
+}
+
+/**
+ * --remote-command: a JSON array of non-empty strings when it starts with
+ * `[`, one program path otherwise (never split at spaces: a path may hold them).
+ */
+function parseRemoteCommand(text: string): string[] {
+  if (!text.trimStart().startsWith('[')) {
+    if (text === '') throw new UsageError('--remote-command needs a command');
+    return [text];
+  }
+  let words: unknown;
+  try {
+    words = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--remote-command: not a JSON array (${(error as Error).message})`);
+  }
+  if (!Array.isArray(words) || words.length === 0 || words.some((word) => typeof word !== 'string' || word === '' || word.includes('\0'))) {
+    throw new UsageError('--remote-command: the JSON array must hold one or more non-empty strings');
+  }
+  return words as string[];
 }
 
 /** How often (ms) a plain (not a terminal) progress line is printed. */
@@ -182,13 +216,22 @@ function describePending(item: TwoWayPendingPath): string {
   }
 }
 
+/** An error of the arguments (ERR_INVALID_ARG_*...), not of reaching a remote end (ERR_MIRROR_*: exit 1). */
+function isUsageMistake(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('ERR_') && !code.startsWith('ERR_MIRROR_');
+}
+
 /** --status: what is not in sync, from the state; exit 0. */
-function printStatus(parsed: Parsed): number {
+async function printStatus(parsed: Parsed): Promise<number> {
   let status;
   try {
-    status = twoWayStatus(parsed.source, parsed.destination, { state: parsed.options.state, exclude: parsed.options.exclude });
+    const { state, exclude, ssh, remoteCommand } = parsed.options;
+    status = parseDestination(parsed.destination).kind === 'local'
+      ? twoWayStatus(parsed.source, parsed.destination, { state, exclude })
+      : await remoteTwoWayStatus(parsed.source, parsed.destination, { state, exclude, ssh, remoteCommand });
   } catch (error) {
-    throw (error as { code?: string }).code?.startsWith('ERR_') === true ? new UsageError((error as Error).message) : error;
+    throw isUsageMistake(error) ? new UsageError((error as Error).message) : error;
   }
   const lines = parsed.json
     ? [...status.pending.map((item) => JSON.stringify({ event: 'pending', ...item })),
@@ -220,7 +263,7 @@ async function main(argv: string[]): Promise<number> {
     mirror = new Mirror(parsed.source, parsed.destination, parsed.options);
   } catch (error) {
     // Bad --exclude or DST: a command-line mistake.
-    throw (error as { code?: string }).code?.startsWith('ERR_') === true ? new UsageError((error as Error).message) : error;
+    throw isUsageMistake(error) ? new UsageError((error as Error).message) : error;
   }
   const out = new LineOutput(process.stdout, () => void mirror.close().then(() => process.exit(0)), (error) => {
     process.stderr.write(`${PROGRAM}: ${error.message}\n`);

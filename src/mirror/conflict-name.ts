@@ -5,7 +5,6 @@
  * same program). `-2`, `-3`... are added when that name is taken.
  */
 import { Buffer } from 'node:buffer';
-import * as fs from 'node:fs';
 import { RelPath } from './rel-path.js';
 
 function stamp(date: Date): string {
@@ -20,10 +19,10 @@ export function conflictLabel(text: string): string {
 }
 
 /**
- * A free conflict name for `path`, checked against both roots (it becomes a
- * path on both sides). `label` says whose version it holds.
+ * A free conflict name for `path`: `taken` says whether a candidate exists
+ * (on either side: it becomes a path on both). `label` says whose version it holds.
  */
-export function conflictPath(path: RelPath, label: string, roots: readonly Buffer[], now = new Date()): RelPath {
+export async function conflictPath(path: RelPath, label: string, taken: (candidate: RelPath) => Promise<boolean>, now = new Date()): Promise<RelPath> {
   const slash = path.bytes.lastIndexOf(0x2f);
   const dir = path.bytes.subarray(0, slash + 1);
   const base = path.bytes.subarray(slash + 1);
@@ -33,6 +32,6 @@ export function conflictPath(path: RelPath, label: string, roots: readonly Buffe
   const tag = `.conflict-${conflictLabel(label)}-${stamp(now)}`;
   for (let n = 1; ; n++) {
     const candidate = RelPath.from(Buffer.concat([dir, stem, Buffer.from(n === 1 ? tag : `${tag}-${n}`), ext]));
-    if (roots.every((root) => fs.lstatSync(candidate.under(root), { throwIfNoEntry: false }) === undefined)) return candidate;
+    if (!await taken(candidate)) return candidate;
   }
 }

@@ -69,11 +69,23 @@ export function ensureHash(path: Buffer, entry: Entry): boolean {
 }
 
 /**
+ * Fills in a file entry's hash when it can (false when the file is gone or
+ * unreadable): a local file is read at once ({@link fileHasher}); a remote
+ * one's hash is fetched beforehand (lazy-hash.ts), as a hasher cannot wait.
+ */
+export type Hasher = (entry: Entry) => boolean;
+
+/** The hasher of the local file at `path`. */
+export function fileHasher(path: Buffer): Hasher {
+  return (entry) => ensureHash(path, entry);
+}
+
+/**
  * True when `now` is what `then` recorded: same kind; a directory always; a
  * symlink with the same target; a file with the same size and either the
  * same mtime or (the mtime moved, e.g. a touch) the same content hash.
  */
-export function unchanged(path: Buffer, now: Entry | undefined, then: Entry | undefined): boolean {
+export function unchanged(hash: Hasher, now: Entry | undefined, then: Entry | undefined): boolean {
   if (now === undefined || then === undefined) return now === then;
   if (now.kind !== then.kind) return false;
   if (now.kind === 'dir') return true;
@@ -83,17 +95,17 @@ export function unchanged(path: Buffer, now: Entry | undefined, then: Entry | un
     now.hash ??= then.hash;
     return true;
   }
-  return ensureHash(path, now) && now.hash === then.hash;
+  return hash(now) && now.hash === then.hash;
 }
 
 /** True when both sides hold the same thing (both absent included); hashes files as needed. */
-export function sameContent(a: Entry | undefined, aPath: Buffer, b: Entry | undefined, bPath: Buffer): boolean {
+export function sameContent(a: Entry | undefined, hashA: Hasher, b: Entry | undefined, hashB: Hasher): boolean {
   if (a === undefined || b === undefined) return a === b;
   if (a.kind !== b.kind) return false;
   if (a.kind === 'dir') return true;
   if (a.kind === 'symlink') return a.hash === b.hash;
   if (a.size !== b.size) return false;
-  return ensureHash(aPath, a) && ensureHash(bPath, b) && a.hash === b.hash;
+  return hashA(a) && hashB(b) && a.hash === b.hash;
 }
 
 /** The entry as a short string (`f size mtime hash`, `d`, `l target`), or '' for absent. */

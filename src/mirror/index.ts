@@ -6,7 +6,7 @@ export type { ReconcileReason } from './reconcile.js';
 export { defaultStateDir } from './state-dir.js';
 export { StateStore } from './state-store.js';
 export type { MirrorConflict } from './two-way.js';
-export { twoWayStatus, type TwoWayPendingPath, type TwoWayStatus, type TwoWayStatusOptions } from './status.js';
+export { remoteTwoWayStatus, twoWayStatus, type RemoteTwoWayStatusOptions, type TwoWayPendingPath, type TwoWayStatus, type TwoWayStatusOptions } from './status.js';
 export { RemoteSide, type RemoteChange, type RemoteRoot, type RemoteSideEvents, type RemoteSideOptions } from './remote-side.js';
 export { insideRoot, PATH_ESCAPE } from './safe-path.js';
 export { MirrorServer, PROTOCOL_VERSION, type WireEntry } from './serve.js';

@@ -1,7 +1,7 @@
 /**
  * Mirror: keeps a destination (a local directory, or `[user@]host:path` over
- * ssh) equal to a source directory, or, with `twoWay`, two local directories
- * equal to each other (two-way.ts). It watches the source first, then
+ * ssh) equal to a source directory, or, with `twoWay`, two directories (the
+ * second one local or over ssh) equal to each other (two-way.ts). It watches the source first, then
  * reconciles the whole tree with rsync, then replays each change as it
  * happens: complete files by rsync (a burst in one run), renames as renames,
  * deletes as deletes. When the destination cannot be reached, changes wait
@@ -26,6 +26,9 @@ import type { MirrorProgress } from './progress.js';
 import { reconcile, type ReconcileReason } from './reconcile.js';
 import type { RelPath } from './rel-path.js';
 import { checkStateDir, defaultStateDir } from './state-dir.js';
+import { LocalSide } from './local-side.js';
+import type { SyncSide } from './side.js';
+import { SshSide } from './ssh-side.js';
 import { TwoWaySync, type MirrorConflict } from './two-way.js';
 
 /** Options of {@link Mirror}. */
@@ -60,10 +63,18 @@ export interface MirrorOptions {
   ref?: boolean;
   /**
    * Sync both ways: each side's changes go to the other, conflicts keep both
-   * versions (see docs/mirror.md, "Two-way"). Both roots must be local.
-   * Default false.
+   * versions (see docs/mirror.md, "Two-way"). The destination may be a
+   * `host:path`: `inotify-mirror --serve` is then started there over ssh
+   * (see `remoteCommand`). Default false.
    */
   twoWay?: boolean;
+  /**
+   * With `twoWay` and a `host:path` destination: the command that starts
+   * the serving end on the host, as words before `--serve ROOT` (default
+   * `['inotify-mirror']`), e.g. `['node', '/opt/inotify-native/lib/cli/inotify-mirror.js']`.
+   * Each word is quoted for the remote shell.
+   */
+  remoteCommand?: readonly string[];
   /**
    * With `twoWay`: the directory of the sync state (default: one per pair of
    * roots under `$XDG_STATE_HOME/inotify-mirror/`, see defaultStateDir).
@@ -235,32 +246,35 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     this.#maxRetryDelay = positive('maxRetryDelay', opts.maxRetryDelay, 30_000);
     if (opts.twoWay !== undefined && typeof opts.twoWay !== 'boolean') throw invalidArgType('options.twoWay', 'of type boolean', opts.twoWay);
     if (opts.state !== undefined && (typeof opts.state !== 'string' || opts.state === '')) throw invalidArgType('options.state', 'a non-empty string', opts.state);
+    if (opts.remoteCommand !== undefined && (!Array.isArray(opts.remoteCommand) || opts.remoteCommand.length === 0
+      || opts.remoteCommand.some((word) => typeof word !== 'string' || word === '' || word.includes('\0')))) {
+      throw invalidArgType('options.remoteCommand', 'a non-empty array of non-empty strings', opts.remoteCommand);
+    }
     if (opts.twoWay === true) {
-      this.#twoWay = this.#twoWaySync(dest, excludes.rsyncArgs);
-      this.stateDir = this.#twoWay === undefined ? undefined : nodePath.resolve(opts.state ?? defaultStateDir(this.source, dest.root));
+      this.stateDir = nodePath.resolve(opts.state ?? defaultStateDir(this.source, describeDestination(dest)));
+      this.#twoWay = this.#twoWaySync(dest, excludes.rsyncArgs, this.stateDir);
     } else if (opts.state !== undefined) {
       throw invalidArgValue('options.state', opts.state, 'is for twoWay only');
+    } else if (opts.remoteCommand !== undefined) {
+      throw invalidArgValue('options.remoteCommand', opts.remoteCommand, 'is for twoWay with a host:path destination only');
     }
   }
 
-  #twoWaySync(dest: ReturnType<typeof parseDestination>, rsyncExcludes: readonly string[]): TwoWaySync {
+  #twoWaySync(dest: ReturnType<typeof parseDestination>, rsyncExcludes: readonly string[], stateDir: string): TwoWaySync {
     const opts = this.#options;
-    if (dest.kind !== 'local') {
-      throw invalidArgValue('destination', this.destination, 'two-way sync needs two local directories (a host:path side is not available yet: its remote end, inotify-mirror --serve, exists, the engine does not drive it yet)');
-    }
     if (opts.dryRun === true) throw invalidArgValue('options.dryRun', true, 'is not available with twoWay');
     if (opts.delete === true) throw invalidArgValue('options.delete', true, 'does not apply to twoWay (deletes follow the sync state)');
-    const excluded = [
-      compileMirrorExcludes(opts.exclude, this.source).matches ?? ((): boolean => false),
-      compileMirrorExcludes(opts.exclude, dest.root).matches ?? ((): boolean => false),
-    ] as const;
-    const stateDir = nodePath.resolve(opts.state ?? defaultStateDir(this.source, dest.root));
-    checkStateDir(stateDir, [this.source, dest.root], excluded);
+    if (opts.remoteCommand !== undefined && dest.kind === 'local') throw invalidArgValue('options.remoteCommand', opts.remoteCommand, 'is for a host:path destination only');
+    const local = (root: string): LocalSide => {
+      const excluded = compileMirrorExcludes(opts.exclude, root).matches ?? ((): boolean => false);
+      checkStateDir(stateDir, [root], [excluded]);
+      return new LocalSide({ root, exclude: opts.exclude, excluded, quietPeriod: opts.quietPeriod, settleTime: opts.settleTime, ref: opts.ref !== false });
+    };
+    const second: SyncSide = dest.kind === 'local' ? local(dest.root) : new SshSide({ destination: dest, remoteCommand: opts.remoteCommand, exclude: opts.exclude });
     return new TwoWaySync({
-      roots: [this.source, dest.root], stateDir, exclude: opts.exclude, excluded, rsyncExcludes,
+      sides: [local(this.source), second], stateDir, rsyncExcludes,
       rsync: this.#ctx.rsync, maxPending: positive('maxPending', opts.maxPending, 100_000), batchDelay: this.#batchDelay,
-      quietPeriod: opts.quietPeriod, settleTime: opts.settleTime, ref: opts.ref !== false,
-      retryDelay: this.#retryDelay, maxRetryDelay: this.#maxRetryDelay,
+      ref: opts.ref !== false, retryDelay: this.#retryDelay, maxRetryDelay: this.#maxRetryDelay,
     }, {
       sync: (change) => {
         if (change.type === 'send') {

@@ -2,9 +2,9 @@
  * The client end of the `--serve` protocol (serve.ts): one `inotify-mirror
  * --serve ROOT` started on a host over ssh (`ssh host inotify-mirror --serve
  * 'ROOT'`, every word shell-quoted: ssh hands the remote a command string),
- * with each request an async call. This is the remote side remote two-way
- * sync is built on; the engine (two-way.ts) does not use it yet (see
- * docs/mirror.md).
+ * with each request an async call. Requests may be sent without waiting for
+ * the previous answer (they are answered in order). ssh-side.ts builds the
+ * engine's remote root on it.
  */
 import { Buffer } from 'node:buffer';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -23,6 +23,8 @@ export interface RemoteRoot {
   readonly root: string;
   /** `dev:ino` of the root: another value later means another directory (remounted, replaced). */
   readonly identity: string;
+  /** True when the root held nothing besides the mirror's parking directory. */
+  readonly empty: boolean;
 }
 
 /** A change the remote side saw complete (paths as bytes). */
@@ -46,6 +48,9 @@ export interface RemoteSideOptions {
   /** The remote command before `--serve ROOT` (default `['inotify-mirror']`), e.g. `['node', '/opt/x/lib/cli/inotify-mirror.js']`. */
   readonly remoteCommand?: readonly string[];
 }
+
+/** How long (ms) close() waits for ssh to exit on its own. */
+export const CLOSE_GRACE = 5000;
 
 interface Pending {
   readonly items: Record<string, unknown>[];
@@ -115,7 +120,7 @@ export class RemoteSide extends EventEmitter<RemoteSideEvents> {
     const side = new RemoteSide([...destination.ssh, '--', destination.host, command]);
     try {
       const reply = await side.#request('hello', { version: PROTOCOL_VERSION });
-      side.root = { version: reply.version as number, root: reply.root as string, identity: reply.identity as string };
+      side.root = { version: reply.version as number, root: reply.root as string, identity: reply.identity as string, empty: reply.empty === true };
     } catch (error) {
       await side.close();
       throw error;
@@ -123,10 +128,22 @@ export class RemoteSide extends EventEmitter<RemoteSideEvents> {
     return side;
   }
 
-  /** Every entry of the tree (or of the subtree at `path`), with content hashes when `hash`. */
-  async scan(options: { path?: RelPath; hash?: boolean } = {}): Promise<WireEntry[]> {
+  /** Says hello again: the root's identity now (rejects with ENOENT when the root is gone). */
+  async probe(): Promise<RemoteRoot> {
+    const reply = await this.#request('hello', { version: PROTOCOL_VERSION });
+    return { version: reply.version as number, root: reply.root as string, identity: reply.identity as string, empty: reply.empty === true };
+  }
+
+  /**
+   * Every entry of the tree (or of the subtree at `path`), with content
+   * hashes when `hash`; `exclude` (--exclude patterns) prunes trees there.
+   */
+  async scan(options: { path?: RelPath; hash?: boolean; exclude?: readonly string[] } = {}): Promise<WireEntry[]> {
     const items: Record<string, unknown>[] = [];
-    await this.#request('scan', { ...(options.path === undefined ? {} : { path: b64(options.path) }), hash: options.hash === true }, items);
+    await this.#request('scan', {
+      ...(options.path === undefined ? {} : { path: b64(options.path) }), hash: options.hash === true,
+      ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
+    }, items);
     return items.map((item) => item.entry as WireEntry);
   }
 
@@ -136,9 +153,9 @@ export class RemoteSide extends EventEmitter<RemoteSideEvents> {
     return (reply.entry as WireEntry | null) ?? undefined;
   }
 
-  /** Starts the stream of 'change' events. */
-  async watch(): Promise<void> {
-    await this.#request('watch', {});
+  /** Starts the stream of 'change' events; `exclude` (--exclude patterns) trees are not watched there. */
+  async watch(exclude?: readonly string[]): Promise<void> {
+    await this.#request('watch', exclude === undefined ? {} : { exclude });
   }
 
   /** Renames `from` to `to` there (EEXIST when `to` exists: nothing is overwritten). */
@@ -156,10 +173,44 @@ export class RemoteSide extends EventEmitter<RemoteSideEvents> {
     await this.#request('mkdir', { path: b64(path) });
   }
 
-  /** Ends the channel (the remote end exits when its input ends) and waits for ssh to exit. Idempotent. */
+  /** The files in the parking directory (paths relative to it), as {@link scan} lists them. */
+  async parkedList(): Promise<WireEntry[]> {
+    const items: Record<string, unknown>[] = [];
+    await this.#request('parked-list', {}, items);
+    return items.map((item) => item.entry as WireEntry);
+  }
+
+  /** Drops one parked file (`path` relative to the parking directory). */
+  async parkedDrop(path: RelPath): Promise<void> {
+    await this.#request('parked-drop', { path: b64(path) });
+  }
+
+  /** Moves one parked file to `to` in the tree (EEXIST when `to` exists). */
+  async parkedKeep(path: RelPath, to: RelPath): Promise<void> {
+    await this.#request('parked-keep', { path: b64(path), to: b64(to) });
+  }
+
+  /** Removes the parking directory. */
+  async parkedClear(): Promise<void> {
+    await this.#request('parked-clear', {});
+  }
+
+  /** True once the channel closed (every later request is rejected). */
+  get closed(): boolean {
+    return this.#closed !== null;
+  }
+
+  /**
+   * Ends the channel (the remote end exits when its input ends) and waits for
+   * ssh to exit; ssh is terminated when it has not exited after
+   * {@link CLOSE_GRACE} ms (a dead network can hold it). Idempotent.
+   */
   async close(): Promise<void> {
     this.#child.stdin.end();
+    const timer = setTimeout(() => this.#child.kill('SIGTERM'), CLOSE_GRACE);
+    timer.unref();
     await this.#exited;
+    clearTimeout(timer);
   }
 
   #request(op: string, fields: Record<string, unknown>, items: Record<string, unknown>[] = []): Promise<Record<string, unknown>> {

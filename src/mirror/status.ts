@@ -9,13 +9,18 @@ import { Buffer } from 'node:buffer';
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { systemError } from '../errors.js';
-import { readEntry } from './entry.js';
+import { fileHasher, readEntry } from './entry.js';
+import { describeDestination, parseDestination } from './destination.js';
 import { compileMirrorExcludes } from './excludes.js';
+import { withHashes } from './lazy-hash.js';
+import { LocalSide } from './local-side.js';
 import { RelPath } from './rel-path.js';
+import type { SyncSide } from './side.js';
+import { SshSide } from './ssh-side.js';
 import { defaultStateDir } from './state-dir.js';
 import { StateStore } from './state-store.js';
 import { SIDE_NAMES } from './two-way.js';
-import { decide, decodeRecord, other, type SidePair } from './verdict.js';
+import { decide, decodeRecord, other, type SidePair, type Verdict } from './verdict.js';
 import { walkTree } from './walk.js';
 
 /** One path that is not in sync, and what syncing it will do. */
@@ -49,6 +54,69 @@ export interface TwoWayStatusOptions {
   readonly exclude?: readonly string[];
 }
 
+/** Options of {@link remoteTwoWayStatus}: those of {@link twoWayStatus}, and how to reach the host. */
+export interface RemoteTwoWayStatusOptions extends TwoWayStatusOptions {
+  /** The ssh command as an argv (default `['ssh']`). */
+  readonly ssh?: readonly string[];
+  /** The command that starts `--serve` on the host (default `['inotify-mirror']`). */
+  readonly remoteCommand?: readonly string[];
+}
+
+/** What the next sync does about `path` given its verdict, or undefined when it is in sync. */
+function pendingOf(path: RelPath, verdict: Verdict): TwoWayPendingPath | undefined {
+  switch (verdict.action) {
+    case 'in-sync':
+      return undefined;
+    case 'record':
+      return { path: path.text, action: 'record' };
+    case 'copy':
+    case 'delete':
+      return { path: path.text, action: verdict.action, from: SIDE_NAMES[verdict.from], to: SIDE_NAMES[other(verdict.from)] };
+    case 'delete-edit':
+      return { path: path.text, action: 'delete-edit', from: SIDE_NAMES[verdict.kept], to: SIDE_NAMES[other(verdict.kept)] };
+    case 'conflict':
+      return { path: path.text, action: 'conflict', renamed: SIDE_NAMES[verdict.loser] };
+  }
+}
+
+/**
+ * {@link twoWayStatus} for a pair whose second root is `[user@]host:path`
+ * (or local: both work), reading the remote tree through `inotify-mirror
+ * --serve` over ssh. Rejects as twoWayStatus throws, and with
+ * ERR_MIRROR_CHANNEL when the host cannot be reached.
+ */
+export async function remoteTwoWayStatus(first: string, second: string, options: RemoteTwoWayStatusOptions = {}): Promise<TwoWayStatus> {
+  const destination = parseDestination(second, options.ssh);
+  const root = nodePath.resolve(first);
+  const local = (dir: string): LocalSide => new LocalSide({
+    root: dir, exclude: options.exclude, excluded: compileMirrorExcludes(options.exclude, dir).matches ?? ((): boolean => false),
+    quietPeriod: undefined, settleTime: undefined, ref: false,
+  });
+  const sides: [SyncSide, SyncSide] = [local(root), destination.kind === 'local' ? local(destination.root)
+    : new SshSide({ destination, remoteCommand: options.remoteCommand, exclude: options.exclude })];
+  const state = nodePath.resolve(options.state ?? defaultStateDir(root, describeDestination(destination)));
+  try {
+    for (const side of sides) await side.open();
+    const store = new StateStore(state, 'two-way', { readOnly: true });
+    const paths = new Map<string, RelPath>();
+    for (const side of sides) await side.walk(undefined, paths);
+    for (const key of store.keys()) if (!paths.has(key)) paths.set(key, RelPath.from(Buffer.from(key, 'latin1')));
+    const sorted = [...paths.values()].sort((x, y) => Buffer.compare(x.bytes, y.bytes));
+    const seen = await Promise.all(sides.map((side) => Promise.all(sorted.map((path) => side.entry(path)))));
+    const pending: TwoWayPendingPath[] = [];
+    for (const [i, path] of sorted.entries()) {
+      const now: SidePair = [seen[0]?.[i], seen[1]?.[i]];
+      const record = decodeRecord(store.get(path.key));
+      const verdict = await withHashes((side, at) => sides[side].hash(at), (hasher) => decide([hasher(0, path), hasher(1, path)], now, record));
+      const item = pendingOf(path, verdict);
+      if (item !== undefined) pending.push(item);
+    }
+    return { state, synced: store.size, pending };
+  } finally {
+    await Promise.all(sides.map((side) => side.close()));
+  }
+}
+
 /**
  * Compares both roots with the state of their two-way mirror. Throws ENOENT
  * for a root that does not exist, ENOTDIR for one that is not a directory.
@@ -73,24 +141,8 @@ export function twoWayStatus(first: string, second: string, options: TwoWayStatu
   for (const path of [...paths.values()].sort((x, y) => Buffer.compare(x.bytes, y.bytes))) {
     const at = [path.under(bytes[0]), path.under(bytes[1])] as const;
     const now: SidePair = [readEntry(at[0]), readEntry(at[1])];
-    const verdict = decide(at, now, decodeRecord(store.get(path.key)));
-    switch (verdict.action) {
-      case 'in-sync':
-        break;
-      case 'record':
-        pending.push({ path: path.text, action: 'record' });
-        break;
-      case 'copy':
-      case 'delete':
-        pending.push({ path: path.text, action: verdict.action, from: SIDE_NAMES[verdict.from], to: SIDE_NAMES[other(verdict.from)] });
-        break;
-      case 'delete-edit':
-        pending.push({ path: path.text, action: 'delete-edit', from: SIDE_NAMES[verdict.kept], to: SIDE_NAMES[other(verdict.kept)] });
-        break;
-      case 'conflict':
-        pending.push({ path: path.text, action: 'conflict', renamed: SIDE_NAMES[verdict.loser] });
-        break;
-    }
+    const item = pendingOf(path, decide([fileHasher(at[0]), fileHasher(at[1])], now, decodeRecord(store.get(path.key))));
+    if (item !== undefined) pending.push(item);
   }
   return { state, synced: store.size, pending };
 }

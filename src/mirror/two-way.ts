@@ -1,5 +1,6 @@
 /**
- * Two-way sync of two local directories. Both are watched; each change (a
+ * Two-way sync of two directories, each a {@link SyncSide}: local
+ * (local-side.ts) or on an ssh host (ssh-side.ts). Both are watched; each change (a
  * complete file, a rename, a delete) queues its path, and a path is synced
  * by comparing each side now with what the state recorded at the last sync:
  *
@@ -16,27 +17,28 @@
  * written, so the events of its own writes find the path in sync. No lost
  * write: rsync moves every file it replaces into a parking directory, and a
  * parked file that is not the version the decision saw (a user wrote it
- * meanwhile) is kept under a conflict name. See docs/mirror.md.
+ * meanwhile) is kept under a conflict name. A side that cannot be reached
+ * (gone, remounted, its ssh channel closed) makes changes wait; once it is
+ * back, everything is merged. See docs/mirror.md.
  */
 import { Buffer } from 'node:buffer';
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { debuglog } from 'node:util';
 import { systemError, type CodedError } from '../errors.js';
-import { Notifier } from '../notifier.js';
-import { TRANSFER_EVENTS } from '../transfer/types.js';
-import { watchTree } from '../watch-tree.js';
 import { sendPaths } from './apply.js';
+import { mapBatched } from './batched.js';
 import { ChangeQueue, type Work } from './change-queue.js';
 import { conflictLabel, conflictPath } from './conflict-name.js';
 import type { MirrorContext } from './context.js';
-import { ensureHash, readEntry, sameContent, unchanged, type Entry } from './entry.js';
-import { ChangeFollower, type ChangeSink } from './follow.js';
+import { sameContent, unchanged, type Entry } from './entry.js';
+import { withHashes } from './lazy-hash.js';
 import type { ReconcileReason } from './reconcile.js';
 import { RelPath } from './rel-path.js';
+import type { SideSink, SyncSide } from './side.js';
 import { StateStore } from './state-store.js';
 import { decide, decodeRecord, encodeRecord, other, type SideIndex, type SidePair } from './verdict.js';
-import { REPLACED_DIR, walkTree } from './walk.js';
+import { REPLACED_DIR } from './walk.js';
 
 const debug = debuglog('inotify-mirror');
 
@@ -75,18 +77,14 @@ export interface TwoWayReporter {
 
 /** Settings of {@link TwoWaySync}. */
 export interface TwoWaySettings {
-  readonly roots: readonly [string, string];
+  /** The two roots (the first one is the 'source'). */
+  readonly sides: readonly [SyncSide, SyncSide];
   readonly stateDir: string;
-  readonly exclude: readonly string[] | undefined;
-  /** One excluded-path predicate per root (absolute pathnames). */
-  readonly excluded: readonly [(pathname: string) => boolean, (pathname: string) => boolean];
   /** rsync --exclude arguments. */
   readonly rsyncExcludes: readonly string[];
   readonly rsync: string;
   readonly maxPending: number;
   readonly batchDelay: number;
-  readonly quietPeriod: number | undefined;
-  readonly settleTime: number | undefined;
   readonly ref: boolean;
   /** The first wait (ms) before checking an unreachable root again; doubled each time up to maxRetryDelay. */
   readonly retryDelay: number;
@@ -122,15 +120,13 @@ export class TwoWaySync {
   readonly #stats: TwoWayStats;
   readonly #settings: TwoWaySettings;
   readonly #report: TwoWayReporter;
-  readonly #roots: readonly [Buffer, Buffer];
+  readonly #sides: readonly [SyncSide, SyncSide];
   readonly #labels: readonly [string, string];
   readonly #queues: readonly [ChangeQueue, ChangeQueue];
-  readonly #ctx: readonly [MirrorContext, MirrorContext];
-  readonly #notifiers: (Notifier | undefined)[] = [undefined, undefined];
-  readonly #followers: (ChangeFollower | undefined)[] = [undefined, undefined];
-  /** Each root's device and inode when the mirror started: a root that is not that directory any more is unreachable. */
-  readonly #identities: (string | undefined)[] = [undefined, undefined];
-  /** While a root is unreachable: since when, how many checks failed, and which sides must be watched anew. */
+  /** rsync's settings per direction: from side 0 to 1, and from 1 to 0 (built once the sides are open). */
+  #ctx: readonly [MirrorContext, MirrorContext] | undefined;
+  readonly #opened = new Set<SyncSide>();
+  /** While a root is unreachable: how many checks failed, and which sides must be watched anew. */
   #offline: { failures: number; rewatch: Set<SideIndex> } | undefined;
   #store: StateStore | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -145,24 +141,10 @@ export class TwoWaySync {
     this.#settings = settings;
     this.#stats = stats;
     this.#report = report;
-    this.#roots = [Buffer.from(settings.roots[0]), Buffer.from(settings.roots[1])];
-    const names = settings.roots.map((root) => conflictLabel(nodePath.basename(root)));
+    this.#sides = settings.sides;
+    const names = settings.sides.map((side) => conflictLabel(side.basename));
     this.#labels = names[0] === names[1] ? [`${names[0]}-1`, `${names[1]}-2`] : [names[0] as string, names[1] as string];
     this.#queues = [new ChangeQueue(settings.maxPending), new ChangeQueue(settings.maxPending)];
-    const context = (from: SideIndex): MirrorContext => {
-      const to = settings.roots[other(from)];
-      return {
-        source: settings.roots[from],
-        destination: { kind: 'local', root: to },
-        endpoints: [`${settings.roots[from]}/`, `${to}/`],
-        // Every file rsync replaces is parked, for the overwrite check (see #checkReplaced).
-        rsyncArgs: [`--exclude=/${REPLACED_DIR}`, ...settings.rsyncExcludes, '--backup', `--backup-dir=${to}/${REPLACED_DIR}`, '--suffix='],
-        rsync: settings.rsync,
-        delete: false,
-        dryRun: false,
-      };
-    };
-    this.#ctx = [context(0), context(1)];
   }
 
   /** Changes waiting on both sides. */
@@ -176,35 +158,60 @@ export class TwoWaySync {
   }
 
   /**
-   * Opens the state, watches both roots, then merges them; resolves once
-   * merged. Throws ENOENT / ENOTDIR for a root that is not a directory,
-   * EBUSY when another mirror uses the state, and ENOENT for a root that is
-   * empty while the state says it held files (an unmounted disk must not
-   * read as "everything was deleted").
+   * Reaches both roots, opens the state, watches both, then merges them;
+   * resolves once merged. Rejects with ENOENT / ENOTDIR for a root that is
+   * not a directory (ERR_MIRROR_CHANNEL when a remote one cannot be
+   * reached), EBUSY when another mirror uses the state, and ENOENT for a
+   * root that is empty while the state says it held files (an unmounted
+   * disk must not read as "everything was deleted").
    */
-  start(): Promise<void> {
-    for (const [side, root] of this.#settings.roots.entries()) {
-      const stat = fs.statSync(root, { throwIfNoEntry: false });
-      if (stat === undefined) throw systemError('ENOENT', 'stat', root);
-      if (!stat.isDirectory()) throw systemError('ENOTDIR', 'mirror', root);
-      this.#identities[side] = `${stat.dev}:${stat.ino}`;
-    }
-    const store = new StateStore(this.#settings.stateDir, 'two-way');
+  async start(): Promise<void> {
+    let store: StateStore | undefined;
     try {
-      for (const side of [0, 1] as const) this.#checkNotEmptied(side, store);
+      for (const side of this.#sides) {
+        await side.open();
+        this.#opened.add(side);
+      }
+      store = new StateStore(this.#settings.stateDir, 'two-way');
+      for (const side of [0, 1] as const) await this.#checkNotEmptied(side, store);
     } catch (error) {
-      store.close();
+      store?.close();
+      await Promise.all([...this.#opened].map((side) => side.close()));
       throw error;
     }
+    if (this.#closed) {
+      // close() ran while the sides were being reached: it may have missed one opened since.
+      store.close();
+      await Promise.all([...this.#opened].map((side) => side.close()));
+      return;
+    }
     this.#store = store;
-    fs.writeFileSync(nodePath.join(this.#settings.stateDir, 'roots.json'), `${JSON.stringify({ roots: this.#settings.roots })}\n`);
-    for (const side of [0, 1] as const) this.#watch(side);
+    this.#ctx = [this.#context(0), this.#context(1)];
+    fs.writeFileSync(nodePath.join(this.#settings.stateDir, 'roots.json'), `${JSON.stringify({ roots: this.#sides.map((side) => side.name) })}\n`);
+    for (const side of [0, 1] as const) await this.#watch(side);
     const ready = new Promise<void>((resolve) => {
       this.#onReady = resolve;
     });
     this.#queues[0].reconcile('initial');
     this.#schedule(0);
     return ready;
+  }
+
+  /** rsync's settings for copies from side `from` to the other. */
+  #context(from: SideIndex): MirrorContext {
+    const [source, target] = [this.#sides[from], this.#sides[other(from)]];
+    return {
+      source: source.name,
+      destination: { kind: 'local', root: target.name }, // not used by sendPaths: the endpoints say where
+      endpoints: [source.endpoint, target.endpoint],
+      // Every file rsync replaces is parked, for the overwrite check (see #checkReplaced). A relative
+      // --backup-dir is relative to the destination directory, on whichever host that is.
+      rsyncArgs: [`--exclude=/${REPLACED_DIR}`, ...this.#settings.rsyncExcludes, ...source.rsyncArgs, ...target.rsyncArgs,
+        '--backup', `--backup-dir=${REPLACED_DIR}`, '--suffix='],
+      rsync: this.#settings.rsync,
+      delete: false,
+      dryRun: false,
+    };
   }
 
   /** Resolves when nothing waits and nothing runs. */
@@ -219,57 +226,58 @@ export class TwoWaySync {
     this.#closed = true;
     clearTimeout(this.#timer);
     this.#abort.abort();
-    for (const follower of this.#followers) follower?.stopWaiting();
-    await Promise.all(this.#notifiers.map((notifier) => notifier?.close()));
-    await Promise.all(this.#followers.map((follower) => follower?.close()));
+    await Promise.all(this.#sides.map((side) => side.unwatch()));
     await this.#running;
+    await Promise.all([...this.#opened].map((side) => side.close()));
     this.#store?.close();
     for (const resolve of this.#idleWaiters) resolve();
     this.#idleWaiters.clear();
   }
 
   /** Throws when side `side`'s root has no entries but the state records some there. */
-  #checkNotEmptied(side: SideIndex, store: StateStore): void {
-    const root = this.#settings.roots[side];
-    if (fs.readdirSync(root).some((name) => name !== REPLACED_DIR)) return;
+  async #checkNotEmptied(side: SideIndex, store: StateStore): Promise<void> {
+    if (await this.#sides[side].hasEntries()) return;
     let recorded = 0;
     for (const key of store.keys()) if (decodeRecord(store.get(key))[side] !== undefined) recorded += 1;
     if (recorded === 0) return;
-    throw systemError('ENOENT', 'mirror', root, `${root} is empty but held ${recorded} synced path(s): is it mounted? `
+    const name = this.#sides[side].name;
+    throw systemError('ENOENT', 'mirror', name, `${name} is empty but held ${recorded} synced path(s): is it mounted? `
       + `(to sync it as emptied, remove the state ${this.#settings.stateDir})`);
   }
 
-  /** The first root that is missing or is not the directory the mirror started with (unmounted, replaced), with why. */
-  #unreachable(): { side: SideIndex; error: CodedError } | undefined {
+  /** The first root that cannot be reached or is not the directory the mirror started with, with why. */
+  async #unreachable(): Promise<{ side: SideIndex; error: CodedError } | undefined> {
     for (const side of [0, 1] as const) {
-      const root = this.#settings.roots[side];
-      const stat = fs.statSync(root, { throwIfNoEntry: false });
-      if (stat?.isDirectory() === true && `${stat.dev}:${stat.ino}` === this.#identities[side]) continue;
-      return { side, error: systemError(stat === undefined ? 'ENOENT' : 'ESTALE', 'mirror', root, stat === undefined
-        ? 'the directory is gone: changes wait until it is back'
-        : 'not the directory the mirror started with (unmounted or replaced): changes wait until it is back') };
+      const error = await this.#sides[side].unreachable();
+      if (error !== undefined) return { side, error };
     }
     return undefined;
+  }
+
+  /** Side `side` cannot be reached: changes wait, it is watched anew once back; reported with the backoff. */
+  #goOffline(side: SideIndex, error: CodedError): void {
+    this.#offline ??= { failures: 0, rewatch: new Set() };
+    this.#offline.failures += 1;
+    this.#offline.rewatch.add(side);
+    this.#report.offline(error, this.#retryIn());
   }
 
   async #goOnline(): Promise<void> {
     const { rewatch } = this.#offline as { rewatch: Set<SideIndex> };
     this.#offline = undefined;
     for (const side of rewatch) {
-      // Its watches may have died with the mount: watch it anew.
-      this.#followers[side]?.stopWaiting();
-      await this.#notifiers[side]?.close();
-      await this.#followers[side]?.close();
-      this.#watch(side);
+      // Its watches may have died with the mount or the channel: watch it anew.
+      await this.#sides[side].unwatch();
+      await this.#watch(side);
     }
     // What happened meanwhile is not all in the queues (a side away has no events): merge everything.
     this.#queues[0].reconcile('backlog');
     this.#report.online();
   }
 
-  #watch(side: SideIndex): void {
+  async #watch(side: SideIndex): Promise<void> {
     const queue = this.#queues[side];
-    const sink: ChangeSink = {
+    const sink: SideSink = {
       send: (path, deep) => this.#enqueue(() => queue.send(path, deep), this.#settings.batchDelay),
       delete: (path) => this.#enqueue(() => queue.delete(path), 0),
       movedFrom: (cookie, path) => this.#enqueue(() => queue.movedFrom(cookie, path), 0),
@@ -280,22 +288,11 @@ export class TwoWaySync {
       },
       movedAway: (cookie) => this.#enqueue(() => queue.movedAway(cookie), 0),
       overflow: () => this.#enqueue(() => queue.reconcile('overflow'), 0),
+      warning: (error) => this.#report.warning(error),
+      fail: (error) => this.#report.fail(error),
+      lost: () => this.#schedule(0), // the next run finds the side unreachable: changes wait, reconnects follow
     };
-    const root = this.#settings.roots[side];
-    const excluded = this.#settings.excluded[side];
-    const replaced = `${root}/${REPLACED_DIR}`;
-    const follower = new ChangeFollower(root, sink, (p) => p === replaced || p.startsWith(`${replaced}/`) || excluded(p), {
-      quietPeriod: this.#settings.quietPeriod, settleTime: this.#settings.settleTime,
-    });
-    follower.on('warning', (error) => this.#report.warning(error));
-    follower.on('error', (error) => this.#report.fail(error));
-    const wm = watchTree(root, TRANSFER_EVENTS, {
-      recursive: true, exclude: [...(this.#settings.exclude ?? []), replaced], followSymlinks: false,
-    });
-    const notifier = new Notifier(wm, follower, { ref: this.#settings.ref });
-    notifier.on('error', (error) => this.#report.fail(error));
-    this.#followers[side] = follower;
-    this.#notifiers[side] = notifier;
+    await this.#sides[side].watch(sink);
   }
 
   #isIdle(): boolean {
@@ -333,24 +330,31 @@ export class TwoWaySync {
   async #drain(): Promise<void> {
     for (;;) {
       if (this.#closed) return;
-      const down = this.#unreachable();
+      const down = await this.#unreachable();
+      if (this.#closed) return;
       if (down !== undefined) {
-        this.#offline ??= { failures: 0, rewatch: new Set() };
-        this.#offline.failures += 1;
-        this.#offline.rewatch.add(down.side);
-        this.#report.offline(down.error, this.#retryIn());
+        this.#goOffline(down.side, down.error);
         return;
       }
-      if (this.#offline !== undefined) await this.#goOnline();
-      // Take turns, so that a busy side does not starve the other.
-      const first = this.#turn;
-      this.#turn = other(first);
-      const work = this.#queues[first].take() ?? this.#queues[other(first)].take();
-      if (work === undefined) return;
-      debug('work %s', work.kind === 'send' ? [...work.shallow.values(), ...work.deep.values()].map((p) => p.text).join(' ') : work.kind);
       try {
+        if (this.#offline !== undefined) await this.#goOnline();
+        // Take turns, so that a busy side does not starve the other.
+        const first = this.#turn;
+        this.#turn = other(first);
+        const work = this.#queues[first].take() ?? this.#queues[other(first)].take();
+        if (work === undefined) return;
+        debug('work %s', work.kind === 'send' ? [...work.shallow.values(), ...work.deep.values()].map((p) => p.text).join(' ') : work.kind === 'tree' ? work.ops.map((op) => (op.type === 'rename' ? `rename ${op.from.text} ${op.to.text}` : `delete ${op.path.text}`)).join(', ') : work.kind);
         await this.#apply(work);
       } catch (error) {
+        // A remote side's channel closed mid-way: the check above finds it down; the merge once it is back
+        // covers the work dropped here. A path a remote side refuses is skipped (its event brings it back).
+        const code = (error as CodedError).code;
+        if (this.#offline !== undefined) return; // a side went away mid-way (#runDeletes): retried with backoff
+        if (code === 'ERR_MIRROR_CHANNEL' || this.#closed) continue;
+        if (code === 'ERR_PATH_ESCAPE') {
+          this.#report.warning(error as Error);
+          continue;
+        }
         this.#report.fail(error as Error);
         return;
       }
@@ -360,32 +364,31 @@ export class TwoWaySync {
   async #apply(work: Work): Promise<void> {
     const paths = new Map<string, RelPath>();
     if (work.kind === 'reconcile') {
-      if (work.reason === 'initial') this.#cleanReplaced();
-      for (const side of [0, 1] as const) walkTree(this.#roots[side], undefined, this.#settings.excluded[side], paths);
+      if (work.reason === 'initial') await this.#cleanReplaced();
+      for (const side of this.#sides) await side.walk(undefined, paths);
       for (const key of (this.#store as StateStore).keys()) if (!paths.has(key)) paths.set(key, RelPath.from(Buffer.from(key, 'latin1')));
       const done = await this.#syncPaths(paths);
       this.#report.reconcile(work.reason, done.files, done.bytes);
-      if (work.reason === 'initial') {
-        this.#onReady?.();
-        this.#onReady = undefined;
-      }
+      // The first merge done (the initial one, or the backlog merge that replaced it after an outage).
+      this.#onReady?.();
+      this.#onReady = undefined;
       return;
     }
     if (work.kind === 'send') {
       for (const path of work.shallow.values()) paths.set(path.key, path);
-      for (const path of work.deep.values()) this.#addTree(path, paths);
+      for (const path of work.deep.values()) await this.#addTree(path, paths);
     } else {
       // The side the ops were seen on is whichever queue they came from; a rename is tried as a rename on either.
       for (const op of work.ops) {
-        if (op.type === 'rename' && this.#tryRename(op.from, op.to)) {
-          this.#addTree(op.to, paths);
+        if (op.type === 'rename' && await this.#tryRename(op.from, op.to)) {
+          await this.#addTree(op.to, paths);
           continue;
         }
         if (op.type === 'rename') {
-          this.#addTree(op.from, paths);
-          this.#addTree(op.to, paths);
+          await this.#addTree(op.from, paths);
+          await this.#addTree(op.to, paths);
         } else {
-          this.#addTree(op.path, paths);
+          await this.#addTree(op.path, paths);
         }
       }
     }
@@ -393,11 +396,14 @@ export class TwoWaySync {
   }
 
   /** Adds `path` and everything under it on either side or in the state. */
-  #addTree(path: RelPath, into: Map<string, RelPath>): void {
+  async #addTree(path: RelPath, into: Map<string, RelPath>): Promise<void> {
     into.set(path.key, path);
-    for (const side of [0, 1] as const) walkTree(this.#roots[side], path, this.#settings.excluded[side], into);
+    for (const side of this.#sides) await side.walk(path, into);
     for (const key of (this.#store as StateStore).keysUnder(path.key)) if (!into.has(key)) into.set(key, RelPath.from(Buffer.from(key, 'latin1')));
   }
+
+  /** The hashes a decision asks for, from the side that holds the file. */
+  readonly #fetchHash = (side: SideIndex, path: RelPath): Promise<string | undefined> => this.#sides[side].hash(path);
 
   /**
    * A rename seen on one side, replayed as a rename on the other when that is
@@ -405,27 +411,22 @@ export class TwoWaySync {
    * last synced, and the new name is free there. Otherwise false: both names
    * are synced path by path. The state's records move with the names.
    */
-  #tryRename(from: RelPath, to: RelPath): boolean {
+  async #tryRename(from: RelPath, to: RelPath): Promise<boolean> {
     const store = this.#store as StateStore;
     const record = decodeRecord(store.get(from.key));
-    const here = [readEntry(from.under(this.#roots[0])), readEntry(from.under(this.#roots[1]))] as const;
+    const here = await Promise.all(this.#sides.map((s) => s.entry(from)));
     // The side that renamed has lost `from`; the other still has it as recorded.
     const side: SideIndex | undefined = here[0] === undefined && here[1] !== undefined ? 1 : here[1] === undefined && here[0] !== undefined ? 0 : undefined;
     if (side === undefined) return false;
-    const root = this.#roots[side];
-    if (!unchanged(from.under(root), here[side], record[side])) return false;
-    if (readEntry(to.under(root)) !== undefined) return false;
+    const target = this.#sides[side];
+    if (!await withHashes(this.#fetchHash, (hasher) => unchanged(hasher(side, from), here[side], record[side]))) return false;
+    if (await target.entry(to) !== undefined) return false;
     const parent = to.parent();
-    if (parent !== undefined && readEntry(parent.under(root))?.kind !== 'dir') {
-      try {
-        fs.mkdirSync(parent.under(root), { recursive: true });
-      } catch {
-        return false;
-      }
-    }
     try {
-      fs.renameSync(from.under(root), to.under(root));
-    } catch {
+      if (parent !== undefined && (await target.entry(parent))?.kind !== 'dir') await target.mkdir(parent);
+      await target.rename(from, to);
+    } catch (error) {
+      if ((error as CodedError).code === 'ERR_MIRROR_CHANNEL') throw error;
       return false;
     }
     for (const key of store.keysUnder(from.key)) {
@@ -443,22 +444,25 @@ export class TwoWaySync {
     const store = this.#store as StateStore;
     const plan = emptyPlan();
     // Parents first: a file that loses its name to a directory in a conflict is renamed away before what goes in it.
-    for (const path of [...paths.values()].sort((x, y) => Buffer.compare(x.bytes, y.bytes))) this.#decide(path, plan);
-    this.#runDeletes(plan);
+    const sorted = [...paths.values()].sort((x, y) => Buffer.compare(x.bytes, y.bytes));
+    // Entries are asked for all at once: a remote side answers them in one stream, not one round trip each.
+    const seen = await Promise.all(this.#sides.map((side) => mapBatched(sorted, (path) => side.entry(path))));
+    for (const [i, path] of sorted.entries()) await this.#decide(path, [seen[0]?.[i], seen[1]?.[i]], plan);
+    await this.#runDeletes(plan);
     let files = 0;
     let bytes = 0;
     for (const to of [0, 1] as const) {
       const from = other(to);
       if (plan.copies[to].size === 0 || this.#closed) continue;
       const sent = [...plan.copies[to].values()];
-      const result = await sendPaths(this.#ctx[from], sent, false, this.#abort.signal);
-      this.#checkReplaced(to, plan.replacing[to]);
+      const result = await sendPaths((this.#ctx as [MirrorContext, MirrorContext])[from], sent, false, this.#abort.signal);
+      await this.#checkReplaced(to, plan.replacing[to]);
       if (result.outcome !== 'ok') {
-        this.#report.warning(systemError('EIO', 'rsync', this.#settings.roots[to], result.stderr.trim().split('\n').slice(-3).join('; ')));
+        this.#report.warning(systemError('EIO', 'rsync', this.#sides[to].name, result.stderr.trim().split('\n').slice(-3).join('; ')));
       }
       files += result.stats.files;
       bytes += result.stats.literalBytes;
-      this.#recordCopies(from, sent, plan.seen[from]);
+      await this.#recordCopies(from, sent, plan.seen[from]);
       store.flush();
       this.#report.sync({ type: 'send', paths: sent.map((p) => p.text), files: result.stats.files, bytes: result.stats.literalBytes, target: SIDE_NAMES[to] });
     }
@@ -466,14 +470,13 @@ export class TwoWaySync {
     return { files, bytes };
   }
 
-  /** Decides one path into `plan` (a conflict's rename is done at once). */
-  #decide(path: RelPath, plan: Plan): void {
+  /** Decides one path into `plan` from the entries `now` (a conflict's rename is done at once). */
+  async #decide(path: RelPath, now: SidePair, plan: Plan): Promise<void> {
     const store = this.#store as StateStore;
-    const at = [path.under(this.#roots[0]), path.under(this.#roots[1])] as const;
-    const now: SidePair = [readEntry(at[0]), readEntry(at[1])];
     plan.seen[0].set(path.key, now[0]);
     plan.seen[1].set(path.key, now[1]);
-    const verdict = decide(at, now, decodeRecord(store.get(path.key)));
+    const record = decodeRecord(store.get(path.key));
+    const verdict = await withHashes(this.#fetchHash, (hasher) => decide([hasher(0, path), hasher(1, path)], now, record));
     debug('%s: %o', path.text, verdict);
     switch (verdict.action) {
       case 'in-sync':
@@ -493,10 +496,9 @@ export class TwoWaySync {
         this.#propagate(path, verdict.kept, now, plan);
         return;
       case 'conflict':
-        this.#keepBoth(path, verdict.loser, now, plan);
+        await this.#keepBoth(path, verdict.loser, now, plan);
     }
   }
-
 
   /** Plans `from`'s version of `path` onto the other side: a copy, or a delete when it is gone from `from`. */
   #propagate(path: RelPath, from: SideIndex, now: SidePair, plan: Plan): void {
@@ -509,17 +511,24 @@ export class TwoWaySync {
     plan.replacing[to].set(path.key, now[to]);
   }
 
+  /** A free conflict name for `path` on both sides, labelled with `side`. */
+  #conflictName(path: RelPath, side: SideIndex): Promise<RelPath> {
+    return conflictPath(path, this.#labels[side], async (candidate) =>
+      (await Promise.all(this.#sides.map((s) => s.entry(candidate)))).some((entry) => entry !== undefined));
+  }
+
   /**
    * Both sides changed `path` differently: `loser`'s version is renamed to a
    * conflict name on its side, and both names are synced. The loser is never
    * a directory (two directories are no conflict; a directory beats a file).
    */
-  #keepBoth(path: RelPath, loser: SideIndex, now: SidePair, plan: Plan): void {
+  async #keepBoth(path: RelPath, loser: SideIndex, now: SidePair, plan: Plan): Promise<void> {
     const winner = other(loser);
-    const aside = conflictPath(path, this.#labels[loser], this.#roots);
+    const aside = await this.#conflictName(path, loser);
     try {
-      fs.renameSync(path.under(this.#roots[loser]), aside.under(this.#roots[loser]));
+      await this.#sides[loser].rename(path, aside);
     } catch (error) {
+      if ((error as CodedError).code === 'ERR_MIRROR_CHANNEL') throw error;
       this.#report.warning(error as Error); // it changed again meanwhile: its event brings it back here
       return;
     }
@@ -535,25 +544,38 @@ export class TwoWaySync {
     plan.replacing[loser].set(path.key, undefined);
   }
 
-  /** Deletes what the plan says, deepest first, each only if it is still what was seen. */
-  #runDeletes(plan: Plan): void {
+  /**
+   * Deletes what the plan says, deepest first, each only if it is still what
+   * was seen. A delete is planned because the other side lacks the path: that
+   * side is checked once more first (a root replaced or unmounted since the
+   * last check would otherwise read as "everything deleted"); when it is away,
+   * nothing is deleted and the mirror goes offline (this throws its error).
+   */
+  async #runDeletes(plan: Plan): Promise<void> {
     const store = this.#store as StateStore;
     for (const side of [0, 1] as const) {
+      if (plan.deletes[side].size === 0) continue;
+      const lacking = other(side);
+      const away = await this.#sides[lacking].unreachable();
+      if (away !== undefined) {
+        this.#goOffline(lacking, away);
+        throw away;
+      }
       const list = [...plan.deletes[side].values()].sort((x, y) => Buffer.compare(y[0].bytes, x[0].bytes));
       for (const [path, seen] of list) {
-        const at = path.under(this.#roots[side]);
-        const current = readEntry(at);
+        const current = await this.#sides[side].entry(path);
         if (current === undefined) {
           store.delete(path.key);
           continue;
         }
         if (current.kind !== seen.kind || current.size !== seen.size || current.mtime !== seen.mtime) continue; // changed since: its event follows
         try {
-          if (current.kind === 'dir') fs.rmdirSync(at);
-          else fs.unlinkSync(at);
+          await this.#sides[side].remove(path);
         } catch (error) {
           // A directory that is not empty holds something new (or excluded): it stays, and so does its record.
-          if ((error as NodeJS.ErrnoException).code !== 'ENOTEMPTY' && (error as NodeJS.ErrnoException).code !== 'ENOENT') this.#report.warning(error as Error);
+          const code = (error as CodedError).code;
+          if (code === 'ERR_MIRROR_CHANNEL') throw error;
+          if (code !== 'ENOTEMPTY' && code !== 'ENOENT') this.#report.warning(error as Error);
           continue;
         }
         store.delete(path.key);
@@ -568,26 +590,40 @@ export class TwoWaySync {
    * copied from too when it still holds the same (else it changed meanwhile
    * and stays "changed" for the next pass).
    */
-  #recordCopies(from: SideIndex, sent: readonly RelPath[], seen: Map<string, Entry | undefined>): void {
+  async #recordCopies(from: SideIndex, sent: readonly RelPath[], seen: Map<string, Entry | undefined>): Promise<void> {
     const store = this.#store as StateStore;
     const to = other(from);
-    for (const path of sent) {
-      const atFrom = path.under(this.#roots[from]);
-      const atTo = path.under(this.#roots[to]);
-      const source = readEntry(atFrom);
-      const copy = readEntry(atTo);
+    const [sources, copies] = await Promise.all([from, to].map((side) => mapBatched(sent, (path) => this.#sides[side].entry(path))));
+    // Fetch the hashes the records will need all at once (the decisions below would ask one by one):
+    // the source's, unless its last record vouches for it, and the copy's, unless it can take the source's.
+    await mapBatched(sent, async (path, i) => {
+      const [source, copy, before] = [sources?.[i], copies?.[i], seen.get(path.key)];
+      if (copy?.kind !== 'file') return;
+      if (source?.kind === 'file' && source.hash === undefined && (before?.hash === undefined || before.size !== source.size || before.mtime !== source.mtime)) {
+        source.hash = await this.#sides[from].hash(path);
+      }
+      const borrows = source?.kind === 'file' && source.hash !== undefined && copy.size === source.size && copy.mtime === source.mtime;
+      if (copy.hash === undefined && !borrows) copy.hash = await this.#sides[to].hash(path);
+    });
+    for (const [i, path] of sent.entries()) {
+      const source = sources?.[i];
+      const copy = copies?.[i];
       if (copy === undefined) continue;
       const before = seen.get(path.key);
-      if (source !== undefined && before?.hash !== undefined && unchanged(atFrom, source, before)) source.hash = before.hash;
-      // rsync -a keeps size and mtime: a copy that matches its source's, whose hash is known, has that hash.
-      if (copy.kind === 'file' && source?.kind === 'file' && source.hash !== undefined && copy.size === source.size && copy.mtime === source.mtime) {
-        copy.hash = source.hash;
-      } else if (copy.kind === 'file' && !ensureHash(atTo, copy)) {
-        continue;
-      }
+      const hashed = await withHashes(this.#fetchHash, (hasher) => {
+        if (source !== undefined && before?.hash !== undefined && unchanged(hasher(from, path), source, before)) source.hash = before.hash;
+        // rsync -a keeps size and mtime: a copy that matches its source's, whose hash is known, has that hash.
+        if (copy.kind === 'file' && source?.kind === 'file' && source.hash !== undefined && copy.size === source.size && copy.mtime === source.mtime) {
+          copy.hash = source.hash;
+        } else if (copy.kind === 'file' && !hasher(to, path)(copy)) {
+          return undefined;
+        }
+        return { same: source !== undefined && sameContent(source, hasher(from, path), copy, hasher(to, path)) };
+      });
+      if (hashed === undefined) continue;
       const record = decodeRecord(store.get(path.key));
       record[to] = copy;
-      if (source !== undefined && sameContent(source, atFrom, copy, atTo)) {
+      if (hashed.same) {
         record[from] = source;
       } else if (before !== undefined && before.kind === copy.kind && before.size === copy.size && before.mtime === copy.mtime
         && (copy.kind !== 'symlink' || before.hash === copy.hash)) {
@@ -605,33 +641,27 @@ export class TwoWaySync {
    * is what the decision saw there is dropped; anything else was written by
    * someone while rsync ran: it is kept under a conflict name and reported.
    */
-  #checkReplaced(to: SideIndex, replacing: Map<string, Entry | undefined>): void {
-    const parked = Buffer.concat([this.#roots[to], Buffer.from(`/${REPLACED_DIR}`)]);
-    if (!fs.existsSync(parked)) return;
-    const found = new Map<string, RelPath>();
-    walkTree(parked, undefined, () => false, found);
-    for (const path of found.values()) {
-      const at = path.under(parked);
-      const entry = readEntry(at);
-      if (entry === undefined || entry.kind === 'dir') continue;
+  async #checkReplaced(to: SideIndex, replacing: Map<string, Entry | undefined>): Promise<void> {
+    const side = this.#sides[to];
+    for (const [path, entry] of await side.parked()) {
       const expected = replacing.get(path.key);
       if (expected !== undefined && expected.kind === entry.kind && expected.size === entry.size && expected.mtime === entry.mtime
         && (entry.kind !== 'symlink' || expected.hash === entry.hash)) {
-        fs.rmSync(at, { force: true });
+        await side.dropParked(path);
         continue;
       }
-      this.#keepParked(to, path, at);
+      await this.#keepParked(to, path);
     }
-    fs.rmSync(parked, { recursive: true, force: true });
+    await side.clearParked();
   }
 
   /** Moves a parked file to a conflict name next to its path on side `to` (its event syncs it to the other side). */
-  #keepParked(to: SideIndex, path: RelPath, at: Buffer): void {
-    const aside = conflictPath(path, this.#labels[to], this.#roots);
+  async #keepParked(to: SideIndex, path: RelPath): Promise<void> {
+    const aside = await this.#conflictName(path, to);
     try {
-      fs.mkdirSync(aside.parent()?.under(this.#roots[to]) ?? this.#roots[to], { recursive: true });
-      fs.renameSync(at, aside.under(this.#roots[to]));
+      await this.#sides[to].keepParked(path, aside);
     } catch (error) {
+      if ((error as CodedError).code === 'ERR_MIRROR_CHANNEL') throw error;
       this.#report.warning(error as Error);
       return;
     }
@@ -644,16 +674,13 @@ export class TwoWaySync {
    * what the state last recorded there are dropped, the others kept under
    * conflict names.
    */
-  #cleanReplaced(): void {
+  async #cleanReplaced(): Promise<void> {
     const store = this.#store as StateStore;
     for (const side of [0, 1] as const) {
-      const parked = Buffer.concat([this.#roots[side], Buffer.from(`/${REPLACED_DIR}`)]);
-      if (!fs.existsSync(parked)) continue;
-      const found = new Map<string, RelPath>();
-      walkTree(parked, undefined, () => false, found);
       const expected = new Map<string, Entry | undefined>();
-      for (const key of found.keys()) expected.set(key, decodeRecord(store.get(key))[side]);
-      this.#checkReplaced(side, expected);
+      for (const [path] of await this.#sides[side].parked()) expected.set(path.key, decodeRecord(store.get(path.key))[side]);
+      if (expected.size > 0) await this.#checkReplaced(side, expected);
+      else await this.#sides[side].clearParked();
     }
   }
 }

@@ -4,8 +4,7 @@
  * docs/mirror.md, "Two-way"). Used to sync (two-way.ts) and to say what is
  * pending (status.ts), so both always agree.
  */
-import type { Buffer } from 'node:buffer';
-import { decodeEntry, encodeEntry, sameContent, unchanged, type Entry } from './entry.js';
+import { decodeEntry, encodeEntry, sameContent, unchanged, type Entry, type Hasher } from './entry.js';
 
 /** Which side: 0 the source (first root), 1 the destination (second root). */
 export type SideIndex = 0 | 1;
@@ -44,12 +43,12 @@ export function encodeRecord(record: SidePair): string {
 }
 
 /**
- * Decides one path. `at` are its two absolute paths (files are hashed
- * there only when size and mtime do not decide). The loser of a conflict
+ * Decides one path. `at` hash each side's file (called only when size
+ * and mtime do not decide). The loser of a conflict
  * is the older version by mtime; a directory beats anything else; a tie
  * goes to side 0.
  */
-export function decide(at: readonly [Buffer, Buffer], now: SidePair, record: SidePair): Verdict {
+export function decide(at: readonly [Hasher, Hasher], now: SidePair, record: SidePair): Verdict {
   const same = [unchanged(at[0], now[0], record[0]), unchanged(at[1], now[1], record[1])];
   if (same[0] && same[1] && sameContent(record[0], at[0], record[1], at[1])) return { action: 'in-sync' };
   if (same[0] !== same[1]) {
