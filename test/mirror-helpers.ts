@@ -45,8 +45,8 @@ export class MirrorLog {
     onTestFinished(() => clearInterval(timer));
   }
 
-  /** Resolves when `condition()` holds; rejects after `timeoutMs` naming `what` and what the mirror did. */
-  async until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  /** Resolves when `condition()` holds; rejects after `timeoutMs` (a hang guard, generous for a loaded machine) naming `what` and what the mirror did. */
+  async until(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
     await waitUntil(this.#waiters, () => (condition() ? true : undefined), timeoutMs, () =>
       `timed out waiting for ${what}; syncs: ${JSON.stringify(this.syncs.slice(-20))}; warnings: ${this.warnings.map((e) => e.message).join(' | ')}`);
   }

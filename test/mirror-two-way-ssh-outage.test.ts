@@ -13,8 +13,6 @@ import { describe, expect, it } from 'vitest';
 import { ensureLib } from './helpers/child.js';
 import { converged, SERVE_COMMAND, sshdAvailable, startMirror, startSshd, twoWayRoots, type TestSshd } from './mirror-helpers.js';
 
-
-
 const read = (file: string): string | undefined => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined);
 
 /** The pids of the `--serve root` processes of this test (matched by their exact argv). */
@@ -42,7 +40,7 @@ async function cutOff(sshd: TestSshd, b: string): Promise<void> {
   process.kill(pids[0] as number, 'SIGKILL');
 }
 
-describe.skipIf(!sshdAvailable)('two-way over ssh: outages', () => {
+describe.skipIf(!sshdAvailable)('two-way over ssh: outages', { timeout: 300_000 }, () => {
   it('an outage (serving end killed, sshd down) with changes on both sides meanwhile converges once sshd is back', async () => {
     ensureLib();
     const sshd = await startSshd();

@@ -18,10 +18,9 @@ import { converged, SERVE_COMMAND, sshdAvailable, startMirror, startSshd, twoWay
 
 const CONFLICT = /\.conflict-[ab]-\d{8}-\d{6}/;
 
-
 const read = (file: string): string | undefined => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined);
 
-describe.skipIf(!sshdAvailable)('two-way over ssh', () => {
+describe.skipIf(!sshdAvailable)('two-way over ssh', { timeout: 300_000 }, () => {
   it('merges, follows both sides, replays a remote rename as a rename, keeps both versions of a conflict', async () => {
     ensureLib();
     const sshd = await startSshd();
