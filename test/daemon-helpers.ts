@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { onTestFinished } from 'vitest';
 import { ensureLib } from './helpers/child.js';
+import { completeLines } from './helpers/lines.js';
 
 export const repoRoot = path.resolve(__dirname, '..');
 export const CLI = path.join(repoRoot, 'lib', 'cli', 'inotifyd.js');
@@ -31,9 +32,7 @@ export const gate = async (name) => { while (!existsSync(${JSON.stringify(dir)} 
 
 /** The entries the config's `record()` wrote. */
 export function readLog(dir: string): Array<Record<string, unknown> & { ev: string; p: string; t: number }> {
-  const file = path.join(dir, 'log.jsonl');
-  if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as never);
+  return completeLines(path.join(dir, 'log.jsonl')).map((l) => JSON.parse(l) as never);
 }
 
 /** Waits until `check()` is true, re-checking every 25 ms; fails after `timeout` with `what`. */

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startDaemon, tempDir, until } from './daemon-helpers.js';
+import { completeLines } from './helpers/lines.js';
 
 const NAMES: Array<string | Buffer> = [
   'with space', '  leading and trailing  ', "single'quote", 'double"quote', '$(touch pwned)', '`touch pwned`',
@@ -55,8 +56,7 @@ export default defineConfig({
       for (const file of bytes) fs.writeFileSync(file, 'x');
       expected.set(tag, bytes.map((b) => b.toString('hex')).sort());
     }
-    const entries = (): Array<{ tag: string; argv: string[]; hex: string }> => (fs.existsSync(out)
-      ? fs.readFileSync(out, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as never) : []);
+    const entries = (): Array<{ tag: string; argv: string[]; hex: string }> => completeLines(out).map((l) => JSON.parse(l) as never);
     await until(() => entries().length >= NAMES.length * 3, `${NAMES.length * 3} runs of the command`, 60_000);
     expect(await daemon.stop()).toEqual({ code: 0, signal: null });
     const runs = entries();

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { repoRoot, tempDir, until } from './daemon-helpers.js';
 import { ensureLib, spawnNode, type Child } from './helpers/child.js';
+import { completeLines } from './helpers/lines.js';
 
 export const RUN_CLI = path.join(repoRoot, 'lib', 'cli', 'inotify-run.js');
 
@@ -78,9 +79,8 @@ exit $status
 /** The runs `record.sh` logged, in order; throws on an OVERLAP line. */
 export function loggedRuns(dir: string): LoggedRun[] {
   const file = path.join(dir, 'runs.log');
-  if (!fs.existsSync(file)) return [];
   const runs: LoggedRun[] = [];
-  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+  for (const line of completeLines(file)) {
     if (line.startsWith('OVERLAP')) throw new Error(`two runs at once: ${line}`);
     const [word, rest = ''] = [line.slice(0, line.indexOf(' ')), line.slice(line.indexOf(' ') + 1)];
     if (word === 'start') runs.push({ run: Number(rest), paths: [], ended: false });
@@ -117,9 +117,7 @@ export function sourceDir(): { dir: string; src: string } {
   return { dir, src };
 }
 
-/** The non-empty lines of a log file a test command appends to ([] while it does not exist). */
-export function logLines(file: string): string[] {
-  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter((line) => line !== '') : [];
-}
+/** The complete non-empty lines of a log file a test command appends to ([] while it does not exist). */
+export const logLines = completeLines;
 
 export { until };
