@@ -106,7 +106,8 @@ describe('inotify-run: keeping a copy in sync', () => {
     const log = path.join(dir, 'log');
     const script = path.join(dir, 'serve.sh');
     // A "server": logs its start and, on SIGTERM, its stop; its child sleep is in the same group.
-    fs.writeFileSync(script, `#!/bin/sh\necho "start $INOTIFY_RUN_NUMBER $(tr '\\n' ' ' < "$INOTIFY_RUN_PATHS_FILE")" >> ${JSON.stringify(log)}\ntrap 'echo "term $INOTIFY_RUN_NUMBER" >> ${JSON.stringify(log)}; exit 0' TERM\nsleep 600 & wait\n`, { mode: 0o755 });
+    // The trap is set before the start is logged: a stop right after the start line must find it.
+    fs.writeFileSync(script, `#!/bin/sh\ntrap 'echo "term $INOTIFY_RUN_NUMBER" >> ${JSON.stringify(log)}; exit 0' TERM\necho "start $INOTIFY_RUN_NUMBER $(tr '\\n' ' ' < "$INOTIFY_RUN_PATHS_FILE")" >> ${JSON.stringify(log)}\nsleep 600 & wait\n`, { mode: 0o755 });
     const lines = (): string[] => logLines(log);
     const runner = new RunProcess(['--restart', '--initial', src, '--', script]);
     await until(() => lines().length === 1, 'the initial run');
@@ -116,6 +117,43 @@ describe('inotify-run: keeping a copy in sync', () => {
     // Ctrl-C stops the running command first (its trap runs), then inotify-run exits 0.
     expect(await runner.stop('SIGINT')).toEqual({ code: 0, signal: null });
     expect(lines().at(-1)).toBe('term 2');
+  });
+
+  test('a stop ends the whole process group: a member that ignores the stop signal is killed at --stop-timeout, for a restart and at Ctrl-C, and outlives neither', async () => {
+    const { dir, src } = sourceDir();
+    const log = path.join(dir, 'log');
+    const script = path.join(dir, 'stubborn.sh');
+    // The leader stops on SIGTERM; its background child ignores it (the disposition survives exec) and records its pid.
+    fs.writeFileSync(script, `#!/bin/sh\ntrap 'echo "term $INOTIFY_RUN_NUMBER" >> ${JSON.stringify(log)}; exit 0' TERM\nsh -c 'trap "" TERM; echo $$ > ${JSON.stringify(dir)}/child-$INOTIFY_RUN_NUMBER; exec sleep 600' &\nwhile [ ! -s ${JSON.stringify(dir)}/child-$INOTIFY_RUN_NUMBER ]; do sleep 0.01; done\necho "start $INOTIFY_RUN_NUMBER" >> ${JSON.stringify(log)}\nwait\n`, { mode: 0o755 });
+    const lines = (): string[] => logLines(log);
+    const alive = (run: number): boolean => {
+      const pid = Number(fs.readFileSync(path.join(dir, `child-${run}`), 'utf8'));
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+      return !/^\S+ \(.*\) [ZX] /.test(stat);
+    };
+    const aliveOrGone = (run: number): boolean => {
+      try {
+        return alive(run);
+      } catch {
+        return false; // no /proc entry: gone and reaped
+      }
+    };
+    const runner = new RunProcess(['--restart', '--initial', '--stop-timeout', '1s', '--json', src, '--', script]);
+    await until(() => lines().length === 1, 'the initial run');
+    expect(aliveOrGone(1)).toBe(true);
+    fs.writeFileSync(path.join(src, 'x'), 'x');
+    await until(() => lines().length === 3, 'the restart');
+    expect(lines()).toEqual(['start 1', 'term 1', 'start 2']);
+    // Run 2 started only once run 1's whole group had ended.
+    expect(aliveOrGone(1)).toBe(false);
+    expect(await runner.stop('SIGINT')).toEqual({ code: 0, signal: null });
+    expect(aliveOrGone(2)).toBe(false);
+    const ends = runner.stderr.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { event: string; run?: number; stopped?: boolean; outlived?: number })
+      .filter((event) => event.event === 'end');
+    expect(ends.map(({ run, stopped, outlived }) => ({ run, stopped, outlived }))).toEqual([
+      { run: 1, stopped: true, outlived: 1 },
+      { run: 2, stopped: true, outlived: 1 },
+    ]);
   });
 
   test('--signal HUP: changes during a long run send the signal to its process group, once per burst, and start no run', async () => {

@@ -101,9 +101,12 @@ function start(options: RunCliOptions, runOnChange: typeof RunOnChange): void {
   });
   runner.on('end', (batch, outcome) => {
     const ms = Math.round(performance.now() - (started.get(batch.run) ?? performance.now()));
-    const fields = { run: batch.run, attempt: batch.attempt, ok: outcome.ok, code: outcome.code, signal: outcome.signal, stopped: outcome.stopped === true, ms };
-    if (outcome.ok) say('end', fields, `${runName(batch)} done in ${(ms / 1000).toFixed(1)} s`);
-    else if (outcome.stopped === true) say('end', fields, `${runName(batch)} stopped (${ending(outcome)}); changes go to the next run`);
+    const stopped = outcome.stopped === true;
+    const outlived = outcome.outlived ?? 0;
+    const fields = { run: batch.run, attempt: batch.attempt, ok: outcome.ok, code: outcome.code, signal: outcome.signal, stopped, ...(stopped ? { outlived } : {}), ms };
+    const also = outlived === 0 ? '' : `; ${outlived} ${outlived === 1 ? 'process' : 'processes'} of its group outlived it and ${outlived === 1 ? 'was' : 'were'} stopped too`;
+    if (outcome.ok) say('end', fields, `${runName(batch)} done in ${(ms / 1000).toFixed(1)} s${also}`);
+    else if (stopped) say('end', fields, `${runName(batch)} stopped (${ending(outcome)})${also}; changes go to the next run`);
     else say('end', { ...fields, error: outcome.error?.message }, `${runName(batch)} failed: ${ending(outcome)}`, 'warn');
   });
   runner.on('recover', (batch, _outcome, retry) => {

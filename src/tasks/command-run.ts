@@ -7,6 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import { endGroup } from './process-group.js';
 import type { RunBatch, RunOutcome } from './serial-runner.js';
 
 /** The environment variable holding the changed paths, one per line (when they fit, see {@link PATHS_ENV_LIMIT}). */
@@ -98,9 +99,11 @@ export function startCommand(spec: CommandSpec, batch: RunBatch, abort: AbortSig
   };
   let killTimer: NodeJS.Timeout | undefined;
   let stopped = false;
+  let killAt = 0;
   const onAbort = (): void => {
     if (stopped) return;
     stopped = true;
+    killAt = performance.now() + spec.stopTimeout;
     if (spec.stopTimeout === 0) {
       signalGroup('SIGKILL');
       return;
@@ -120,10 +123,10 @@ export function startCommand(spec: CommandSpec, batch: RunBatch, abort: AbortSig
         resolve({ ok: false, code: spawnError.code === 'ENOENT' ? 127 : 126, signal: null, error: spawnError });
         return;
       }
-      resolve({
-        ok: code === 0, code, signal, stopped,
-        stderr: spec.captureStderr ? tail.toString('utf8') : undefined,
-      });
+      const outcome = { ok: code === 0, code, signal, stopped, stderr: spec.captureStderr ? tail.toString('utf8') : undefined };
+      // A stop ends with the whole group: what outlived the leader is stopped too, on the same deadline.
+      if (!stopped || pid === undefined) resolve(outcome);
+      else void endGroup(pid, spec.stopTimeout === 0 ? 'SIGKILL' : spec.stopSignal, killAt).then((outlived) => resolve({ ...outcome, outlived }));
     });
   });
   if (abort.aborted) onAbort();

@@ -51,6 +51,8 @@ export interface RunOutcome {
   readonly stderr?: string | undefined;
   /** True when the runner stopped it (restart, close). */
   readonly stopped?: boolean | undefined;
+  /** For a stopped command: how many processes of its group were still alive after it exited (they were stopped too). */
+  readonly outlived?: number | undefined;
 }
 
 /** Starts one run; `signal` aborts when the runner wants it stopped (restart, close). */
