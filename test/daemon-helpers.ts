@@ -35,11 +35,26 @@ export function readLog(dir: string): Array<Record<string, unknown> & { ev: stri
   return completeLines(path.join(dir, 'log.jsonl')).map((l) => JSON.parse(l) as never);
 }
 
-/** Waits until `check()` is true, re-checking every 25 ms; fails after `timeout` with `what`. */
-export async function until(check: () => boolean, what: string, timeout = WAIT): Promise<void> {
-  const end = Date.now() + timeout;
+/**
+ * Waits until `check()` is true, re-checking every 25 ms; fails after
+ * `timeout` ms with `what` (a function is called then, so the message shows
+ * the state at the failure). The budget counts the time this loop ran: a
+ * gap between two checks longer than a second (the whole process
+ * descheduled, or the loop blocked) costs one second of it, so a stall of the
+ * machine is not taken for a wait that never ended. The longest gap is in
+ * the message.
+ */
+export async function until(check: () => boolean, what: string | (() => string), timeout = WAIT): Promise<void> {
+  let left = timeout;
+  let last = Date.now();
+  let longestGap = 0;
   while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    const now = Date.now();
+    const gap = now - last;
+    last = now;
+    longestGap = Math.max(longestGap, gap);
+    left -= Math.min(gap, 1000);
+    if (left < 0) throw new Error(`timed out waiting for ${typeof what === 'function' ? what() : what} (longest gap between checks: ${longestGap} ms)`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
@@ -70,7 +85,7 @@ export class DaemonProcess {
     const matches = (): number => (typeof pattern === 'string'
       ? this.stderr.split(pattern).length - 1
       : (this.stderr.match(new RegExp(pattern.source, pattern.flags.includes('g') ? pattern.flags : `${pattern.flags}g`)) ?? []).length);
-    await until(() => matches() >= count || this.child.exitCode !== null, `${String(pattern)} x${count} in inotifyd's stderr:\n${this.stderr}`, timeout);
+    await until(() => matches() >= count || this.child.exitCode !== null, () => `${String(pattern)} x${count} in inotifyd's stderr:\n${this.stderr}`, timeout);
     if (matches() < count) throw new Error(`inotifyd exited (${String(this.child.exitCode)}) before ${String(pattern)}:\n${this.stderr}`);
   }
 

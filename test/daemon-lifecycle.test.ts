@@ -36,7 +36,7 @@ export default defineConfig({
 `);
     const rsync = spawnSync('rsync', ['-a', `${src}/`, `${dst}/`], { encoding: 'utf8' });
     expect(rsync.status, rsync.stderr).toBe(0);
-    await until(() => readLog(dir).length >= files.length, `${files.length} arrivals`, 60_000);
+    await until(() => readLog(dir).length >= files.length, () => `${files.length} arrivals`, 60_000);
     expect(await daemon.stop()).toEqual({ code: 0, signal: null });
     const log = readLog(dir);
     expect(log.map((e) => e.p).sort()).toEqual([...files].sort());
@@ -150,7 +150,7 @@ export default defineConfig({ watches: [{ path: ${JSON.stringify(w)}, eventMap: 
     for (const file of files) fs.closeSync(fs.openSync(file, 'w'));
     fs.writeFileSync(path.join(dir, 'go'), '');
     await daemon.waitFor(/watch WARNING\] .*the kernel queue overflowed: events were lost; rescanning/);
-    await until(() => new Set(readLog(dir).filter((e) => e.ev === 'seen').map((e) => e.p)).size >= files.length, `${files.length} files seen`, 120_000);
+    await until(() => new Set(readLog(dir).filter((e) => e.ev === 'seen').map((e) => e.p)).size >= files.length, () => `${files.length} files seen`, 120_000);
     expect(await daemon.stop()).toEqual({ code: 0, signal: null });
     expect(new Set(readLog(dir).filter((e) => e.ev === 'seen').map((e) => e.p))).toEqual(new Set(files));
   }, 180_000);

@@ -58,7 +58,7 @@ describe('inotifyd: PipelineScheduler', () => {
     const names = ['a.txt', 'b c.txt', "$(touch pwned) 'q'.txt", 'bad.txt', 'e.txt'];
     for (const name of names) fs.writeFileSync(path.join(watched, name), name === 'bad.txt' ? 'fail:convert' : `slow ${name}`);
     const entries = (sub: string): string[] => (fs.existsSync(path.join(dir, sub)) ? fs.readdirSync(path.join(dir, sub)) : []);
-    await until(() => entries('done').length === 4 && entries('failed').includes('bad.txt.failure.json'), `4 files in done/ and bad.txt in failed/:\n${daemon.stderr}`);
+    await until(() => entries('done').length === 4 && entries('failed').includes('bad.txt.failure.json'), () => `4 files in done/ and bad.txt in failed/:\n${daemon.stderr}`);
     const log = readLog(dir);
     // Each good file: check, convert, notify once each, in that order; the label value reached the argv.
     for (const name of names.filter((n) => n !== 'bad.txt')) {
@@ -87,7 +87,7 @@ describe('inotifyd: PipelineScheduler', () => {
     const retried = runCli(['--retry', path.join(dir, 'failed', 'bad.txt')], dir);
     expect(retried, retried.stderr).toMatchObject({ status: 0, stdout: `moved back: ${path.join(dir, 'failed', 'bad.txt')} -> ${path.join(watched, 'bad.txt')}\n` });
     expect(fs.existsSync(path.join(dir, 'failed', 'bad.txt.failure.json'))).toBe(false);
-    await until(() => fs.existsSync(path.join(dir, 'done', 'bad.txt')), `bad.txt in done/ after --retry:\n${daemon.stderr}`);
+    await until(() => fs.existsSync(path.join(dir, 'done', 'bad.txt')), () => `bad.txt in done/ after --retry:\n${daemon.stderr}`);
     const again = readLog(dir).filter((e) => e.ev === 'start' && e.p === path.join(watched, 'bad.txt')).map((e) => e.step);
     expect(again).toEqual(['check', 'convert', 'check', 'convert', 'notify']);
     // --retry of something that is not a failed file: exit 1, the reason named.
@@ -139,7 +139,7 @@ export default defineConfig({ watches: [
     fs.writeFileSync(path.join(hangDir, 'sleepy'), 'x');
     fs.writeFileSync(path.join(hangDir, 'typo'), 'x');
     await until(() => fs.existsSync(path.join(dir, 'failed', 'sleepy.failure.json')) && fs.existsSync(path.join(dir, 'failed', 'typo.failure.json')),
-      `both hang/ files in failed/:\n${daemon.stderr}`);
+      () => `both hang/ files in failed/:\n${daemon.stderr}`);
     expect(await daemon.stop()).toEqual({ code: 0, signal: null });
     const log = readLog(dir);
     expect(log.filter((e) => e.ev === 'overlap')).toEqual([]);
@@ -189,22 +189,22 @@ export default defineConfig({
     const part = path.join(watched, 'part.txt');
     const starts = (step: string, file: string): number => readLog(dir).filter((e) => e.step === step && e.p === file).length;
     fs.writeFileSync(part, 'the first half, ');
-    await until(() => daemon.stderr.includes(`${part}: not ready (step whole: status 1); it stays`), `part.txt not ready:\n${daemon.stderr}`);
+    await until(() => daemon.stderr.includes(`${part}: not ready (step whole: status 1); it stays`), () => `part.txt not ready:\n${daemon.stderr}`);
     expect(fs.existsSync(part)).toBe(true);
     // Closed after a write open but not changed: skipped, the gate does not run again.
     fs.closeSync(fs.openSync(part, 'r+'));
-    await until(() => daemon.stderr.includes(`${part}: unchanged since step whole found it not ready; still waiting`), `part.txt unchanged:\n${daemon.stderr}`);
+    await until(() => daemon.stderr.includes(`${part}: unchanged since step whole found it not ready; still waiting`), () => `part.txt unchanged:\n${daemon.stderr}`);
     expect([starts('whole', part), starts('convert', part)]).toEqual([1, 0]);
     // The rest arrives: the gate passes and the pipeline runs to the end, once.
     fs.appendFileSync(part, 'the rest END');
-    await until(() => fs.existsSync(path.join(dir, 'done', 'part.txt')), `part.txt done:\n${daemon.stderr}`);
+    await until(() => fs.existsSync(path.join(dir, 'done', 'part.txt')), () => `part.txt done:\n${daemon.stderr}`);
     expect([starts('whole', part), starts('convert', part)]).toEqual([2, 1]);
     expect(fs.readFileSync(path.join(out, 'part.out'), 'utf8')).toBe('converted: the first half, the rest END');
 
     // A convert that fails after writing part of its output, and one that exits 0 without writing it.
     fs.writeFileSync(path.join(watched, 'bad.txt'), 'fail END');
     fs.writeFileSync(path.join(watched, 'lazy.txt'), 'noout END');
-    await until(() => fs.existsSync(path.join(dir, 'failed', 'bad.txt.failure.json')) && fs.existsSync(path.join(dir, 'failed', 'lazy.txt.failure.json')), `bad and lazy in failed/:\n${daemon.stderr}`);
+    await until(() => fs.existsSync(path.join(dir, 'failed', 'bad.txt.failure.json')) && fs.existsSync(path.join(dir, 'failed', 'lazy.txt.failure.json')), () => `bad and lazy in failed/:\n${daemon.stderr}`);
     expect(await daemon.stop()).toEqual({ code: 0, signal: null });
     const bad = JSON.parse(fs.readFileSync(path.join(dir, 'failed', 'bad.txt.failure.json'), 'utf8')) as { steps: Array<Record<string, unknown>> };
     expect(bad.steps[1]).toMatchObject({ step: 'convert', ok: false, exitCode: 3, error: 'status 3', stderrTail: 'cannot convert\n' });

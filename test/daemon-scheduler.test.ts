@@ -100,7 +100,7 @@ export default defineConfig({ watches: [{ path: ${JSON.stringify(w)}, eventMap: 
     for (const file of files) write(file);
     // Each task is queued (or started) as its event is handled; starts are synchronous with that.
     await daemon.waitFor('schedule task', files.length);
-    await until(() => readLog(dir).length >= bound, `${bound} jobs started`);
+    await until(() => readLog(dir).length >= bound, () => `${bound} jobs started`);
     expect(readLog(dir).filter((e) => e.ev === 'start')).toHaveLength(bound);
     fs.writeFileSync(path.join(dir, 'go'), '');
     expect(await daemon.stop()).toEqual({ code: 0, signal: null });

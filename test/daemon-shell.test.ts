@@ -57,7 +57,7 @@ export default defineConfig({
       expected.set(tag, bytes.map((b) => b.toString('hex')).sort());
     }
     const entries = (): Array<{ tag: string; argv: string[]; hex: string }> => completeLines(out).map((l) => JSON.parse(l) as never);
-    await until(() => entries().length >= NAMES.length * 3, `${NAMES.length * 3} runs of the command`, 60_000);
+    await until(() => entries().length >= NAMES.length * 3, () => `${NAMES.length * 3} runs of the command`, 60_000);
     expect(await daemon.stop()).toEqual({ code: 0, signal: null });
     const runs = entries();
     expect(runs).toHaveLength(NAMES.length * 3);

@@ -38,7 +38,7 @@ describe.skipIf(!haveNatsServer)('PublishScheduler in inotifyd', () => {
     const names = Array.from({ length: 12 }, (_, i) => `file-${String(i).padStart(2, '0')}.bin`);
     for (const [i, name] of names.entries()) {
       fs.writeFileSync(path.join(incoming, name), `payload ${i}`);
-      await until(() => spooled(spoolDir).length === i + 1, `${name} spooled:\n${first.stderr}`);
+      await until(() => spooled(spoolDir).length === i + 1, () => `${name} spooled:\n${first.stderr}`);
     }
     await first.waitFor(/publish WARNING\] jetstream: /);
     expect((await first.stop('SIGKILL')).signal).toBe('SIGKILL');
@@ -48,14 +48,14 @@ describe.skipIf(!haveNatsServer)('PublishScheduler in inotifyd', () => {
     await server.start();
     const second = await startDaemon(dir, config(server.url, incoming, spoolDir));
     await second.waitFor('12 message(s) left in the spool');
-    await until(() => spooled(spoolDir).length === 0, `the spool drained:\n${second.stderr}`);
+    await until(() => spooled(spoolDir).length === 0, () => `the spool drained:\n${second.stderr}`);
     const stream = await readStream(server.url);
     expect(stream.map((m) => path.basename(m.pathname))).toEqual(names);
     expect(stream.every((m) => m.host === 'd1' && m.root === incoming && m.event === 'TRANSFER_COMPLETE' && m.via === 'close-write')).toBe(true);
 
     // A new arrival goes straight through; a clean stop closes the connection and releases the spool.
     fs.writeFileSync(path.join(incoming, 'late.bin'), 'late');
-    await until(() => second.stderr.includes('as stream seq 13'), `late.bin sent:\n${second.stderr}`);
+    await until(() => second.stderr.includes('as stream seq 13'), () => `late.bin sent:\n${second.stderr}`);
     expect(await second.stop('SIGTERM')).toEqual({ code: 0, signal: null });
     expect(fs.existsSync(path.join(spoolDir, '.lock'))).toBe(false);
     expect(second.stderr).not.toMatch(/ERROR|CRITICAL/);
@@ -71,12 +71,12 @@ describe.skipIf(!haveNatsServer)('PublishScheduler in inotifyd', () => {
     const transfers = '{ settleTime: 50, quietPeriod: 100, reportExisting: true }';
     const first = await startDaemon(dir, config(server.url, incoming, spoolDir, transfers));
     for (const name of ['a.bin', 'b.bin']) fs.writeFileSync(path.join(incoming, name), name);
-    await until(() => first.stderr.includes('as stream seq 2'), `a and b sent:\n${first.stderr}`);
+    await until(() => first.stderr.includes('as stream seq 2'), () => `a and b sent:\n${first.stderr}`);
     await first.stop('SIGKILL');
     for (const name of ['c.bin', 'd.bin']) fs.writeFileSync(path.join(incoming, name), name);
 
     const second = await startDaemon(dir, config(server.url, incoming, spoolDir, transfers));
-    await until(() => (second.stderr.match(/sent \S+ as stream seq/g) ?? []).length === 4, `4 acknowledgements:\n${second.stderr}`);
+    await until(() => (second.stderr.match(/sent \S+ as stream seq/g) ?? []).length === 4, () => `4 acknowledgements:\n${second.stderr}`);
     expect(second.stderr.match(/\(duplicate: the stream had it already\)/g)).toHaveLength(2);
     const stream = await readStream(server.url);
     expect(stream.map((m) => path.basename(m.pathname)).sort()).toEqual(['a.bin', 'b.bin', 'c.bin', 'd.bin']);
@@ -92,11 +92,11 @@ describe.skipIf(!haveNatsServer)('PublishScheduler in inotifyd', () => {
     fs.mkdirSync(incoming);
     const daemon = await startDaemon(dir, config(server.url, incoming, spoolDir));
     fs.writeFileSync(path.join(incoming, 'before.bin'), 'before');
-    await until(() => daemon.stderr.includes('as stream seq 1'), `before.bin sent:\n${daemon.stderr}`);
+    await until(() => daemon.stderr.includes('as stream seq 1'), () => `before.bin sent:\n${daemon.stderr}`);
     daemon.child.kill('SIGHUP');
     await daemon.waitFor('config reloaded');
     fs.writeFileSync(path.join(incoming, 'after.bin'), 'after');
-    await until(() => daemon.stderr.includes('as stream seq 2'), `after.bin sent:\n${daemon.stderr}`);
+    await until(() => daemon.stderr.includes('as stream seq 2'), () => `after.bin sent:\n${daemon.stderr}`);
     expect(await daemon.stop('SIGTERM')).toEqual({ code: 0, signal: null });
     expect(daemon.stderr).not.toMatch(/ERROR|CRITICAL|ERR_FORWARD/);
     expect((await readStream(server.url)).map((m) => path.basename(m.pathname))).toEqual(['before.bin', 'after.bin']);

@@ -94,7 +94,7 @@ describe.skipIf(!haveNatsServer || !haveRsync)('a fleet on loopback', () => {
     const workerArgs = ['--servers', server.url, '--ack-wait', '5000'];
     // The doomed worker's job never ends by itself: it is killed while running it.
     const doomed = new FleetWorker(workerScript, [...workerArgs, '--exec', '/bin/sh', '-c', 'sleep 600', 'sh']);
-    await until(() => doomed.lines('ready ').length === 1, `the doomed worker ready:\n${doomed.stdout}${doomed.stderr}`);
+    await until(() => doomed.lines('ready ').length === 1, () => `the doomed worker ready:\n${doomed.stdout}${doomed.stderr}`);
     const workers = Array.from({ length: size.workers - 1 }, () => new FleetWorker(workerScript, [...workerArgs, '--copy-to', out]));
     const doneLines = (): string[] => workers.flatMap((w) => w.lines('done '));
     const outputs = (): string => [doomed, ...workers].map((w) => w.stdout + w.stderr).join('\n---\n');
@@ -113,26 +113,26 @@ describe.skipIf(!haveNatsServer || !haveRsync)('a fleet on loopback', () => {
 
     // Batch 1; the doomed worker takes one of its messages and is killed mid-job.
     arrive(1);
-    await until(() => doomed.lines('start ').length === 1, `the doomed worker starts a job:\n${outputs()}`, size.waitMs);
+    await until(() => doomed.lines('start ').length === 1, () => `the doomed worker starts a job:\n${outputs()}`, size.waitMs);
     doomed.killGroup('SIGKILL');
     const doomedSeq = /seq=(\d+)/.exec(doomed.lines('start ')[0] as string)?.[1];
-    await until(() => doneLines().length >= perBatch, `${perBatch} files processed:\n${outputs()}`, size.waitMs);
+    await until(() => doneLines().length >= perBatch, () => `${perBatch} files processed:\n${outputs()}`, size.waitMs);
 
     // Server down; batch 2 arrives and waits in the hosts' spools; the outage lasts outageMs at least.
     await server.stop();
     const downAt = Date.now();
     arrive(2);
-    await until(() => hosts.every((h) => spoolFiles(h.spool) === size.filesPerBatch), `${size.filesPerBatch} arrivals spooled on each host:\n${hosts.map((h) => daemon(h).stderr).join('\n')}`, size.waitMs);
+    await until(() => hosts.every((h) => spoolFiles(h.spool) === size.filesPerBatch), () => `${size.filesPerBatch} arrivals spooled on each host:\n${hosts.map((h) => daemon(h).stderr).join('\n')}`, size.waitMs);
     expect(doneLines()).toHaveLength(perBatch);
     await sleep(size.outageMs - (Date.now() - downAt));
     await server.start();
 
     // The first host's daemon is SIGKILLed once it has sent some of its spool, and restarted: it sends the rest.
     const first = hosts[0] as Host;
-    await until(() => sentCount(daemon(first)) > size.filesPerBatch, `${first.host} sends from its spool:\n${daemon(first).stderr}`, size.waitMs);
+    await until(() => sentCount(daemon(first)) > size.filesPerBatch, () => `${first.host} sends from its spool:\n${daemon(first).stderr}`, size.waitMs);
     expect(await daemon(first).stop('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' });
     await startHost(first);
-    await until(() => doneLines().length >= totalFiles, `${totalFiles} files processed:\n${outputs()}`, size.waitMs);
+    await until(() => doneLines().length >= totalFiles, () => `${totalFiles} files processed:\n${outputs()}`, size.waitMs);
 
     // Exactly once: one stream entry and one job per file, no failure, every copy identical.
     const stream = await readStream(server.url);

@@ -38,7 +38,7 @@ describe.skipIf(!haveNatsServer)('forwardArrivals to NATS JetStream', () => {
     fs.renameSync(path.join(root, '.part.tmp'), path.join(root, 'renamed.dat'));
     const badName = Buffer.concat([Buffer.from(`${root}/bad-`), Buffer.from([0xff, 0xfe]), Buffer.from('.bin')]);
     fs.writeFileSync(badName, 'not utf-8 name');
-    await until(() => sent.length === 3, `3 acknowledged messages (have ${sent.join(', ')})`);
+    await until(() => sent.length === 3, () => `3 acknowledged messages (have ${sent.join(', ')})`);
 
     const stream = await readStream(server.url);
     expect(stream).toHaveLength(3);
@@ -88,14 +88,14 @@ describe.skipIf(!haveNatsServer)('forwardArrivals to NATS JetStream', () => {
     fwd.on('sent', () => acked++);
     for (let i = 0; i < 5; i++) {
       fs.writeFileSync(path.join(root, `before-${i}`), `b${i}`);
-      await until(() => fwd.spooledLog.length === i + 1, `before-${i} spooled`);
+      await until(() => fwd.spooledLog.length === i + 1, () => `before-${i} spooled`);
     }
     await until(() => acked === 5, '5 messages acknowledged before the outage');
 
     await server.stop();
     for (let i = 0; i < 20; i++) {
       fs.writeFileSync(path.join(root, `during-${String(i).padStart(2, '0')}`), `d${i}`);
-      await until(() => fwd.spooledLog.length === 5 + i + 1, `during-${i} spooled`);
+      await until(() => fwd.spooledLog.length === 5 + i + 1, () => `during-${i} spooled`);
     }
     // Nothing acknowledged while the server is down; all 20 are files in the spool.
     expect(acked).toBe(5);

@@ -34,7 +34,7 @@ async function publishFiles(server: NatsServer, count: number, size = 1000): Pro
   fwd.on('sent', () => sent++);
   const names = Array.from({ length: count }, (_, i) => `f${String(i).padStart(3, '0')}.dat`);
   for (const [i, name] of names.entries()) fs.writeFileSync(path.join(root, name), Buffer.alloc(size, i % 251));
-  await until(() => sent === count, `${count} messages published (have ${sent})`);
+  await until(() => sent === count, () => `${count} messages published (have ${sent})`);
   return { root, names };
 }
 
@@ -54,7 +54,7 @@ describe.skipIf(!haveNatsServer)('fleet-worker', () => {
     const { root, names } = await publishFiles(server, 30);
     const out = tempDir('processed-');
     const workers = [0, 1].map(() => new FleetWorker(worker, ['--servers', server.url, '--copy-to', out, '--ack-wait', '5000']));
-    await until(() => workers.reduce((n, w) => n + w.lines('done ').length, 0) >= 30, `30 done lines:\n${workers.map((w) => w.stdout + w.stderr).join('\n---\n')}`);
+    await until(() => workers.reduce((n, w) => n + w.lines('done ').length, 0) >= 30, () => `30 done lines:\n${workers.map((w) => w.stdout + w.stderr).join('\n---\n')}`);
     const done = workers.flatMap((w) => w.lines('done '));
     const seqs = done.map((line) => /seq=(\d+)/.exec(line)?.[1]);
     expect(new Set(seqs).size).toBe(30);
@@ -70,9 +70,9 @@ describe.skipIf(!haveNatsServer)('fleet-worker', () => {
     const server = await startNatsServer();
     await publishFiles(server, 1);
     const slow = new FleetWorker(worker, ['--servers', server.url, '--ack-wait', '1000', '--exec', '/bin/sh', '-c', 'sleep 3', 'sh']);
-    await until(() => slow.lines('start ').length === 1, `the slow worker starts:\n${slow.stdout}${slow.stderr}`);
+    await until(() => slow.lines('start ').length === 1, () => `the slow worker starts:\n${slow.stdout}${slow.stderr}`);
     const other = new FleetWorker(worker, ['--servers', server.url, '--ack-wait', '1000', '--copy-to', tempDir('processed-')]);
-    await until(() => slow.lines('done ').length === 1, `the slow job done:\n${slow.stdout}${slow.stderr}`);
+    await until(() => slow.lines('done ').length === 1, () => `the slow job done:\n${slow.stdout}${slow.stderr}`);
     expect(slow.lines('done ')[0]).toMatch(/^done seq=1 delivery=1 id=h1:\S+ exit=0$/);
     await until(() => other.lines('ready ').length === 1, 'the other worker ready');
     expect(other.lines('start ')).toEqual([]);
@@ -84,13 +84,13 @@ describe.skipIf(!haveNatsServer)('fleet-worker', () => {
     const server = await startNatsServer();
     const { root, names } = await publishFiles(server, 1, 100_000);
     const doomed = new FleetWorker(worker, ['--servers', server.url, '--ack-wait', '1500', '--exec', '/bin/sh', '-c', 'sleep 60', 'sh']);
-    await until(() => doomed.lines('start ').length === 1, `the first worker starts the job:\n${doomed.stdout}${doomed.stderr}`);
+    await until(() => doomed.lines('start ').length === 1, () => `the first worker starts the job:\n${doomed.stdout}${doomed.stderr}`);
     expect(doomed.lines('start ')[0]).toMatch(/^start seq=1 delivery=1 /);
     const out = tempDir('processed-');
     const survivor = new FleetWorker(worker, ['--servers', server.url, '--ack-wait', '1500', '--copy-to', out]);
     await until(() => survivor.lines('ready ').length === 1, 'the second worker ready');
     doomed.killGroup('SIGKILL');
-    await until(() => survivor.lines('done ').length === 1, `the second worker processes the redelivered message:\n${survivor.stdout}${survivor.stderr}`);
+    await until(() => survivor.lines('done ').length === 1, () => `the second worker processes the redelivered message:\n${survivor.stdout}${survivor.stderr}`);
     expect(survivor.lines('start ')).toHaveLength(1);
     expect(survivor.lines('done ')[0]).toMatch(/^done seq=1 delivery=2 id=h1:\S+ copied to /);
     expect(doomed.lines('done ')).toEqual([]);

@@ -50,7 +50,7 @@ async function runCoreScenarios(root: string, kernel: readonly InotifyEvent[], p
       const p = polled.length;
       action();
       await until(() => describeEvents(kernel.slice(k), root).includes(last) && describeEvents(polled.slice(p), root).includes(last),
-        `${last} from both (errors: ${failures.map(String).join('; ')}; tree now: ${fs.readdirSync(root, { recursive: true }).join(" ")}; ${kernel.length - k} and ${polled.length - p} events; all: ${describeEvents(kernel, root).join(", ")} / ${describeEvents(polled, root).join(", ")}):\ninotify: ${describeEvents(kernel.slice(k), root).join(', ')}\npolling: ${describeEvents(polled.slice(p), root).join(', ')}`, 60_000);
+        () => `${last} from both (errors: ${failures.map(String).join('; ')}; tree now: ${fs.readdirSync(root, { recursive: true }).join(" ")}; ${kernel.length - k} and ${polled.length - p} events; all: ${describeEvents(kernel, root).join(", ")} / ${describeEvents(polled, root).join(", ")}):\ninotify: ${describeEvents(kernel.slice(k), root).join(', ')}\npolling: ${describeEvents(polled.slice(p), root).join(', ')}`, 60_000);
       expect(describeEvents(polled.slice(p), root), last).toEqual(describeEvents(kernel.slice(k), root));
     }
 }
@@ -149,7 +149,7 @@ describe('polling', () => {
     fs.writeFileSync(path.join(outside, 'two.bin'), 'moved in');
     fs.renameSync(path.join(outside, 'two.bin'), path.join(root, 'two.bin'));
     const names = (): string[] => complete.map((t) => path.basename(t.pathname)).sort();
-    await until(() => names().length >= 2, `two completions: ${JSON.stringify(complete)}`);
+    await until(() => names().length >= 2, () => `two completions: ${JSON.stringify(complete)}`);
     expect(names()).toEqual(['one.bin', 'two.bin']);
     expect(complete.find((t) => t.pathname.endsWith('one.bin'))?.size).toBe(100_000);
     // One each: a few more polls report nothing more (a barrier file's arrival comes after them).
@@ -169,9 +169,9 @@ export default defineConfig({ watches: [{ path: ${JSON.stringify(watched)}, poll
     expect(daemon.stderr).toMatch(/polling .*\/in \(mask IN_CLOSE_WRITE\|IN_DELETE\)/);
     // The baseline is taken before 'inotifyd started': one file written and deleted.
     fs.writeFileSync(path.join(watched, 'file.txt'), 'content');
-    await until(() => readLog(dir).some((e) => e.ev === 'complete' && e.p.endsWith('/file.txt')), `file.txt complete:\n${daemon.stderr}`);
+    await until(() => readLog(dir).some((e) => e.ev === 'complete' && e.p.endsWith('/file.txt')), () => `file.txt complete:\n${daemon.stderr}`);
     fs.rmSync(path.join(watched, 'file.txt'));
-    await until(() => readLog(dir).some((e) => e.ev === 'delete' && e.p.endsWith('/file.txt')), `file.txt deleted:\n${daemon.stderr}`);
+    await until(() => readLog(dir).some((e) => e.ev === 'delete' && e.p.endsWith('/file.txt')), () => `file.txt deleted:\n${daemon.stderr}`);
     expect(readLog(dir).filter((e) => e.p.endsWith('/file.txt')).map((e) => e.ev)).toEqual(['close', 'complete', 'delete']);
     expect(await daemon.stop()).toEqual({ code: 0, signal: null });
     fs.writeFileSync(path.join(dir, 'bad.mjs'), `import { defineConfig } from 'inotify-native';

@@ -77,7 +77,7 @@ describe.skipIf(unavailable !== undefined)(`an sshfs mount (FUSE)${unavailable =
       }
       fs.rmSync(base, { recursive: true, force: true });
     });
-    await until(() => Number(fs.statfsSync(mnt).type) >>> 0 === 0x65735546 || sshfs.exitCode !== null, `the sshfs mount:\n${sshfsLog}`);
+    await until(() => Number(fs.statfsSync(mnt).type) >>> 0 === 0x65735546 || sshfs.exitCode !== null, () => `the sshfs mount:\n${sshfsLog}`);
     expect(sshfs.exitCode, sshfsLog).toBeNull();
 
     expect(fsKind(mnt)).toEqual({ type: 0x65735546, name: 'fuse.sshfs', remote: true });
@@ -117,7 +117,7 @@ describe.skipIf(unavailable !== undefined)(`an sshfs mount (FUSE)${unavailable =
     onTestFinished(() => stream.close());
     expect(stream.poller).toBeDefined();
     fs.writeFileSync(path.join(backing, 'server-side-2.txt'), 'written on the server, polled');
-    await until(() => arrived.length > 0 && seen.includes('IN_CLOSE_WRITE server-side-2.txt'), `the server-side write, polled: ${JSON.stringify([arrived, seen])}`);
+    await until(() => arrived.length > 0 && seen.includes('IN_CLOSE_WRITE server-side-2.txt'), () => `the server-side write, polled: ${JSON.stringify([arrived, seen])}`);
     expect(arrived).toEqual([path.join(mnt, 'server-side-2.txt')]);
     expect(seen).toEqual(['IN_CREATE server-side-2.txt', 'IN_MODIFY server-side-2.txt', 'IN_CLOSE_WRITE server-side-2.txt']);
     expect(trackerWarnings).toEqual([expect.objectContaining({ code: 'INOTIFY_REMOTE_FS', fs: 'fuse.sshfs' })]);
@@ -136,7 +136,7 @@ export default defineConfig({ watches: [{ path: ${JSON.stringify(mnt)}, eventMap
     // Polled (the mount is FUSE): a server-side write runs the task.
     const arrivedLog = (): string => (fs.existsSync(path.join(dir, 'arrived.log')) ? fs.readFileSync(path.join(dir, 'arrived.log'), 'utf8') : '');
     fs.writeFileSync(path.join(backing, 'server-side-3.txt'), 'x');
-    await until(() => arrivedLog().includes('server-side-3.txt'), `the polled arrival in inotifyd:\n${daemon.stderr}`);
+    await until(() => arrivedLog().includes('server-side-3.txt'), () => `the polled arrival in inotifyd:\n${daemon.stderr}`);
     expect(await daemon.stop()).toEqual({ code: 0, signal: null });
     const lines = daemon.stderr.split('\n').filter((l) => l.includes('INOTIFY_REMOTE_FS'));
     expect(lines).toHaveLength(1);

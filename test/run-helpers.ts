@@ -31,7 +31,7 @@ export class RunProcess {
   async waitFor(pattern: RegExp, count = 1): Promise<void> {
     const matches = (): number => (this.stderr.match(new RegExp(pattern.source, `${pattern.flags.replace('g', '')}g`)) ?? []).length;
     try {
-      await until(() => matches() >= count || !this.#child.running, `${String(pattern)} x${count} in inotify-run's stderr`);
+      await until(() => matches() >= count || !this.#child.running, () => `${String(pattern)} x${count} in inotify-run's stderr`);
     } catch (error) {
       throw new Error(`${(error as Error).message}; stderr so far:\n${this.stderr}`);
     }

@@ -103,7 +103,7 @@ process.stdin.on('data', (c) => chunks.push(c)).on('end', () => {
     const mails = (): string[] => fs.readdirSync(at('mail')).filter((n) => n.endsWith('.eml'));
     const notReady = new RegExp(`${cut.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not ready \\(step complete: box "mdat" at byte \\d+ declares \\d+ bytes`);
     await until(() => mails().length === 3 && fs.existsSync(at('failed', 'fake.mp4.failure.json')) && fs.existsSync(at('failed', 'odd.mp4.failure.json')) && notReady.test(daemon.stderr),
-      `3 mails, fake.mp4 and odd.mp4 in failed/, cut.mp4 not ready:\n${daemon.stderr}`);
+      () => `3 mails, fake.mp4 and odd.mp4 in failed/, cut.mp4 not ready:\n${daemon.stderr}`);
 
     // The interrupted upload: the server closed the partial file as if it were whole, and the tracker
     // reported it complete; the gate found it cut short, so nothing else ran: it stays in alice's directory.
@@ -117,7 +117,7 @@ process.stdin.on('data', (c) => chunks.push(c)).on('end', () => {
     // Resumed (`reput` appends what is missing): now whole, its pipeline runs, exactly once.
     const resumed = await sshd.sftp(alice.name, `reput ${at('big.mp4')} cut.mp4\n`);
     expect(resumed.status, resumed.output + sshd.log()).toBe(0);
-    await until(() => mails().length === 4, `a 4th mail, for the resumed upload:\n${daemon.stderr}`);
+    await until(() => mails().length === 4, () => `a 4th mail, for the resumed upload:\n${daemon.stderr}`);
     expect(await daemon.stop()).toEqual({ code: 0, signal: null });
     expect(fs.readFileSync(at('done', 'cut.mp4')).equals(fs.readFileSync(at('big.mp4')))).toBe(true);
     expect(daemon.stderr.match(new RegExp(`${cut.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: all 9 steps done; moved to `, 'g'))).toHaveLength(1);
