@@ -10,8 +10,8 @@
  */
 import * as fs from 'node:fs';
 
-/** How often the group is looked at while waiting for it to empty. */
-const POLL_MS = 25;
+/** How often the group is looked at while waiting for it to empty (each look reads every /proc/N/stat). */
+const POLL_MS = 100;
 /** After SIGKILL, how long to wait for the kernel to finish the members (one in uninterruptible sleep may take long). */
 const AFTER_KILL_MS = 2000;
 
