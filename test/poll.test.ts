@@ -14,6 +14,7 @@ import {
   IN_CLOSE_WRITE, IN_CREATE, IN_DELETE, IN_MODIFY, IN_MOVED_FROM, IN_MOVED_TO, Notifier, Poller, trackTransfers, watch, WatchManager,
   type InotifyEvent, type TransferComplete,
 } from '../src/index.js';
+import { takeSnapshotSync } from '../src/poll/snapshot.js';
 import { tempDir } from './helpers/index.js';
 import { prelude, readLog, runCli, startDaemon, tempDir as daemonDir, until } from './daemon-helpers.js';
 
@@ -114,6 +115,34 @@ describe('polling', () => {
     await until(() => batches.flat().includes('IN_CLOSE_WRITE barrier.txt'), 'the barrier\'s close');
     expect(batches.flat()).toEqual(['IN_CLOSE_WRITE c.txt', 'IN_CLOSE_WRITE barrier.txt']);
   }, 120_000);
+
+  it('a walk that sees a file at both ends of a rename (moved into a directory not listed yet) is torn; hard links are not', () => {
+    const root = tempDir();
+    const at = (p: string): string => path.join(root, p);
+    fs.mkdirSync(at('d/e'), { recursive: true });
+    fs.writeFileSync(at('b.txt'), 'b');
+    fs.writeFileSync(at('d/x'), 'x');
+    fs.writeFileSync(at('h1'), 'h');
+    fs.linkSync(at('h1'), at('d/h2'));
+    // Breadth first: d's entries are looked at after every entry of the root, and d/e is listed after them.
+    let moved = false;
+    const exclude = (pathname: string): boolean => {
+      if (pathname === at('d/x') && !moved) {
+        fs.renameSync(at('b.txt'), at('d/e/b.txt'));
+        moved = true;
+      }
+      return false;
+    };
+    const options = { recursive: true, maxEntries: 1000 };
+    const tornWalk = takeSnapshotSync(root, { ...options, exclude });
+    expect(moved).toBe(true);
+    expect([tornWalk.entries.has(at('b.txt')), tornWalk.entries.has(at('d/e/b.txt'))]).toEqual([true, true]);
+    expect(tornWalk.torn).toBe(true);
+    // The same tree walked again, and a file with two links at two paths: not torn.
+    const clean = takeSnapshotSync(root, options);
+    expect(clean.torn).toBe(false);
+    expect(clean.entries.get(at('h1'))?.ino).toBe(clean.entries.get(at('d/h2'))?.ino);
+  });
 
   it("watch() and trackTransfers() with poll: 'auto' use inotify on a local path; bad poll options are clear errors", () => {
     const root = tempDir();

@@ -20,10 +20,12 @@ export interface Snapshot {
   readonly entries: ReadonlyMap<string, SnapshotEntry>;
   readonly truncated: boolean;
   /**
-   * Something vanished between its listing and its lstat (or a directory
-   * between its lstat and its readdir): the walk saw the tree mid-change, so
-   * a subtree may be missing. Diffing it could report a moved directory's
-   * contents as deleted and re-created; the poller takes another snapshot.
+   * The walk saw the tree mid-change: something vanished between its listing
+   * and its lstat (or a directory between its lstat and its readdir), so a
+   * subtree may be missing; or one inode with a single link (or a directory)
+   * was found at two paths, because it was renamed into a directory the walk
+   * had not listed yet. Diffing it could report a move as a delete and a
+   * create; the poller takes another snapshot.
    */
   readonly torn: boolean;
   /** lstat calls made. */
@@ -53,6 +55,8 @@ function* walk(root: string, options: SnapshotOptions): Generator<WalkCall, Snap
   let stats = 0;
   let truncated = false;
   let torn = false;
+  // "dev:ino" of every directory and single-link file seen: one found twice is a rename seen at both ends.
+  const seen = new Set<string>();
   const queue = [root];
   for (let i = 0; i < queue.length && !truncated; i++) {
     const dir = queue[i] as string;
@@ -77,8 +81,13 @@ function* walk(root: string, options: SnapshotOptions): Generator<WalkCall, Snap
         torn = true; // gone between readdir and lstat
         continue;
       }
-      const { ino, size, mtimeNs } = st as BigIntStats;
+      const { dev, ino, nlink, size, mtimeNs } = st as BigIntStats;
       const isDir = (st as BigIntStats).isDirectory();
+      if (isDir || nlink === 1n) {
+        const key = `${dev}:${ino}`;
+        if (seen.has(key)) torn = true;
+        else seen.add(key);
+      }
       entries.set(pathname, { ino, dir: isDir, size, mtimeNs });
       if (isDir && options.recursive) queue.push(pathname);
     }
