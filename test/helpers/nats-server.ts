@@ -12,6 +12,9 @@ import { onTestFinished } from 'vitest';
 /** True when nats-server is installed (CI installs it: .ci/run). */
 export const haveNatsServer = spawnSync('nats-server', ['--version']).status === 0;
 
+/** How long a SIGTERMed server gets to flush its store and exit, on a loaded machine. */
+const STOP_GRACE_MS = 60_000;
+
 /** One nats-server process at a time, restartable. */
 export class NatsServer {
   /** The client port (0 until the first start). */
@@ -66,17 +69,28 @@ export class NatsServer {
     });
   }
 
-  /** Stops it (SIGTERM; SIGKILL after 10 s) and waits for the exit. */
+  /**
+   * Stops it and waits for the exit: SIGTERM, which flushes the store, then
+   * SIGKILL after 60 s. Rejects when SIGKILL was needed: the file store writes
+   * behind, so a killed server may have lost messages it had acknowledged,
+   * and a test of an outage must not blame the forwarder for that.
+   */
   async stop(): Promise<void> {
     const child = this.#process;
     if (child === undefined) return;
     this.#process = undefined;
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const started = Date.now();
     child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    let killed = false;
+    const timer = setTimeout(() => {
+      killed = true;
+      child.kill('SIGKILL');
+    }, STOP_GRACE_MS);
     await exited;
     clearTimeout(timer);
+    if (killed) throw new Error(`nats-server did not stop within ${Date.now() - started} ms of SIGTERM and was SIGKILLed; its log:\n${this.#log}`);
   }
 }
 
