@@ -54,28 +54,48 @@ const ROOT = 2;
 const REPATHED = 4;
 const LEAVING = 8;
 
+/** A path that is not valid UTF-8: its string form and its exact bytes. */
+interface ExactPath {
+  readonly path: string;
+  readonly bytes: Buffer;
+}
+
 /**
  * @internal A watch as the table holds it; users see it through the
- * readonly {@link Watch}. Five fields (64 bytes on a 64-bit Node): what is
+ * readonly {@link Watch}. Four fields (56 bytes on a 64-bit Node): what is
  * the same for many watches is in the shared {@link WatchSettings}, read
- * through getters (on the prototype: no memory per watch), and the booleans
- * are bits of one integer. Every instance is built by the one constructor,
- * so V8 keeps them all in one hidden class.
+ * through getters (on the prototype: no memory per watch); the booleans are
+ * bits of one integer; a path's exact bytes, needed only when it is not
+ * UTF-8, share the path's field. Every instance is built by the one
+ * constructor, so V8 keeps them all in one hidden class.
  */
 export class WatchRecord implements Watch {
   readonly wd: number;
-  path: string;
-  pathBytes: Buffer | undefined;
+  #where: string | ExactPath;
   /** Shared with the watches armed the same way: replaced, never changed in place (copy-on-write). */
   settings: WatchSettings;
   #bits: number;
 
   constructor(wd: number, path: string, pathBytes: Buffer | undefined, settings: WatchSettings, dir: boolean, root: boolean) {
     this.wd = wd;
-    this.path = path;
-    this.pathBytes = pathBytes;
+    this.#where = pathBytes === undefined ? path : { path, bytes: pathBytes };
     this.settings = settings;
     this.#bits = (dir ? DIR : 0) | (root ? ROOT : 0);
+  }
+
+  get path(): string {
+    const where = this.#where;
+    return typeof where === 'string' ? where : where.path;
+  }
+
+  get pathBytes(): Buffer | undefined {
+    const where = this.#where;
+    return typeof where === 'string' ? undefined : where.bytes;
+  }
+
+  /** The watched directory is now at `path` (`bytes`: its exact bytes when not UTF-8). */
+  moveTo(path: string, bytes: Buffer | undefined): void {
+    this.#where = bytes === undefined ? path : { path, bytes };
   }
 
   get mask(): number {

@@ -103,11 +103,10 @@ export class WatchRegistry {
       const bytesChanged = watch.pathBytes !== undefined || toBytes !== undefined;
       // The old path's bytes, read before the path is rewritten.
       const oldBytes = bytesChanged ? watch.pathBytes ?? Buffer.from(watch.path) : undefined;
-      watch.path = to + suffix;
-      watch.pathBytes = oldBytes !== undefined
+      const newBytes = oldBytes !== undefined
         ? Buffer.concat([toBytes ?? Buffer.from(to), oldBytes.subarray(fromBytes.length)])
         : undefined;
-      if (watch.pathBytes !== undefined && isUtf8(watch.pathBytes)) watch.pathBytes = undefined;
+      watch.moveTo(to + suffix, newBytes !== undefined && isUtf8(newBytes) ? undefined : newBytes);
       this.#byPath.set(watch.path, watch);
     }
     if (moved !== undefined) moved.repathed = true;
