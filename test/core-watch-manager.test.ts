@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { inspect } from 'node:util';
 import { describe, expect, test } from 'vitest';
 import {
   IN_ALL_EVENTS, IN_CLOSE_WRITE, IN_CREATE, IN_DELETE, IN_ISDIR, IN_MASK_ADD, WatchError, type WatchFailure,
@@ -245,6 +246,8 @@ describe('updateWatch', () => {
     const watch = wm.getWatch(wd) as unknown as Record<string, unknown>;
     expect(() => { watch.mask = 0; }).toThrow(TypeError); // a getter without a setter
     expect(JSON.parse(JSON.stringify(watch))).toMatchObject({ wd, path: root, mask: IN_CREATE, autoAdd: true, dir: true, root: true });
+    expect(inspect(watch)).toContain(`path: '${root}'`); // console.log shows the fields, not the internals
+    expect(inspect(wm.watches)).toMatch(/^Map\(1\) \{\s+\d+ => Watch \{/);
   });
 });
 

@@ -3,6 +3,7 @@
  * WatchManager, its scanner and its rescan pass between them.
  */
 import type { Buffer } from 'node:buffer';
+import { inspect, type InspectOptionsStylized } from 'node:util';
 import type { ExcludePredicate } from '../exclude-filter.js';
 import type { EventHook } from '../process-event.js';
 
@@ -167,6 +168,11 @@ export class WatchRecord implements Watch {
       wd: this.wd, path: this.path, pathBytes: this.pathBytes, mask: this.mask, kernelMask: this.kernelMask,
       autoAdd: this.autoAdd, dir: this.dir, root: this.root,
     };
+  }
+
+  /** What console.log and util.inspect show: the same fields (the getters are on the prototype). */
+  [inspect.custom](depth: number, options: InspectOptionsStylized, show: typeof inspect): string {
+    return `Watch ${show(this.toJSON(), { ...options, depth: options.depth === null ? null : depth })}`;
   }
 }
 

@@ -11,6 +11,7 @@
  * its wds wrap around at 2^31, after which later watches come last).
  * @internal
  */
+import { inspect, type InspectOptionsStylized } from 'node:util';
 
 /** Below this many slots an array is never called sparse. */
 const MIN_SPARSE_SLOTS = 1024;
@@ -130,5 +131,10 @@ export class WdIndex<T> implements ReadonlyMap<number, T> {
 
   get [Symbol.toStringTag](): string {
     return 'WdIndex';
+  }
+
+  /** console.log shows it as the Map it stands for. */
+  [inspect.custom](depth: number, options: InspectOptionsStylized, show: typeof inspect): string {
+    return show(new Map(this), { ...options, depth: options.depth === null ? null : depth });
   }
 }
