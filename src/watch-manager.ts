@@ -223,11 +223,11 @@ export class WatchManager {
       const flags = mask === undefined ? old.flags : (mask & ~IN_ALL_EVENTS & ~IN_MASK_ADD & ~IN_MASK_CREATE) >>> 0;
       const autoAdd = opts.autoAdd ?? old.autoAdd;
       const excludeNow = exclude ?? old.exclude;
-      target.settings = this.#watches.share(undefined, events, flags, old.kernelMask, autoAdd, excludeNow, old.followSymlinks, old.procFun);
+      target.settings = this.#watches.share(old, events, flags, old.kernelMask, autoAdd, excludeNow, old.followSymlinks, old.procFun);
       const kernelMask = kernelMaskFor(events, flags, autoAdd, target.dir, old.followSymlinks, !target.root, track);
       // Only where the path still leads to this wd (checked without changing anything).
       if (this.#scanner.probe(target, target.path, target.pathBytes, target.kernelMask) !== 'same') continue;
-      target.settings = this.#watches.share(undefined, events, flags, kernelMask, autoAdd, excludeNow, old.followSymlinks, old.procFun);
+      target.settings = this.#watches.share(old, events, flags, kernelMask, autoAdd, excludeNow, old.followSymlinks, old.procFun);
       this.inotify.addWatch(target.pathBytes ?? target.path, (kernelMask & ~IN_MASK_CREATE) >>> 0);
     }
   }
