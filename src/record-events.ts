@@ -190,7 +190,7 @@ export class RecordEvents {
       return;
     }
     // A directory armed but not yet listed: what the kernel reports through it is not synthesized later.
-    if (watch.unlisted !== undefined && mask & (IN_CREATE | IN_MOVED_TO)) watch.unlisted.add(record.name);
+    if (mask & (IN_CREATE | IN_MOVED_TO) && this.#wm._unlisted().size !== 0) this.#wm._unlisted().get(watch)?.add(record.name);
     // A record only the library asked for (IN_CREATE of a file under autoAdd, say), that changes no
     // watch: nothing to join, nothing to allocate.
     if (!(mask & (watch.mask | ALWAYS | BOOKKEEPING)) && !(this.#unarmed.size !== 0 && mask & IN_DELETE)) return;
@@ -244,7 +244,7 @@ export class RecordEvents {
     const pending = this.#wm._unlisted();
     if (pending.size === 0) return undefined;
     const reported = new Map<number, Set<string>>();
-    for (const watch of pending) if (watch.unlisted !== undefined) reported.set(watch.wd, watch.unlisted);
+    for (const [watch, names] of pending) reported.set(watch.wd, names);
     this.#queue.scanRecords((record) => {
       if (record.mask & (IN_CREATE | IN_MOVED_TO)) reported.get(record.wd)?.add(record.name);
       return undefined;

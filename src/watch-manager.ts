@@ -20,7 +20,7 @@ import { toHook, type ChainedProcessor } from './process-event.js';
 import { ScanNoise } from './scan-noise.js';
 import { LISTING_EVENTS, Rescan } from './core/rescan.js';
 import { childBytes, isDirectory, Scanner, type WatchTable } from './core/scanner.js';
-import type { ArmGuard, ArmResult, SyntheticEntry, Watch, WatchRecord, WatchSettings } from './core/watch-record.js';
+import { WatchRecord, type ArmGuard, type ArmResult, type ArmSettings, type SyntheticEntry, type Watch } from './core/watch-record.js';
 import { WatchRegistry } from './core/watch-registry.js';
 import { WatchError, type WatchFailure } from './watch-error.js';
 import { rejectNodeSpellings, validateMask, validateOptions, validatePath, validateWd, type PathLike } from './validate.js';
@@ -86,7 +86,7 @@ export class WatchManager {
     if (opts.trackEntries === true) this.#startRescan();
   }
 
-  /** Every watch by wd (a live view). */
+  /** Every watch by wd (a live view, in wd order: the order the kernel made them in). */
   get watches(): ReadonlyMap<number, Watch> {
     return this.#watches.byWd;
   }
@@ -214,17 +214,20 @@ export class WatchManager {
     rejectNodeSpellings(opts, 'updateWatch()');
     const mask = opts.mask === undefined ? undefined : validateMask(opts.mask);
     const exclude = opts.excludeFilter === undefined ? undefined : toExcludePredicate(opts.excludeFilter);
+    const track = this.#rescan !== undefined;
     for (const target of opts.rec === true ? this.#watches.subtree(watch.path) : [watch]) {
-      if (opts.autoAdd !== undefined) target.autoAdd = opts.autoAdd;
-      if (exclude !== undefined) target.exclude = exclude;
-      if (mask !== undefined) {
-        target.mask = (mask & IN_ALL_EVENTS) >>> 0;
-        target.flags = (mask & ~IN_ALL_EVENTS & ~IN_MASK_ADD & ~IN_MASK_CREATE) >>> 0;
-      }
-      const kernelMask = kernelMaskFor(target, !target.root, this.#rescan !== undefined);
+      // Copy-on-write: the target gets settings of its own (or shared with
+      // the targets updated alike); the watches it shared its old ones with keep them.
+      const old = target.settings;
+      const events = mask === undefined ? old.mask : (mask & IN_ALL_EVENTS) >>> 0;
+      const flags = mask === undefined ? old.flags : (mask & ~IN_ALL_EVENTS & ~IN_MASK_ADD & ~IN_MASK_CREATE) >>> 0;
+      const autoAdd = opts.autoAdd ?? old.autoAdd;
+      const excludeNow = exclude ?? old.exclude;
+      target.settings = this.#watches.share(old, events, flags, old.kernelMask, autoAdd, excludeNow, old.followSymlinks, old.procFun);
+      const kernelMask = kernelMaskFor(events, flags, autoAdd, target.dir, old.followSymlinks, !target.root, track);
       // Only where the path still leads to this wd (checked without changing anything).
       if (this.#scanner.probe(target, target.path, target.pathBytes, target.kernelMask) !== 'same') continue;
-      target.kernelMask = kernelMask;
+      target.settings = this.#watches.share(old, events, flags, kernelMask, autoAdd, excludeNow, old.followSymlinks, old.procFun);
       this.inotify.addWatch(target.pathBytes ?? target.path, (kernelMask & ~IN_MASK_CREATE) >>> 0);
     }
   }
@@ -279,7 +282,7 @@ export class WatchManager {
   }
 
   /** @internal Directories a scan armed but could not list (a rename above them came in between): see Scanner.unlisted. */
-  _unlisted(): ReadonlySet<WatchRecord> {
+  _unlisted(): ReadonlyMap<WatchRecord, Set<string>> {
     return this.#scanner.unlisted;
   }
 
@@ -388,21 +391,14 @@ export class WatchManager {
   }
 
   // Arms `path` with the kernel and records the watch (or updates the one the kernel returned).
-  #arm(path: string, bytes: Buffer | undefined, mask: number, settings: WatchSettings, root: boolean, knownDir: boolean | undefined): ArmResult {
+  #arm(path: string, bytes: Buffer | undefined, mask: number, settings: ArmSettings, root: boolean, knownDir: boolean | undefined): ArmResult {
     const events = (mask & IN_ALL_EVENTS) >>> 0;
-    const flags = (mask & ~IN_ALL_EVENTS) >>> 0;
-    const draft = {
-      mask: events, flags: (flags & ~IN_MASK_ADD & ~IN_MASK_CREATE) >>> 0, autoAdd: settings.autoAdd,
-      dir: knownDir ?? true, followSymlinks: settings.followSymlinks,
-    };
-    const track = this.#rescan !== undefined;
-    let kernelMask = (kernelMaskFor(draft, !root, track) | (flags & (IN_MASK_ADD | IN_MASK_CREATE))) >>> 0;
-    let dir = knownDir;
-    if (dir === undefined) {
-      dir = isDirectory(bytes ?? path);
-      draft.dir = dir;
-      kernelMask = (kernelMaskFor(draft, !root, track) | (flags & (IN_MASK_ADD | IN_MASK_CREATE))) >>> 0;
-    }
+    const given = (mask & ~IN_ALL_EVENTS) >>> 0;
+    const flags = (given & ~IN_MASK_ADD & ~IN_MASK_CREATE) >>> 0;
+    const dir = knownDir ?? isDirectory(bytes ?? path);
+    const { autoAdd, exclude, followSymlinks, procFun } = settings;
+    const kernelMask = (kernelMaskFor(events, flags, autoAdd, dir, followSymlinks, !root, this.#rescan !== undefined)
+      | (given & (IN_MASK_ADD | IN_MASK_CREATE))) >>> 0;
     // Paths made here are checked already (a validated root joined with names the kernel listed).
     const wd = this.inotify._addWatchChecked(bytes ?? path, kernelMask);
     // The kernel hands out wds in increasing order (cyclically), so a wd
@@ -410,22 +406,21 @@ export class WatchManager {
     // directory. After a wrap-around the look-up decides, as before.
     const existing = this.#watches.existing(wd);
     if (existing !== undefined) {
-      existing.mask = flags & IN_MASK_ADD ? (existing.mask | events) >>> 0 : events;
-      existing.flags = draft.flags;
-      // IN_MASK_ADD adds: it never turns off the auto-add the kernel mask still serves.
-      existing.autoAdd = settings.autoAdd || ((!root || (flags & IN_MASK_ADD) !== 0) && existing.autoAdd);
-      existing.exclude = settings.exclude;
-      existing.followSymlinks = settings.followSymlinks;
-      existing.procFun = settings.procFun;
-      existing.root ||= root;
-      existing.kernelMask = flags & IN_MASK_ADD ? (existing.kernelMask | kernelMask) >>> 0 : kernelMask;
+      const old = existing.settings;
+      const adding = (given & IN_MASK_ADD) !== 0;
+      existing.settings = this.#watches.share(
+        old, adding ? (old.mask | events) >>> 0 : events, flags, adding ? (old.kernelMask | kernelMask) >>> 0 : kernelMask,
+        // IN_MASK_ADD adds: it never turns off the auto-add the kernel mask still serves.
+        autoAdd || ((!root || adding) && old.autoAdd), exclude, followSymlinks, procFun,
+      );
+      if (root) existing.makeRoot();
       return { watch: existing, created: false };
     }
-    const watch: WatchRecord = {
-      wd, path, pathBytes: bytes, mask: draft.mask, flags: draft.flags, kernelMask, autoAdd: settings.autoAdd,
-      dir, root, exclude: settings.exclude, followSymlinks: settings.followSymlinks, procFun: settings.procFun,
-      repathed: false, leaving: false,
-    };
+    // A walk's (or an auto-add's) directories share their parent's settings
+    // object, or the one made for its first child (see WatchRegistry.share).
+    const parent = settings instanceof WatchRecord ? settings.settings : undefined;
+    const shared = this.#watches.share(parent, events, flags, kernelMask, autoAdd, exclude, followSymlinks, procFun);
+    const watch = new WatchRecord(wd, path, bytes, shared, dir, root);
     this.#watches.add(watch);
     return { watch, created: true };
   }
@@ -449,14 +444,14 @@ export class WatchManager {
  * kernel resolves its path (the tree may change under the walk).
  */
 function kernelMaskFor(
-  watch: { mask: number; flags: number; autoAdd: boolean; dir: boolean; followSymlinks: boolean }, child: boolean, track: boolean,
+  events: number, flags: number, autoAdd: boolean, dir: boolean, followSymlinks: boolean, child: boolean, track: boolean,
 ): number {
-  let mask = (watch.mask | watch.flags) >>> 0;
-  if (child) mask = ((mask & ~IN_DONT_FOLLOW) | IN_ONLYDIR | (watch.followSymlinks ? 0 : IN_DONT_FOLLOW)) >>> 0;
-  if (watch.flags & IN_ONESHOT) return mask >>> 0; // one event was asked for: add nothing that could spend it
+  let mask = (events | flags) >>> 0;
+  if (child) mask = ((mask & ~IN_DONT_FOLLOW) | IN_ONLYDIR | (followSymlinks ? 0 : IN_DONT_FOLLOW)) >>> 0;
+  if (flags & IN_ONESHOT) return mask >>> 0; // one event was asked for: add nothing that could spend it
   mask |= IN_MOVE_SELF | IN_DELETE_SELF;
-  if (watch.dir) mask |= IN_MOVED_FROM | IN_MOVED_TO;
-  if (watch.dir && watch.autoAdd) mask |= IN_CREATE;
-  if (watch.dir && track) mask |= LISTING_EVENTS;
+  if (dir) mask |= IN_MOVED_FROM | IN_MOVED_TO;
+  if (dir && autoAdd) mask |= IN_CREATE;
+  if (dir && track) mask |= LISTING_EVENTS;
   return mask >>> 0;
 }

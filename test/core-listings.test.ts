@@ -10,15 +10,14 @@ import { describe, expect, test } from 'vitest';
 import { IN_CREATE, IN_DELETE, IN_ISDIR, IN_MODIFY, IN_MOVED_FROM, IN_MOVED_TO } from '../src/constants.js';
 import type { RawRecord } from '../src/decode.js';
 import { Listings } from '../src/core/rescan.js';
-import type { WatchRecord } from '../src/core/watch-record.js';
+import { WatchRecord, type WatchSettings } from '../src/core/watch-record.js';
 import { parsePacked, readDirectory } from '../src/readdir.js';
 import { tempDir } from './helpers/index.js';
 
+const SETTINGS: WatchSettings = { mask: 0, flags: 0, kernelMask: 0, autoAdd: true, exclude: undefined, followSymlinks: false, procFun: undefined };
+
 function dirWatch(wd: number, dir: string): WatchRecord {
-  return {
-    wd, path: dir, pathBytes: undefined, mask: 0, flags: 0, kernelMask: 0, autoAdd: true, dir: true, root: false,
-    exclude: undefined, followSymlinks: false, procFun: undefined, repathed: false, leaving: false,
-  };
+  return new WatchRecord(wd, dir, undefined, SETTINGS, true, false);
 }
 
 function record(wd: number, mask: number, name: string): RawRecord {
@@ -75,8 +74,8 @@ describe('Listings', () => {
   test('a one-shot watch, or a file watch, keeps no listing', () => {
     const dir = tempDir();
     const listings = new Listings();
-    listings.remember({ ...dirWatch(3, dir), dir: false }, readDirectory(dir));
-    listings.remember({ ...dirWatch(4, dir), flags: 0x80000000 }, readDirectory(dir));
+    listings.remember(new WatchRecord(3, dir, undefined, SETTINGS, false, false), readDirectory(dir));
+    listings.remember(new WatchRecord(4, dir, undefined, { ...SETTINGS, flags: 0x80000000 }, true, false), readDirectory(dir));
     expect(listings.has(3)).toBe(false);
     expect(listings.has(4)).toBe(false);
   });

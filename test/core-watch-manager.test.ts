@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { inspect } from 'node:util';
 import { describe, expect, test } from 'vitest';
 import {
   IN_ALL_EVENTS, IN_CLOSE_WRITE, IN_CREATE, IN_DELETE, IN_ISDIR, IN_MASK_ADD, WatchError, type WatchFailure,
@@ -206,6 +207,47 @@ describe('updateWatch', () => {
     fs.writeFileSync(path.join(root, 'a', 'b', 'f'), 'x');
     await log.sentinel(root);
     expect(log.without().map((e) => `${e.maskname} ${path.relative(root, e.pathname)}`)).toStrictEqual(['IN_CLOSE_WRITE a/b/f']);
+  });
+  test('an update of one watch leaves alone the watches armed with it (their shared settings are copied, not changed)', async () => {
+    const root = tempDir();
+    for (const name of ['a', 'b', 'c']) fs.mkdirSync(path.join(root, name));
+    const wm = openWatchManager();
+    wm.addWatch(root, IN_CREATE, { rec: true, autoAdd: true });
+    const wdOf = (name: string): number => wm.getWd(path.join(root, name)) as number;
+    wm.updateWatch(wdOf('a'), { mask: IN_DELETE, autoAdd: false });
+    wm.addWatch(path.join(root, 'c'), IN_DELETE | IN_MASK_ADD); // a re-add of one directory, too
+    expect(wm.getWatch(wdOf('a'))).toMatchObject({ mask: IN_DELETE, autoAdd: false });
+    expect(wm.getWatch(wdOf('b'))).toMatchObject({ mask: IN_CREATE, autoAdd: true });
+    expect(wm.getWatch(wdOf('c'))).toMatchObject({ mask: IN_CREATE | IN_DELETE, autoAdd: true });
+    expect(wm.getWatch(wdOf(''))).toMatchObject({ mask: IN_CREATE, autoAdd: true });
+
+    // And the kernel was told the same: b still reports creations and auto-adds, a does neither.
+    const log = new EventLog(openNotifier(wm));
+    for (const name of ['a', 'b']) {
+      fs.mkdirSync(path.join(root, name, 'sub'));
+      fs.writeFileSync(path.join(root, name, 'f'), '');
+      fs.unlinkSync(path.join(root, name, 'f'));
+    }
+    await log.waitFor((e) => e.name === 'f' && e.pathname.startsWith(path.join(root, 'b'))); // b/sub is armed by then
+    fs.writeFileSync(path.join(root, 'b', 'sub', 'g'), '');
+    await log.waitFor((e) => e.name === 'g');
+    await log.sentinel(root);
+    expect(wm.getWd(path.join(root, 'a', 'sub'))).toBeUndefined();
+    expect(wm.getWd(path.join(root, 'b', 'sub'))).toBeTypeOf('number');
+    expect(log.without().map((e) => `${e.maskname} ${path.relative(root, e.pathname)}`)).toStrictEqual([
+      'IN_DELETE a/f', 'IN_CREATE|IN_ISDIR b/sub', 'IN_CREATE b/f', 'IN_CREATE b/sub/g',
+    ]);
+  });
+
+  test('the public Watch keeps its fields: readonly getters, and JSON.stringify shows them', () => {
+    const root = tempDir();
+    const wm = openWatchManager();
+    const wd = wm.addWatch(root, IN_CREATE, { autoAdd: true }).get(root) as number;
+    const watch = wm.getWatch(wd) as unknown as Record<string, unknown>;
+    expect(() => { watch.mask = 0; }).toThrow(TypeError); // a getter without a setter
+    expect(JSON.parse(JSON.stringify(watch))).toMatchObject({ wd, path: root, mask: IN_CREATE, autoAdd: true, dir: true, root: true });
+    expect(inspect(watch)).toContain(`path: '${root}'`); // console.log shows the fields, not the internals
+    expect(inspect(wm.watches)).toMatch(/^Map\(1\) \{\s+\d+ => Watch \{/);
   });
 });
 

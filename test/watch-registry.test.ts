@@ -2,13 +2,12 @@
 import { Buffer } from 'node:buffer';
 import { describe, expect, test } from 'vitest';
 import { WatchRegistry } from '../src/core/watch-registry.js';
-import type { WatchRecord } from '../src/core/watch-record.js';
+import { WatchRecord, type WatchSettings } from '../src/core/watch-record.js';
+
+const SETTINGS: WatchSettings = { mask: 0, flags: 0, kernelMask: 0, autoAdd: true, exclude: undefined, followSymlinks: false, procFun: undefined };
 
 function record(wd: number, path: string, pathBytes?: Buffer): WatchRecord {
-  return {
-    wd, path, pathBytes, mask: 0, flags: 0, kernelMask: 0, autoAdd: true, dir: true, root: false,
-    exclude: undefined, followSymlinks: false, procFun: undefined, repathed: false, leaving: false,
-  };
+  return new WatchRecord(wd, path, pathBytes, SETTINGS, true, false);
 }
 
 describe('WatchRegistry', () => {

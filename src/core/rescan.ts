@@ -127,7 +127,10 @@ export class Rescan {
     for (const watch of [...this.#watches.values()]) {
       if (!tracks(watch)) continue;
       if (scanner.probe(watch, watch.path, watch.pathBytes, LISTING_EVENTS) !== 'same') continue; // moved meanwhile: its events will tell
-      watch.kernelMask = (watch.kernelMask | LISTING_EVENTS) >>> 0;
+      const old = watch.settings; // shared: replaced, not changed (see WatchSettings)
+      watch.settings = this.#watches.share(
+        undefined, old.mask, old.flags, (old.kernelMask | LISTING_EVENTS) >>> 0, old.autoAdd, old.exclude, old.followSymlinks, old.procFun,
+      );
       try {
         this.listings.remember(watch, scanner.readdir(watch, noise, SORTED));
       } catch {

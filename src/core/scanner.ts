@@ -25,7 +25,7 @@ import { ScanNoise } from '../scan-noise.js';
 import type { WatchFailure } from '../watch-error.js';
 import { probeOpenForWrite } from '../writers.js';
 import type { WatchRegistry } from './watch-registry.js';
-import type { ArmGuard, ArmResult, PathIdentity, SyntheticEntry, Watch, WatchRecord, WatchSettings } from './watch-record.js';
+import type { ArmGuard, ArmResult, ArmSettings, PathIdentity, SyntheticEntry, Watch, WatchRecord } from './watch-record.js';
 
 /** @internal Errors that mean "nothing (or no directory) is at that path any more". */
 export const GONE = new Set(['ENOENT', 'ENOTDIR', 'ELOOP']);
@@ -44,7 +44,7 @@ const SCAN_EVENTS = (IN_OPEN | IN_ACCESS | IN_CLOSE_NOWRITE) >>> 0;
 /** @internal The watch table's two operations that touch the kernel, which the scanner needs. */
 export interface WatchTable {
   /** Arms `path` (a child of a watched directory, found or created) and records the watch. */
-  arm(path: string, bytes: Buffer | undefined, mask: number, settings: WatchSettings, root: boolean, knownDir: boolean | undefined): ArmResult;
+  arm(path: string, bytes: Buffer | undefined, mask: number, settings: ArmSettings, root: boolean, knownDir: boolean | undefined): ArmResult;
   /** Removes one watch from the table and the kernel. */
   remove(watch: WatchRecord): void;
 }
@@ -229,7 +229,7 @@ export class Scanner {
    * the same way.
    */
   adopt(parent: WatchRecord, watch: WatchRecord, out: SyntheticEntry[], errors: CodedError[]): void {
-    const settings: WatchSettings = {
+    const settings: ArmSettings = {
       autoAdd: true, exclude: watch.exclude ?? parent.exclude, followSymlinks: watch.followSymlinks || parent.followSymlinks,
       procFun: watch.procFun ?? parent.procFun,
     };
@@ -262,11 +262,14 @@ export class Scanner {
   }
 
   /**
-   * The directories armed by a scan that could not be listed (see
-   * WatchRecord.unlisted), oldest first: each owes a scan once a re-path
-   * covers it ({@link scanUnlisted}).
+   * The directories armed by a scan that could not be listed (it was gone
+   * from its path: a rename above it, not processed yet), oldest first: each
+   * owes a scan once a re-path covers it ({@link scanUnlisted}). With each,
+   * the names the kernel has reported through its watch since, which that
+   * scan does not report again. Kept here, not on the watch: a few entries
+   * at most, against a field on every watch.
    */
-  readonly unlisted = new Set<WatchRecord>();
+  readonly unlisted = new Map<WatchRecord, Set<string>>();
 
   /**
    * Scans each unlisted directory at or below `path` that is still watched
@@ -274,15 +277,13 @@ export class Scanner {
    * the names the kernel already reported through its watch.
    */
   scanUnlisted(path: string, out: SyntheticEntry[], errors: CodedError[]): void {
-    for (const watch of this.unlisted) {
-      const names = watch.unlisted;
-      if (names === undefined || watch.leaving || this.#watches.get(watch.wd) !== watch) {
+    for (const [watch, names] of this.unlisted) {
+      if (watch.leaving || this.#watches.get(watch.wd) !== watch) {
         this.unlisted.delete(watch);
         continue;
       }
       if (watch.path !== path && !watch.path.startsWith(path === '/' ? '/' : `${path}/`)) continue;
       this.unlisted.delete(watch);
-      watch.unlisted = undefined;
       const noise = new ScanNoise();
       this.#list(watch, watch.path, this.drain(), noise, out, errors, undefined, names);
     }
@@ -304,10 +305,9 @@ export class Scanner {
       // also drop its queued events (a removal's IN_DELETE_SELF cannot be
       // told from a rename in time), so it stays, marked: the re-path that
       // the rename brings scans it (WatchManager._scanUnlisted).
-      if (isCodedError(error) && GONE.has(error.code ?? '') && watch.unlisted === undefined) {
-        watch.unlisted = new Set();
-        if (this.unlisted.size >= MAX_UNLISTED) this.unlisted.delete(this.unlisted.values().next().value as WatchRecord);
-        this.unlisted.add(watch);
+      if (isCodedError(error) && GONE.has(error.code ?? '') && !this.unlisted.has(watch)) {
+        if (this.unlisted.size >= MAX_UNLISTED) this.unlisted.delete(this.unlisted.keys().next().value as WatchRecord);
+        this.unlisted.set(watch, new Set());
       }
       return;
     }

@@ -1,19 +1,27 @@
 /**
- * The watch table: wd -> watch and path -> watch, both O(1), kept exact
- * across moves and removals. Pure data: no syscalls (the WatchManager arms
- * and removes kernel watches, then tells the registry).
+ * The watch table: wd -> watch (an array indexed by wd, see WdIndex) and
+ * path -> watch, both O(1), kept exact across moves and removals; and the
+ * settings objects the watches share. Pure data: no syscalls (the
+ * WatchManager arms and removes kernel watches, then tells the registry).
  * @internal
  */
 import { Buffer, isUtf8 } from 'node:buffer';
-import type { WatchRecord } from './watch-record.js';
+import type { ExcludePredicate } from '../exclude-filter.js';
+import type { EventHook } from '../process-event.js';
+import { WdIndex } from './wd-index.js';
+import { sameSettings, type WatchRecord, type WatchSettings } from './watch-record.js';
 
 /** @internal */
 export class WatchRegistry {
-  readonly #byWd = new Map<number, WatchRecord>();
+  readonly #byWd = new WdIndex<WatchRecord>();
   readonly #byPath = new Map<string, WatchRecord>();
   // The highest wd seen: the kernel hands them out in increasing order
   // (cyclically), so a larger one is a new watch without a look-up.
   #maxWd = 0;
+  // The last two settings objects handed out: a walk, an auto-add or an
+  // update of a subtree asks for the same settings again and again.
+  #lastSettings: WatchSettings | undefined;
+  #previousSettings: WatchSettings | undefined;
 
   /** Every watch by wd (a live view). */
   get byWd(): ReadonlyMap<number, WatchRecord> {
@@ -95,15 +103,39 @@ export class WatchRegistry {
       const bytesChanged = watch.pathBytes !== undefined || toBytes !== undefined;
       // The old path's bytes, read before the path is rewritten.
       const oldBytes = bytesChanged ? watch.pathBytes ?? Buffer.from(watch.path) : undefined;
-      watch.path = to + suffix;
-      watch.pathBytes = oldBytes !== undefined
+      const newBytes = oldBytes !== undefined
         ? Buffer.concat([toBytes ?? Buffer.from(to), oldBytes.subarray(fromBytes.length)])
         : undefined;
-      if (watch.pathBytes !== undefined && isUtf8(watch.pathBytes)) watch.pathBytes = undefined;
+      watch.moveTo(to + suffix, newBytes !== undefined && isUtf8(newBytes) ? undefined : newBytes);
       this.#byPath.set(watch.path, watch);
     }
     if (moved !== undefined) moved.repathed = true;
     return moved;
+  }
+
+  /**
+   * A settings object with these values: `candidate` (the arming parent's,
+   * say) or one handed out lately when the values are the same, else a new
+   * one. Settings objects are never changed, so any two watches may share one.
+   */
+  share(
+    candidate: WatchSettings | undefined, mask: number, flags: number, kernelMask: number, autoAdd: boolean,
+    exclude: ExcludePredicate | undefined, followSymlinks: boolean, procFun: EventHook | undefined,
+  ): WatchSettings {
+    // Unrolled: this runs once per directory a walk arms.
+    if (candidate !== undefined && sameSettings(candidate, mask, flags, kernelMask, autoAdd, exclude, followSymlinks, procFun)) return candidate;
+    const last = this.#lastSettings;
+    if (last !== undefined && sameSettings(last, mask, flags, kernelMask, autoAdd, exclude, followSymlinks, procFun)) return last;
+    const previous = this.#previousSettings;
+    if (previous !== undefined && sameSettings(previous, mask, flags, kernelMask, autoAdd, exclude, followSymlinks, procFun)) {
+      this.#previousSettings = last;
+      this.#lastSettings = previous;
+      return previous;
+    }
+    const made: WatchSettings = { mask, flags, kernelMask, autoAdd, exclude, followSymlinks, procFun };
+    this.#previousSettings = this.#lastSettings;
+    this.#lastSettings = made;
+    return made;
   }
 
   clear(): void {
